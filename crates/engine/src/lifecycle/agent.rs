@@ -1,0 +1,159 @@
+//! What the engine knows about one agent: the persisted record and the live attempt.
+
+use std::fmt;
+
+use super::{CloseCode, Status};
+use crate::clock::Timestamp;
+
+/// The database id of an agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AgentId(pub i64);
+
+impl fmt::Display for AgentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// One row of the `agents` table: everything that must survive a restart.
+///
+/// Field invariants, checked by [`AgentRecord::check_invariants`] after every
+/// step in tests: `disconnected_at` is set exactly when the status is
+/// `disconnected`, `next_retry_at` exactly when `reconnecting`, and
+/// `qr_expires_at` exactly when `qr_pending`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    pub id: AgentId,
+    pub name: String,
+    /// The linked phone number, as the connector reported it. Shown masked.
+    pub phone: Option<String>,
+    pub status: Status,
+    /// The plain-words reason of the last change, shown under the badge.
+    pub reason: String,
+    /// The close code behind the current status, if a close caused it.
+    pub last_code: Option<CloseCode>,
+    /// Whether the connector holds credentials for this agent, so that an
+    /// attempt can resume without a QR (R-4, P-3).
+    pub has_credentials: bool,
+    pub disconnected_at: Option<Timestamp>,
+    /// Start of the auth cooldown (L-2); cleared only by a manual disconnect
+    /// or the A-2 bypass.
+    pub last_auth_failure_at: Option<Timestamp>,
+    /// Start of the last attempt, for the attempt cooldown.
+    pub last_attempt_at: Option<Timestamp>,
+    pub next_retry_at: Option<Timestamp>,
+    /// The retry counter k of: attempts since the last `connected`.
+    pub retry_attempt: u32,
+    pub qr_expires_at: Option<Timestamp>,
+    /// End of a temporary ban reported with a 403 (L-3).
+    pub banned_until: Option<Timestamp>,
+}
+
+impl AgentRecord {
+    /// A new agent, as `add` creates it: cleanly disconnected.
+    pub fn new(id: AgentId, name: String, now: Timestamp) -> Self {
+        AgentRecord {
+            id,
+            name,
+            phone: None,
+            status: Status::Disconnected,
+            reason: "new agent".to_owned(),
+            last_code: None,
+            has_credentials: false,
+            disconnected_at: Some(now),
+            last_auth_failure_at: None,
+            last_attempt_at: None,
+            next_retry_at: None,
+            retry_attempt: 0,
+            qr_expires_at: None,
+            banned_until: None,
+        }
+    }
+
+    /// The legal-status and field-consistency invariants (P-5).
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let s = self.status;
+        if !Status::LEGAL.contains(&s) {
+            return Err(format!("agent {}: illegal status {s}", self.id));
+        }
+        let pairs = [
+            ("disconnected_at", self.disconnected_at.is_some(), s == Status::Disconnected),
+            ("next_retry_at", self.next_retry_at.is_some(), s == Status::Reconnecting),
+            ("qr_expires_at", self.qr_expires_at.is_some(), s == Status::QrPending),
+        ];
+        for (field, set, expected) in pairs {
+            if set != expected {
+                return Err(format!("agent {}: {field} set={set} with status {s}", self.id));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Who or what caused a change, for the history (O-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// A person clicked.
+    User,
+    /// A scheduled retry or the start-up resume.
+    Auto,
+    /// The connection reported something.
+    Connector,
+    /// A deadline passed (QR expiry, connect timeout).
+    Timer,
+    /// The app started (P-3).
+    Startup,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::User => "user",
+            Trigger::Auto => "auto",
+            Trigger::Connector => "connector",
+            Trigger::Timer => "timer",
+            Trigger::Startup => "startup",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Trigger> {
+        [Trigger::User, Trigger::Auto, Trigger::Connector, Trigger::Timer, Trigger::Startup]
+            .into_iter()
+            .find(|t| t.as_str() == text)
+    }
+}
+
+/// The live part of an attempt, never persisted: a restart ends every attempt (P-3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub trigger: Trigger,
+    /// Whether a connection object is open for this attempt. False after a 515
+    /// that keeps an unscanned QR on screen.
+    pub live: bool,
+    /// The current QR string; replaced when the code rotates.
+    pub qr: Option<String>,
+    /// The 8-character code for linking by phone number.
+    pub pair_code: Option<String>,
+    /// The phone accepted the QR; a 515 now means "restart to finish pairing".
+    pub scanned: bool,
+    /// When the attempt is closed as a 408 unless it reaches a QR or opens.
+    pub connect_deadline: Option<Timestamp>,
+}
+
+/// An agent as the state machine sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    pub record: AgentRecord,
+    pub attempt: Option<Attempt>,
+}
+
+impl Agent {
+    pub fn new(record: AgentRecord) -> Self {
+        Agent { record, attempt: None }
+    }
+
+    /// Whether a connection object is open (at most one per agent, ever).
+    pub fn has_live_connection(&self) -> bool {
+        self.attempt.as_ref().is_some_and(|a| a.live)
+    }
+}

@@ -1,0 +1,114 @@
+//! The one disconnect classification table (SPEC §2).
+//!
+//! Nothing else in the engine branches on raw close codes: the connector
+//! reports a [`CloseCode`], [`classify`] turns it into a [`CloseClass`], and the
+//! state machine branches on the class.
+
+use std::fmt;
+
+/// A close code as the connector reports it (Baileys' numbering, which SPEC uses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CloseCode(pub u16);
+
+impl CloseCode {
+    pub const LOGGED_OUT: CloseCode = CloseCode(401);
+    pub const FORBIDDEN: CloseCode = CloseCode(403);
+    pub const NOT_FOUND: CloseCode = CloseCode(404);
+    pub const TIMED_OUT: CloseCode = CloseCode(408);
+    pub const MULTI_DEVICE_MISMATCH: CloseCode = CloseCode(411);
+    pub const CONNECTION_CLOSED: CloseCode = CloseCode(428);
+    pub const REPLACED: CloseCode = CloseCode(440);
+    pub const BAD_SESSION: CloseCode = CloseCode(500);
+    pub const UNAVAILABLE: CloseCode = CloseCode(503);
+    pub const RESTART_REQUIRED: CloseCode = CloseCode(515);
+}
+
+impl fmt::Display for CloseCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What a close means for the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseClass {
+    /// The account unlinked or replaced us: `conflict`, credentials cleared, auth cooldown.
+    Auth,
+    /// Banned, unknown session, corrupted keys: `failed`, credentials cleared, needs a person.
+    Fatal,
+    /// A passing problem: `reconnecting` with backoff, credentials kept.
+    Recoverable,
+    /// 515, whose handling depends on the QR state (SPEC Q-3). Recoverable in kind.
+    RestartRequired,
+}
+
+impl CloseClass {
+    /// Whether this close invalidates the saved credentials.
+    pub fn clears_credentials(self) -> bool {
+        matches!(self, CloseClass::Auth | CloseClass::Fatal)
+    }
+}
+
+/// One row of the table: the class and the words staff read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Classification {
+    pub class: CloseClass,
+    /// Short name, as in SPEC §2 ("logged out").
+    pub name: &'static str,
+    /// What happened and what to do, in plain words, for the UI and notifications.
+    pub advice: &'static str,
+}
+
+const fn row(class: CloseClass, name: &'static str, advice: &'static str) -> Classification {
+    Classification { class, name, advice }
+}
+
+/// SPEC §2, the whole table. Unknown codes are recoverable (L-1), bounded by `max_retries`.
+pub fn classify(code: CloseCode) -> Classification {
+    use CloseClass::*;
+    match code.0 {
+        401 => row(Auth, "logged out", "the phone unlinked this device: scan a new QR"),
+        440 => row(Auth, "logged in elsewhere", "the account was opened on another device: scan a new QR"),
+        403 => row(Fatal, "banned by WhatsApp", "this number is restricted by WhatsApp"),
+        404 => row(Fatal, "session not found", "WhatsApp no longer knows this session: scan a new QR"),
+        411 => row(Fatal, "multi-device mismatch", "the phone's linked-devices state is out of step: scan a new QR"),
+        500 => row(Fatal, "session corrupted", "session corrupted: scan a new QR"),
+        408 => row(Recoverable, "timed out", "the connection timed out; retrying"),
+        428 => row(Recoverable, "connection closed", "the connection closed; retrying"),
+        503 => row(Recoverable, "WhatsApp unavailable", "WhatsApp asked for a restart; retrying"),
+        515 => row(RestartRequired, "restart required", "stream restart required"),
+        _ => row(Recoverable, "unknown close", "the connection closed for an unknown reason; retrying"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// L-1: every code of SPEC §2 maps as the table says; unknown codes are recoverable.
+    #[test]
+    fn l1_every_close_code_maps_as_the_spec_table_says() {
+        use CloseClass::*;
+        let table = [
+            (401, Auth, true),
+            (440, Auth, true),
+            (403, Fatal, true),
+            (404, Fatal, true),
+            (411, Fatal, true),
+            (500, Fatal, true),
+            (408, Recoverable, false),
+            (428, Recoverable, false),
+            (503, Recoverable, false),
+            (515, RestartRequired, false),
+            (0, Recoverable, false),
+            (999, Recoverable, false),
+            (1006, Recoverable, false),
+        ];
+        for (code, class, clears) in table {
+            let c = classify(CloseCode(code));
+            assert_eq!(c.class, class, "code {code}");
+            assert_eq!(c.class.clears_credentials(), clears, "code {code}");
+            assert!(!c.advice.is_empty() && !c.name.is_empty());
+        }
+    }
+}

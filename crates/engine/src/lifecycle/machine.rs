@@ -1,0 +1,410 @@
+//! The state machine: `(agent, input, now) -> (agent, effects)`.
+//!
+//! Pure: no IO, no clock, no global state. Randomness (jitter) comes from the
+//! caller's RNG. The supervisor feeds inputs in, persists the new record with
+//! the history entries, then performs the effects.
+
+use rand::Rng;
+
+use super::admission::{Decision, admit};
+use super::{
+    Agent, AgentRecord, Attempt, CloseClass, CloseCode, Settings, Status, Trigger, backoff, classify,
+    format_time_left,
+};
+use crate::clock::Timestamp;
+
+/// Everything that can happen to an agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A connect request: a click, or a due retry (A-rules).
+    Connect(Trigger),
+    /// A manual disconnect (D-1).
+    Disconnect,
+    /// The connection shows a (new) QR code.
+    Qr(String),
+    /// The connection offers a pairing code for linking by phone number.
+    PairCode(String),
+    /// The phone scanned the QR; credentials are saved.
+    Scanned,
+    /// The link is open.
+    Opened { phone: Option<String> },
+    /// The connection ended with a code (L-rules); `until` ends a temporary ban.
+    Closed { code: CloseCode, until: Option<Timestamp> },
+    /// The connection stopped answering keep-alives (O-3).
+    KeepAliveLost,
+    /// A stored deadline may have passed: QR expiry or connect timeout.
+    DeadlinePassed,
+    /// The app started (P-3).
+    Startup,
+}
+
+/// What the supervisor must do after a step, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Open a connection; `resume` uses the saved credentials (no QR).
+    StartConnection { resume: bool },
+    /// Close the live connection; `logout` unlinks the device first (D-1).
+    CloseConnection { logout: bool },
+    /// Delete the agent's credentials (D-1, auth and fatal closes, P-6).
+    ForgetCredentials,
+    /// Raise a desktop notification: a person must act (L-3, R-2).
+    Notify { title: String, body: String },
+}
+
+/// One history row (O-2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub at: Timestamp,
+    pub from: Status,
+    pub to: Status,
+    pub code: Option<CloseCode>,
+    pub reason: String,
+    pub trigger: Trigger,
+    /// The SPEC rule that applied (A-2, L-2, R-2 …).
+    pub rule: &'static str,
+}
+
+/// The result of one step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub agent: Agent,
+    /// Set for [`Input::Connect`]: the answer the caller gets.
+    pub decision: Option<Decision>,
+    /// To append in the same transaction as the record (P-1).
+    pub history: Vec<HistoryEntry>,
+    pub effects: Vec<Effect>,
+}
+
+impl Step {
+    /// Whether the persisted record changed (and so must be written).
+    pub fn record_changed(&self, before: &AgentRecord) -> bool {
+        self.agent.record != *before
+    }
+}
+
+/// Applies one input. Inputs that make no sense in the current state (a QR
+/// for an agent with no attempt, a late close) change nothing (D-2).
+pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rng: &mut impl Rng) -> Step {
+    let mut m = Machine { agent: agent.clone(), now, settings, rng, history: Vec::new(), effects: Vec::new(), decision: None };
+    match input {
+        Input::Connect(trigger) => m.connect(trigger),
+        Input::Disconnect => m.disconnect(),
+        Input::Qr(code) => m.qr(code),
+        Input::PairCode(code) => {
+            if let Some(attempt) = m.agent.attempt.as_mut().filter(|a| a.live) {
+                attempt.pair_code = Some(code);
+            }
+        }
+        Input::Scanned => m.scanned(),
+        Input::Opened { phone } => m.opened(phone),
+        Input::Closed { code, until } => {
+            if m.agent.has_live_connection() {
+                m.agent.attempt.as_mut().expect("live").live = false;
+                m.closed(code, until, Trigger::Connector, "");
+            }
+        }
+        Input::KeepAliveLost => {
+            if m.agent.record.status == Status::Connected && m.agent.has_live_connection() {
+                m.close_live(false);
+                m.closed(CloseCode::TIMED_OUT, None, Trigger::Connector, "O-3");
+            }
+        }
+        Input::DeadlinePassed => m.deadlines(),
+        Input::Startup => m.startup(),
+    }
+    Step { agent: m.agent, decision: m.decision, history: m.history, effects: m.effects }
+}
+
+struct Machine<'a, R> {
+    agent: Agent,
+    now: Timestamp,
+    settings: &'a Settings,
+    rng: &'a mut R,
+    history: Vec<HistoryEntry>,
+    effects: Vec<Effect>,
+    decision: Option<Decision>,
+}
+
+impl<R: Rng> Machine<'_, R> {
+    fn record(&mut self) -> &mut AgentRecord {
+        &mut self.agent.record
+    }
+
+    /// Moves to `to`, keeping the per-status fields consistent, and writes history.
+    fn transition(&mut self, to: Status, code: Option<CloseCode>, reason: String, trigger: Trigger, rule: &'static str) {
+        let now = self.now;
+        let r = &mut self.agent.record;
+        let from = r.status;
+        r.status = to;
+        r.reason = reason.clone();
+        r.last_code = code;
+        if to != Status::Disconnected {
+            r.disconnected_at = None;
+        } else if from != Status::Disconnected || r.disconnected_at.is_none() {
+            r.disconnected_at = Some(now);
+        }
+        if to != Status::Reconnecting {
+            r.next_retry_at = None;
+        }
+        if to != Status::QrPending {
+            r.qr_expires_at = None;
+        }
+        tracing::info!(agent = %r.id, rule, %from, %to, code = code.map(|c| c.0), trigger = trigger.as_str(), "{reason}");
+        self.history.push(HistoryEntry { at: now, from, to, code, reason, trigger, rule });
+    }
+
+    fn close_live(&mut self, logout: bool) {
+        if let Some(attempt) = self.agent.attempt.as_mut().filter(|a| a.live) {
+            attempt.live = false;
+            self.effects.push(Effect::CloseConnection { logout });
+        }
+    }
+
+    fn notify(&mut self, what: &str) {
+        let name = self.agent.record.name.clone();
+        self.effects.push(Effect::Notify { title: format!("{name}: needs attention"), body: format!("{name}: {what}") });
+    }
+
+    fn connect(&mut self, trigger: Trigger) {
+        let decision = admit(&self.agent.record, trigger, self.now, self.settings);
+        let status = self.agent.record.status;
+        tracing::info!(agent = %self.agent.record.id, rule = decision.rule.id(), allowed = decision.is_allowed(), trigger = trigger.as_str(), "connect: {}", decision.reason);
+        if !decision.is_allowed() {
+            // a refusal changes nothing but is still written to the history.
+            self.history.push(HistoryEntry {
+                at: self.now,
+                from: status,
+                to: status,
+                code: None,
+                reason: decision.reason.clone(),
+                trigger,
+                rule: decision.rule.id(),
+            });
+            // An automatic retry refused by a running auth cooldown waits for its end.
+            if let (Trigger::Auto, super::Verdict::Blocked { until: Some(until) }) = (trigger, decision.verdict) {
+                if status == Status::Reconnecting {
+                    self.record().next_retry_at = Some(until);
+                }
+            }
+            self.decision = Some(decision);
+            return;
+        }
+        let now = self.now;
+        let r = self.record();
+        if decision.rule == super::Rule::A2 {
+            r.last_auth_failure_at = None;
+        }
+        if trigger == Trigger::User {
+            // A person took over: the automatic retry budget starts again.
+            r.retry_attempt = 0;
+        }
+        r.last_attempt_at = Some(now);
+        let resume = r.has_credentials;
+        self.agent.attempt = Some(Attempt {
+            trigger,
+            live: true,
+            qr: None,
+            pair_code: None,
+            scanned: false,
+            connect_deadline: Some(now.plus(self.settings.connect_timeout)),
+        });
+        self.transition(Status::Connecting, None, decision.reason.clone(), trigger, decision.rule.id());
+        self.effects.push(Effect::StartConnection { resume });
+        self.decision = Some(decision);
+    }
+
+    fn disconnect(&mut self) {
+        let logout = self.agent.record.has_credentials;
+        self.close_live(logout);
+        self.effects.push(Effect::ForgetCredentials);
+        self.agent.attempt = None;
+        let r = self.record();
+        r.has_credentials = false;
+        r.last_auth_failure_at = None;
+        r.retry_attempt = 0;
+        r.banned_until = None;
+        // A repeated disconnect refreshes the time of the clean state.
+        r.disconnected_at = None;
+        self.transition(Status::Disconnected, None, "disconnected by user".into(), Trigger::User, "D-1");
+    }
+
+    fn qr(&mut self, code: String) {
+        let Some(attempt) = self.agent.attempt.as_mut().filter(|a| a.live) else { return };
+        if attempt.trigger == Trigger::Auto {
+            // a retry never shows a QR. The saved credentials were not
+            // accepted, so the agent needs a person and a fresh pairing.
+            self.close_live(false);
+            self.effects.push(Effect::ForgetCredentials);
+            self.agent.attempt = None;
+            self.record().has_credentials = false;
+            let reason = "saved credentials were not accepted — click Connect to scan a new QR".to_owned();
+            self.transition(Status::Disconnected, None, reason, Trigger::Connector, "R-4");
+            return;
+        }
+        attempt.qr = Some(code);
+        attempt.connect_deadline = None;
+        if self.agent.record.status == Status::Connecting {
+            // the expiry is set at the first code of the attempt and not moved by rotations.
+            let expires = self.now.plus(self.settings.qr_lifetime);
+            self.transition(Status::QrPending, None, "scan the QR code with WhatsApp".into(), Trigger::Connector, "Q-1");
+            self.record().qr_expires_at = Some(expires);
+        }
+    }
+
+    fn scanned(&mut self) {
+        let Some(attempt) = self.agent.attempt.as_mut().filter(|a| a.live) else { return };
+        attempt.scanned = true;
+        attempt.qr = None;
+        attempt.pair_code = None;
+        attempt.connect_deadline = Some(self.now.plus(self.settings.connect_timeout));
+        self.record().has_credentials = true;
+        if self.agent.record.status != Status::Connecting {
+            self.transition(Status::Connecting, None, "QR scanned — finishing pairing".into(), Trigger::Connector, "Q-3");
+        }
+    }
+
+    fn opened(&mut self, phone: Option<String>) {
+        let Some(attempt) = self.agent.attempt.as_mut().filter(|a| a.live) else { return };
+        attempt.qr = None;
+        attempt.pair_code = None;
+        attempt.connect_deadline = None;
+        let r = self.record();
+        if phone.is_some() {
+            r.phone = phone;
+        }
+        r.has_credentials = true;
+        r.retry_attempt = 0;
+        r.banned_until = None;
+        self.transition(Status::Connected, None, "connected".into(), Trigger::Connector, "R-3");
+    }
+
+    /// The connection is gone (already marked not live); classify why (L-rules).
+    fn closed(&mut self, code: CloseCode, until: Option<Timestamp>, trigger: Trigger, rule_hint: &'static str) {
+        let class = classify(code);
+        let scanned = self.agent.attempt.as_ref().is_some_and(|a| a.scanned);
+        let qr_shown = self.agent.record.status == Status::QrPending;
+        match class.class {
+            CloseClass::Auth => {
+                self.drop_credentials();
+                self.agent.attempt = None;
+                let now = self.now;
+                let r = self.record();
+                r.last_auth_failure_at = Some(now); // L-2
+                r.retry_attempt = 0;
+                let reason = format!("{} ({code}) — {}", class.name, class.advice);
+                self.transition(Status::Conflict, Some(code), reason, trigger, "L-2");
+            }
+            CloseClass::Fatal => {
+                self.drop_credentials();
+                self.agent.attempt = None;
+                self.record().retry_attempt = 0;
+                let ban = until.filter(|u| *u > self.now);
+                self.record().banned_until = ban;
+                let reason = match ban {
+                    Some(u) => format!("temporarily banned by WhatsApp ({code}) — the ban ends in {}", format_time_left(self.now.until(u))),
+                    None => format!("{} ({code}) — {}", class.name, class.advice),
+                };
+                self.notify(&reason);
+                self.transition(Status::Failed, Some(code), reason, trigger, "L-3");
+            }
+            CloseClass::RestartRequired if qr_shown && !scanned => {
+                // keep the QR on screen for the person who is about to scan it.
+                let status = self.agent.record.status;
+                self.history.push(HistoryEntry {
+                    at: self.now,
+                    from: status,
+                    to: status,
+                    code: Some(code),
+                    reason: "stream restart while a QR is shown — QR kept, no retry".into(),
+                    trigger,
+                    rule: "Q-3",
+                });
+            }
+            CloseClass::RestartRequired if scanned => {
+                // the phone paired; restart after `backoff_base` to finish.
+                let delay = self.settings.backoff_base;
+                self.schedule_retry(code, Some(delay), trigger, "Q-3");
+            }
+            CloseClass::Recoverable | CloseClass::RestartRequired => {
+                if !self.agent.record.has_credentials {
+                    // Nothing to resume from, and a retry must not show a QR:
+                    // a clean state the person can retry from at once.
+                    self.agent.attempt = None;
+                    let reason = format!("could not connect: {} ({code}) — click Connect to try again", class.name);
+                    self.transition(Status::Disconnected, Some(code), reason, trigger, "R-4");
+                    return;
+                }
+                let rule = if rule_hint.is_empty() { "L-4" } else { rule_hint };
+                self.schedule_retry(code, None, trigger, rule);
+            }
+        }
+    }
+
+    /// count the failed attempt and schedule the next, or give up.
+    fn schedule_retry(&mut self, code: CloseCode, fixed_delay: Option<std::time::Duration>, trigger: Trigger, rule: &'static str) {
+        self.agent.attempt = None;
+        let k = self.agent.record.retry_attempt + 1;
+        let max = self.settings.max_retries;
+        if k > max {
+            let reason = format!("gave up after {max} attempts (last: {} {code})", classify(code).name);
+            self.record().retry_attempt = 0;
+            self.notify(&reason);
+            self.transition(Status::Failed, Some(code), reason, trigger, "R-2");
+            return;
+        }
+        let delay = fixed_delay.unwrap_or_else(|| backoff::retry_delay(k, self.settings, self.rng));
+        let at = self.now.plus(delay);
+        self.record().retry_attempt = k;
+        let reason = format!("{} ({code}) — retry {k} of {max}", classify(code).name);
+        self.transition(Status::Reconnecting, Some(code), reason, trigger, rule);
+        self.record().next_retry_at = Some(at);
+    }
+
+    fn drop_credentials(&mut self) {
+        self.effects.push(Effect::ForgetCredentials);
+        self.record().has_credentials = false;
+    }
+
+    fn deadlines(&mut self) {
+        let now = self.now;
+        let status = self.agent.record.status;
+        if status == Status::QrPending && self.agent.record.qr_expires_at.is_some_and(|t| t <= now) {
+            // an unscanned QR ends the attempt in a clean state.
+            self.close_live(false);
+            self.effects.push(Effect::ForgetCredentials);
+            self.agent.attempt = None;
+            self.record().has_credentials = false;
+            self.transition(Status::Disconnected, None, "QR expired — click Connect for a new one".into(), Trigger::Timer, "Q-2");
+            return;
+        }
+        let timed_out = self.agent.attempt.as_ref().and_then(|a| a.connect_deadline).is_some_and(|t| t <= now);
+        if timed_out && self.agent.has_live_connection() {
+            // neither a QR nor an open link in time counts as a 408.
+            self.close_live(false);
+            self.closed(CloseCode::TIMED_OUT, None, Trigger::Timer, "R-6");
+        }
+    }
+
+    fn startup(&mut self) {
+        let r = &self.agent.record;
+        let resumable = matches!(r.status, Status::Connected | Status::Connecting | Status::Reconnecting);
+        match r.status {
+            _ if resumable && r.has_credentials => {
+                if r.status != Status::Reconnecting {
+                    let now = self.now;
+                    self.transition(Status::Reconnecting, None, "resuming after restart".into(), Trigger::Startup, "P-3");
+                    self.record().next_retry_at = Some(now);
+                }
+                // A `reconnecting` agent keeps its stored retry time (P-2).
+            }
+            Status::QrPending | Status::Connecting | Status::Connected | Status::Reconnecting => {
+                self.effects.push(Effect::ForgetCredentials);
+                self.record().has_credentials = false;
+                self.transition(Status::Disconnected, None, "QR expired while the app was closed".into(), Trigger::Startup, "P-3");
+            }
+            // `disconnected`, `conflict`, `failed` and unreadable rows stay as they are.
+            _ => {}
+        }
+        self.agent.attempt = None;
+    }
+}

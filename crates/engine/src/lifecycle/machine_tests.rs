@@ -1,0 +1,437 @@
+//! Table tests of the state machine, one or more per SPEC rule ID.
+
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+
+use super::*;
+use crate::clock::Timestamp;
+
+const SEC: i64 = 1_000;
+const MIN: i64 = 60 * SEC;
+
+struct Harness {
+    agent: Agent,
+    now: Timestamp,
+    settings: Settings,
+    rng: SmallRng,
+    last: Option<Step>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let now = Timestamp(100 * MIN);
+        let record = AgentRecord::new(AgentId(7), "Support 1".into(), now);
+        Harness { agent: Agent::new(record), now, settings: Settings::default(), rng: SmallRng::seed_from_u64(1), last: None }
+    }
+
+    fn feed(&mut self, input: Input) -> &Step {
+        let step = step(&self.agent, input, self.now, &self.settings, &mut self.rng);
+        self.agent = step.agent.clone();
+        self.agent.record.check_invariants().unwrap();
+        self.last = Some(step);
+        self.last.as_ref().unwrap()
+    }
+
+    fn advance(&mut self, ms: i64) {
+        self.now = Timestamp(self.now.0 + ms);
+    }
+
+    fn status(&self) -> Status {
+        self.agent.record.status
+    }
+
+    fn effects(&self) -> &[Effect] {
+        &self.last.as_ref().unwrap().effects
+    }
+
+    /// Connect (user), show a QR, scan, open: a linked, connected agent.
+    fn connected() -> Self {
+        let mut h = Harness::new();
+        h.feed(Input::Connect(Trigger::User));
+        h.feed(Input::Qr("qr-1".into()));
+        h.feed(Input::Scanned);
+        h.feed(Input::Opened { phone: Some("+4915112345678".into()) });
+        assert_eq!(h.status(), Status::Connected);
+        h
+    }
+
+    fn close(&mut self, code: u16) -> &Step {
+        self.feed(Input::Closed { code: CloseCode(code), until: None })
+    }
+}
+
+#[test]
+fn a2_connect_from_disconnected_starts_a_fresh_pairing_and_clears_the_auth_failure() {
+    let mut h = Harness::new();
+    h.agent.record.last_auth_failure_at = Some(h.now);
+    let step = h.feed(Input::Connect(Trigger::User));
+    assert_eq!(step.decision.as_ref().unwrap().rule, Rule::A2);
+    assert_eq!(step.effects, [Effect::StartConnection { resume: false }]);
+    assert_eq!(h.status(), Status::Connecting);
+    assert_eq!(h.agent.record.last_auth_failure_at, None);
+    assert_eq!(h.agent.record.last_attempt_at, Some(h.now));
+}
+
+#[test]
+fn a7_a_refused_connect_changes_nothing_but_is_written_to_history() {
+    let mut h = Harness::connected();
+    let before = h.agent.clone();
+    let step = h.feed(Input::Connect(Trigger::User)).clone();
+    assert_eq!(step.agent, before);
+    assert!(step.effects.is_empty());
+    assert_eq!(step.history.len(), 1);
+    assert_eq!(step.history[0].rule, "A-1");
+    assert_eq!((step.history[0].from, step.history[0].to), (Status::Connected, Status::Connected));
+}
+
+#[test]
+fn l2_auth_closes_set_conflict_start_the_cooldown_and_forget_credentials() {
+    for code in [401, 440] {
+        let mut h = Harness::connected();
+        let step = h.close(code).clone();
+        assert_eq!(h.status(), Status::Conflict);
+        assert_eq!(h.agent.record.last_auth_failure_at, Some(h.now));
+        assert_eq!(h.agent.record.last_code, Some(CloseCode(code)));
+        assert!(!h.agent.record.has_credentials);
+        assert_eq!(step.effects, [Effect::ForgetCredentials]);
+        assert_eq!(step.history[0].rule, "L-2");
+    }
+}
+
+#[test]
+fn l3_fatal_closes_fail_notify_in_plain_words_and_stop_retries() {
+    let table = [(403, "banned by WhatsApp"), (404, "session not found"), (411, "multi-device"), (500, "session corrupted: scan a new QR")];
+    for (code, words) in table {
+        let mut h = Harness::connected();
+        let step = h.close(code).clone();
+        assert_eq!(h.status(), Status::Failed);
+        assert_eq!(h.agent.record.next_retry_at, None);
+        assert!(step.effects.contains(&Effect::ForgetCredentials));
+        let Some(Effect::Notify { body, .. }) = step.effects.iter().find(|e| matches!(e, Effect::Notify { .. })) else {
+            panic!("no notification for {code}")
+        };
+        assert!(body.contains("Support 1") && body.contains(words), "{code}: {body}");
+    }
+}
+
+#[test]
+fn l3_a_temporary_ban_shows_its_end_and_blocks_connect_until_then() {
+    let mut h = Harness::connected();
+    let until = Timestamp(h.now.0 + 2 * 60 * MIN);
+    h.feed(Input::Closed { code: CloseCode::FORBIDDEN, until: Some(until) });
+    assert_eq!(h.agent.record.banned_until, Some(until));
+    assert!(h.agent.record.reason.contains("ban ends in 2:00:00"), "{}", h.agent.record.reason);
+    h.advance(10 * SEC);
+    let d = h.feed(Input::Connect(Trigger::User)).decision.clone().unwrap();
+    assert_eq!(d.verdict, Verdict::Blocked { until: Some(until) });
+}
+
+#[test]
+fn l4_recoverable_closes_while_connected_schedule_a_retry_and_keep_credentials() {
+    for code in [408, 428, 503, 515, 999] {
+        let mut h = Harness::connected();
+        let step = h.close(code).clone();
+        assert_eq!(h.status(), Status::Reconnecting, "code {code}");
+        assert!(h.agent.record.has_credentials);
+        assert!(!step.effects.contains(&Effect::ForgetCredentials));
+        assert_eq!(h.agent.record.retry_attempt, 1);
+        assert!(h.agent.record.next_retry_at.is_some());
+    }
+}
+
+#[test]
+fn r1_retry_times_follow_the_backoff_within_jitter() {
+    let mut h = Harness::connected();
+    for k in 1..=5u32 {
+        h.close(428);
+        let delay = h.now.until(h.agent.record.next_retry_at.unwrap());
+        let base = backoff::base_delay(k, &h.settings);
+        assert!(delay >= base.mul_f64(0.8) && delay <= base.mul_f64(1.2), "attempt {k}: {delay:?}");
+        h.now = h.agent.record.next_retry_at.unwrap();
+        let step = h.feed(Input::Connect(Trigger::Auto)).clone();
+        assert_eq!(step.effects, [Effect::StartConnection { resume: true }], "R-4: resume, no QR");
+    }
+}
+
+#[test]
+fn r2_after_max_retries_the_agent_fails_with_a_notification() {
+    let mut h = Harness::connected();
+    h.close(408);
+    for _ in 0..h.settings.max_retries {
+        h.now = h.agent.record.next_retry_at.unwrap();
+        h.feed(Input::Connect(Trigger::Auto));
+        h.close(408);
+    }
+    assert_eq!(h.status(), Status::Failed);
+    assert!(h.agent.record.reason.contains("gave up after 5 attempts"));
+    assert!(h.effects().iter().any(|e| matches!(e, Effect::Notify { .. })));
+}
+
+#[test]
+fn r3_a_successful_open_resets_the_attempt_counter() {
+    let mut h = Harness::connected();
+    h.close(408);
+    h.now = h.agent.record.next_retry_at.unwrap();
+    h.feed(Input::Connect(Trigger::Auto));
+    h.close(408);
+    assert_eq!(h.agent.record.retry_attempt, 2);
+    h.now = h.agent.record.next_retry_at.unwrap();
+    h.feed(Input::Connect(Trigger::Auto));
+    h.feed(Input::Opened { phone: None });
+    assert_eq!(h.agent.record.retry_attempt, 0);
+    assert_eq!(h.agent.record.phone.as_deref(), Some("+4915112345678"), "phone kept");
+}
+
+#[test]
+fn r4_a_retry_that_is_shown_a_qr_stops_and_asks_a_person() {
+    let mut h = Harness::connected();
+    h.close(428);
+    h.now = h.agent.record.next_retry_at.unwrap();
+    h.feed(Input::Connect(Trigger::Auto));
+    let step = h.feed(Input::Qr("unexpected".into())).clone();
+    assert_eq!(h.status(), Status::Disconnected);
+    assert_eq!(step.effects, [Effect::CloseConnection { logout: false }, Effect::ForgetCredentials]);
+    assert_eq!(h.agent.attempt, None);
+}
+
+#[test]
+fn r4_a_recoverable_close_before_any_link_ends_in_a_clean_state_not_a_qr_retry() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.close(428);
+    assert_eq!(h.status(), Status::Disconnected);
+    assert_eq!(h.agent.record.last_code, Some(CloseCode(428)));
+    h.advance(1);
+    assert!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().is_allowed());
+}
+
+#[test]
+fn r6_an_attempt_without_qr_or_open_times_out_as_408() {
+    let mut h = Harness::connected();
+    h.close(428);
+    h.now = h.agent.record.next_retry_at.unwrap();
+    h.feed(Input::Connect(Trigger::Auto));
+    h.advance(29 * SEC);
+    h.feed(Input::DeadlinePassed);
+    assert_eq!(h.status(), Status::Connecting, "not yet");
+    h.advance(SEC);
+    let step = h.feed(Input::DeadlinePassed).clone();
+    assert_eq!(h.status(), Status::Reconnecting);
+    assert_eq!(h.agent.record.last_code, Some(CloseCode::TIMED_OUT));
+    assert_eq!(step.effects, [Effect::CloseConnection { logout: false }]);
+    assert_eq!(step.history[0].rule, "R-6");
+}
+
+#[test]
+fn q1_the_first_qr_sets_the_expiry_and_rotations_replace_the_code_only() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    let step = h.feed(Input::Qr("qr-1".into())).clone();
+    let expires = Timestamp(h.now.0 + 3 * MIN);
+    assert_eq!(h.status(), Status::QrPending);
+    assert_eq!(h.agent.record.qr_expires_at, Some(expires));
+    assert_eq!(step.history.len(), 1);
+    h.advance(20 * SEC);
+    let step = h.feed(Input::Qr("qr-2".into())).clone();
+    assert!(step.history.is_empty(), "a rotation is not a status change");
+    assert_eq!(h.agent.attempt.as_ref().unwrap().qr.as_deref(), Some("qr-2"));
+    assert_eq!(h.agent.record.qr_expires_at, Some(expires));
+}
+
+#[test]
+fn q2_an_unscanned_qr_expires_into_a_clean_disconnect() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    h.advance(3 * MIN - 1);
+    h.feed(Input::DeadlinePassed);
+    assert_eq!(h.status(), Status::QrPending);
+    h.advance(1);
+    let step = h.feed(Input::DeadlinePassed).clone();
+    assert_eq!(h.status(), Status::Disconnected);
+    assert!(h.agent.record.reason.contains("QR expired"));
+    assert_eq!(step.effects, [Effect::CloseConnection { logout: false }, Effect::ForgetCredentials]);
+    // A new connect is allowed at once.
+    assert_eq!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().rule, Rule::A2);
+}
+
+#[test]
+fn q3_515_after_a_scan_restarts_after_backoff_base_to_finish_pairing() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    h.feed(Input::Scanned);
+    assert_eq!(h.status(), Status::Connecting);
+    h.close(515);
+    assert_eq!(h.status(), Status::Reconnecting);
+    assert_eq!(h.agent.record.next_retry_at, Some(Timestamp(h.now.0 + 2 * SEC)));
+    h.now = h.agent.record.next_retry_at.unwrap();
+    let step = h.feed(Input::Connect(Trigger::Auto)).clone();
+    assert_eq!(step.effects, [Effect::StartConnection { resume: true }]);
+}
+
+#[test]
+fn q3_515_with_an_unscanned_qr_keeps_the_qr_and_schedules_nothing() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    let step = h.close(515).clone();
+    assert_eq!(h.status(), Status::QrPending);
+    assert_eq!(h.agent.attempt.as_ref().unwrap().qr.as_deref(), Some("qr-1"));
+    assert!(step.effects.is_empty());
+    assert_eq!(step.history[0].rule, "Q-3");
+    // The QR still expires.
+    h.advance(3 * MIN);
+    h.feed(Input::DeadlinePassed);
+    assert_eq!(h.status(), Status::Disconnected);
+}
+
+#[test]
+fn q3_515_with_no_qr_is_a_normal_recoverable_retry() {
+    let mut h = Harness::connected();
+    h.close(515);
+    assert_eq!(h.status(), Status::Reconnecting);
+    assert_eq!(h.agent.record.retry_attempt, 1);
+}
+
+#[test]
+fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
+    let setups: Vec<(&str, Box<dyn Fn() -> Harness>)> = vec![
+        ("connected", Box::new(Harness::connected)),
+        ("qr_pending", Box::new(|| {
+            let mut h = Harness::new();
+            h.feed(Input::Connect(Trigger::User));
+            h.feed(Input::Qr("q".into()));
+            h
+        })),
+        ("conflict", Box::new(|| {
+            let mut h = Harness::connected();
+            h.close(401);
+            h
+        })),
+        ("reconnecting", Box::new(|| {
+            let mut h = Harness::connected();
+            h.close(428);
+            h
+        })),
+        ("failed", Box::new(|| {
+            let mut h = Harness::connected();
+            h.close(403);
+            h
+        })),
+        ("disconnected", Box::new(Harness::new)),
+    ];
+    for (name, setup) in setups {
+        let mut h = setup();
+        let was_linked_and_live = h.agent.record.has_credentials && h.agent.has_live_connection();
+        let was_live = h.agent.has_live_connection();
+        h.advance(SEC);
+        let step = h.feed(Input::Disconnect).clone();
+        let r = &h.agent.record;
+        assert_eq!(r.status, Status::Disconnected, "{name}");
+        assert_eq!(r.disconnected_at, Some(h.now), "{name}");
+        assert_eq!((r.last_auth_failure_at, r.retry_attempt, r.next_retry_at, r.qr_expires_at), (None, 0, None, None), "{name}");
+        assert!(!r.has_credentials);
+        assert_eq!(h.agent.attempt, None);
+        let mut expected = Vec::new();
+        if was_live {
+            expected.push(Effect::CloseConnection { logout: was_linked_and_live });
+        }
+        expected.push(Effect::ForgetCredentials);
+        assert_eq!(step.effects, expected, "{name}");
+    }
+}
+
+#[test]
+fn d2_events_after_a_disconnect_change_nothing() {
+    let mut h = Harness::connected();
+    h.feed(Input::Disconnect);
+    let after = h.agent.clone();
+    for input in [
+        Input::Qr("late".into()),
+        Input::Scanned,
+        Input::Opened { phone: None },
+        Input::Closed { code: CloseCode(401), until: None },
+        Input::KeepAliveLost,
+        Input::DeadlinePassed,
+        Input::PairCode("ABCD1234".into()),
+    ] {
+        let step = h.feed(input.clone()).clone();
+        assert_eq!(step.agent, after, "{input:?}");
+        assert!(step.effects.is_empty() && step.history.is_empty(), "{input:?}");
+    }
+}
+
+#[test]
+fn d3_disconnect_connect_cycles_never_hit_a_cooldown() {
+    let mut h = Harness::connected();
+    for _ in 0..4 {
+        h.feed(Input::Disconnect);
+        h.advance(100);
+        let d = h.feed(Input::Connect(Trigger::User)).decision.clone().unwrap();
+        assert_eq!((d.rule, d.verdict), (Rule::A2, Verdict::Allowed));
+        h.feed(Input::Qr("fresh".into()));
+    }
+}
+
+#[test]
+fn o3_a_dead_keep_alive_is_a_recoverable_408() {
+    let mut h = Harness::connected();
+    let step = h.feed(Input::KeepAliveLost).clone();
+    assert_eq!(h.status(), Status::Reconnecting);
+    assert_eq!(h.agent.record.last_code, Some(CloseCode::TIMED_OUT));
+    assert_eq!(step.effects, [Effect::CloseConnection { logout: false }]);
+    assert_eq!(step.history[0].rule, "O-3");
+}
+
+#[test]
+fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
+    fn with(status: Status, creds: bool) -> Harness {
+        let mut h = Harness::new();
+        let r = &mut h.agent.record;
+        r.status = status;
+        r.has_credentials = creds;
+        r.disconnected_at = (status == Status::Disconnected).then_some(h.now);
+        r.qr_expires_at = (status == Status::QrPending).then_some(h.now);
+        r.next_retry_at = (status == Status::Reconnecting).then_some(Timestamp(h.now.0 + 9 * SEC));
+        r.last_auth_failure_at = (status == Status::Conflict).then_some(h.now);
+        h
+    }
+    let cases = [
+        (Status::Connected, true, Status::Reconnecting),
+        (Status::Connecting, true, Status::Reconnecting),
+        (Status::Reconnecting, true, Status::Reconnecting),
+        (Status::Connecting, false, Status::Disconnected),
+        (Status::QrPending, false, Status::Disconnected),
+        (Status::Conflict, false, Status::Conflict),
+        (Status::Failed, false, Status::Failed),
+        (Status::Disconnected, false, Status::Disconnected),
+    ];
+    for (from, creds, to) in cases {
+        let mut h = with(from, creds);
+        let before = h.agent.record.clone();
+        h.feed(Input::Startup);
+        assert_eq!(h.status(), to, "{from} creds={creds}");
+        match from {
+            Status::Connected | Status::Connecting if creds => assert_eq!(h.agent.record.next_retry_at, Some(h.now)),
+            Status::QrPending | Status::Connecting => assert!(h.agent.record.reason.contains("while the app was closed")),
+            // Everything else keeps its deadlines exactly (P-2).
+            _ => assert_eq!(h.agent.record, before, "{from}"),
+        }
+    }
+}
+
+#[test]
+fn a6_an_auto_retry_in_an_auth_cooldown_waits_for_its_end() {
+    let mut h = Harness::connected();
+    h.close(428);
+    h.agent.record.last_auth_failure_at = Some(h.now);
+    h.now = h.agent.record.next_retry_at.unwrap();
+    let step = h.feed(Input::Connect(Trigger::Auto)).clone();
+    assert_eq!(step.decision.unwrap().rule, Rule::A6);
+    assert!(step.effects.is_empty());
+    let cooldown_end = h.agent.record.last_auth_failure_at.unwrap().plus(Duration::from_secs(300));
+    assert_eq!(h.agent.record.next_retry_at, Some(cooldown_end));
+}

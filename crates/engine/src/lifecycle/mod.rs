@@ -1,0 +1,30 @@
+//! The lifecycle rules of SPEC §1–§6, pure.
+//!
+//! Nothing here does IO or reads a clock: time comes in as a [`Timestamp`]
+//! argument and randomness as an RNG argument, so every rule is a table test.
+//!
+//! - [`status`]: the seven statuses and their stored names (§1).
+//! - [`classify`]: the one close-code table (§2).
+//! - [`admission`]: connect requests, decided with a rule ID and a reason (§3).
+//! - [`backoff`]: retry delays with jitter.
+//! - [`settings`]: every duration, with its default and validation.
+//! - [`agent`]: the persisted record and the live attempt.
+//! - [`machine`]: the state machine that ties them together.
+
+pub mod admission;
+pub mod agent;
+pub mod backoff;
+pub mod classify;
+pub mod machine;
+pub mod settings;
+pub mod status;
+
+#[cfg(test)]
+mod machine_tests;
+
+pub use admission::{Decision, Rule, Verdict, admit, format_time_left};
+pub use agent::{Agent, AgentId, AgentRecord, Attempt, Trigger};
+pub use classify::{Classification, CloseClass, CloseCode, classify};
+pub use machine::{Effect, HistoryEntry, Input, Step, step};
+pub use settings::{SettingName, Settings, SettingsError};
+pub use status::Status;
