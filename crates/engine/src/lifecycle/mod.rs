@@ -9,6 +9,7 @@
 //! - [`backoff`]: retry delays with jitter.
 //! - [`settings`]: every duration, with its default and validation.
 //! - [`agent`]: the persisted record and the live attempt.
+//! - [`name`]: what an agent may be called.
 //! - [`machine`]: the state machine that ties them together.
 
 pub mod admission;
@@ -16,6 +17,7 @@ pub mod agent;
 pub mod backoff;
 pub mod classify;
 pub mod machine;
+pub mod name;
 pub mod settings;
 pub mod status;
 
@@ -26,5 +28,6 @@ pub use admission::{Decision, Rule, Verdict, admit, format_time_left};
 pub use agent::{Agent, AgentId, AgentRecord, Attempt, Trigger};
 pub use classify::{Classification, CloseClass, CloseCode, classify};
 pub use machine::{Effect, HistoryEntry, Input, Step, step};
+pub use name::{MAX_NAME_CHARS, NameError, validate_name};
 pub use settings::{SettingName, Settings, SettingsError};
 pub use status::Status;

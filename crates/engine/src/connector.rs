@@ -1,0 +1,113 @@
+//! The only way the engine talks to WhatsApp: the [`Connector`] trait.
+//!
+//! A connector starts connection attempts and reports what happens to them
+//! as [`ConnectorEvent`]s. It decides nothing: whether to retry, when, and
+//! what a close means are the engine's rules. The simulated WhatsApp
+//! ([`crate::simulator`]) and the real one (the `whatsapp` crate) implement it.
+
+use std::fmt;
+
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use crate::clock::Timestamp;
+use crate::lifecycle::{AgentId, CloseCode};
+
+/// What a connection reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectorEvent {
+    /// A QR code to show; a later one replaces it.
+    Qr(String),
+    /// The 8-character code for linking by phone number.
+    PairCode(String),
+    /// The phone accepted the pairing; credentials are saved.
+    Scanned,
+    /// The link is open; `phone` is the linked number when known.
+    Opened { phone: Option<String> },
+    /// The connection ended. The connection object is finished after this.
+    Closed { code: CloseCode, until: Option<Timestamp> },
+    /// The connection stopped answering keep-alives (O-3).
+    KeepAliveLost,
+}
+
+/// An event stamped with the attempt it belongs to, so the supervisor can
+/// drop events of an attempt it already stopped (D-2).
+#[derive(Debug)]
+pub struct TaggedEvent {
+    pub attempt: u64,
+    pub event: ConnectorEvent,
+}
+
+/// Where a connection sends its events. Cheap to clone, never blocks.
+#[derive(Clone)]
+pub struct EventSink {
+    agent: AgentId,
+    attempt: u64,
+    tx: mpsc::UnboundedSender<TaggedEvent>,
+}
+
+impl fmt::Debug for EventSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventSink(agent {}, attempt {})", self.agent, self.attempt)
+    }
+}
+
+impl EventSink {
+    pub fn new(agent: AgentId, attempt: u64, tx: mpsc::UnboundedSender<TaggedEvent>) -> Self {
+        EventSink { agent, attempt, tx }
+    }
+
+    pub fn agent(&self) -> AgentId {
+        self.agent
+    }
+
+    /// Sends an event; `false` once nobody listens any more (the agent was removed).
+    pub fn send(&self, event: ConnectorEvent) -> bool {
+        self.tx.send(TaggedEvent { attempt: self.attempt, event }).is_ok()
+    }
+}
+
+/// How to start an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartRequest {
+    pub agent: AgentId,
+    /// Use the saved credentials (no QR). False starts a fresh pairing.
+    pub resume: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConnectorError {
+    #[error("the credentials store of agent {agent} could not be used: {detail}")]
+    Credentials { agent: AgentId, detail: String },
+    #[error("linking by phone number is not available here: {0}")]
+    PairCodeUnavailable(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A factory of connections, one live connection per agent at most (the engine ensures it).
+pub trait Connector: Send + Sync + 'static {
+    /// Starts an attempt. Events go to `events` until a `Closed` event or until
+    /// [`Connection::close`]. An error means nothing was started.
+    fn start(&self, request: StartRequest, events: EventSink) -> Result<Box<dyn Connection>, ConnectorError>;
+
+    /// Whether credentials are saved for `agent` (P-3 resumes only those).
+    fn has_credentials(&self, agent: AgentId) -> bool;
+
+    /// Deletes the agent's credentials (D-1, auth and fatal closes). Idempotent.
+    fn forget_credentials(&self, agent: AgentId) -> Result<(), ConnectorError>;
+
+    /// Whether this connector speaks to the real WhatsApp (false for the simulator).
+    fn is_real(&self) -> bool;
+}
+
+/// One live attempt. Dropping it without `close` must also end it.
+pub trait Connection: Send {
+    /// Asks for an 8-character pairing code for `phone` (digits, country code first).
+    fn request_pair_code(&mut self, phone: &str) -> Result<(), ConnectorError>;
+
+    /// Ends the attempt. `logout` unlinks the device from the phone first and
+    /// deletes the credentials (D-1); without it the credentials stay (P-4).
+    /// No event is sent after this.
+    fn close(self: Box<Self>, logout: bool);
+}

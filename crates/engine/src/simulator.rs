@@ -1,0 +1,279 @@
+//! A simulated WhatsApp: a [`Connector`] that behaves like the real service
+//! and can be scripted per agent.
+//!
+//! It is a product feature: the app's demo mode runs on it (staff practise
+//! with it), and so do the engine's tests and benchmarks. By default a fresh
+//! attempt shows a QR that rotates like WhatsApp's (first code 60 s, then
+//! every 20 s) and a resumed attempt opens at once. Scripts change that per
+//! agent: scan the QR, drop with any close code, go silent, hang, refuse.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use crate::connector::{Connection, Connector, ConnectorError, ConnectorEvent, EventSink, StartRequest};
+use crate::lifecycle::{AgentId, CloseCode};
+
+/// What a new attempt of an agent does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnStart {
+    /// Fresh: show rotating QR codes. Resume: open at once.
+    #[default]
+    Normal,
+    /// Say nothing at all (the engine's connect timeout must catch it, R-6).
+    Hang,
+    /// Close at once with this code (a refused or failed connect).
+    Refuse(CloseCode),
+}
+
+/// How long the first QR lives and how often codes rotate, as WhatsApp does.
+pub const FIRST_QR_LIFETIME: Duration = Duration::from_secs(60);
+pub const QR_ROTATION: Duration = Duration::from_secs(20);
+/// How long a silent connection takes to be noticed (O-3).
+pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What the simulator noticed, for tests and benchmarks.
+#[derive(Debug, Clone, Default)]
+pub struct SimStats {
+    /// Every start: agent, tokio time, resume.
+    pub starts: Vec<(AgentId, tokio::time::Instant, bool)>,
+    /// The most connections one agent ever had open at once (must stay ≤ 1).
+    pub max_live_per_agent: usize,
+    pub logouts: usize,
+}
+
+#[derive(Default)]
+struct State {
+    credentials: HashSet<AgentId>,
+    on_start: HashMap<AgentId, OnStart>,
+    /// The open connection of each agent: its serial and its sink.
+    live: HashMap<AgentId, Vec<(u64, EventSink)>>,
+    /// Background work of each connection (QR rotation, keep-alive death).
+    timers: HashMap<u64, JoinHandle<()>>,
+    qr_serial: u64,
+    next_serial: u64,
+    stats: SimStats,
+}
+
+/// The simulated service. Clone it to script it from a test while the engine uses it.
+#[derive(Clone, Default)]
+pub struct SimulatedWhatsApp {
+    state: Arc<Mutex<State>>,
+}
+
+impl SimulatedWhatsApp {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock is a bug elsewhere; the state stays usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Scripts what the next attempts of `agent` do.
+    pub fn set_on_start(&self, agent: AgentId, on_start: OnStart) {
+        self.lock().on_start.insert(agent, on_start);
+    }
+
+    /// Gives `agent` saved credentials, as if it had been paired before.
+    pub fn give_credentials(&self, agent: AgentId) {
+        self.lock().credentials.insert(agent);
+    }
+
+    fn live_sink(&self, agent: AgentId) -> Option<(u64, EventSink)> {
+        self.lock().live.get(&agent).and_then(|v| v.last().cloned())
+    }
+
+    fn end(&self, agent: AgentId, serial: u64) {
+        let mut state = self.lock();
+        if let Some(list) = state.live.get_mut(&agent) {
+            list.retain(|(s, _)| *s != serial);
+        }
+        if let Some(timer) = state.timers.remove(&serial) {
+            timer.abort();
+        }
+    }
+
+    /// The phone scans the QR: credentials are saved, and — as WhatsApp does —
+    /// the stream restarts with a 515 so the client reconnects to finish.
+    /// Returns false when no QR attempt is open.
+    pub fn scan(&self, agent: AgentId) -> bool {
+        let Some((serial, sink)) = self.live_sink(agent) else { return false };
+        self.lock().credentials.insert(agent);
+        sink.send(ConnectorEvent::Scanned);
+        sink.send(ConnectorEvent::Closed { code: CloseCode::RESTART_REQUIRED, until: None });
+        self.end(agent, serial);
+        true
+    }
+
+    /// Opens the live attempt of `agent` now (a shortcut past the 515 restart).
+    pub fn open(&self, agent: AgentId) -> bool {
+        let Some((serial, sink)) = self.live_sink(agent) else { return false };
+        self.lock().credentials.insert(agent);
+        if let Some(timer) = self.lock().timers.remove(&serial) {
+            timer.abort();
+        }
+        sink.send(ConnectorEvent::Opened { phone: Some(phone_of(agent)) })
+    }
+
+    /// The server ends the live connection of `agent` with `code`.
+    pub fn drop_with(&self, agent: AgentId, code: CloseCode, until: Option<crate::clock::Timestamp>) -> bool {
+        let Some((serial, sink)) = self.live_sink(agent) else { return false };
+        if crate::lifecycle::classify(code).class.clears_credentials() {
+            self.lock().credentials.remove(&agent);
+        }
+        sink.send(ConnectorEvent::Closed { code, until });
+        self.end(agent, serial);
+        true
+    }
+
+    /// The live connection stops answering: nothing more is reported, and an
+    /// open link is declared dead after [`KEEPALIVE_TIMEOUT`] (O-3).
+    pub fn go_silent(&self, agent: AgentId, connected: bool) -> bool {
+        let Some((serial, sink)) = self.live_sink(agent) else { return false };
+        let timer = connected.then(|| {
+            tokio::spawn(async move {
+                tokio::time::sleep(KEEPALIVE_TIMEOUT).await;
+                sink.send(ConnectorEvent::KeepAliveLost);
+            })
+        });
+        let mut state = self.lock();
+        if let Some(old) = state.timers.remove(&serial) {
+            old.abort();
+        }
+        if let Some(timer) = timer {
+            state.timers.insert(serial, timer);
+        }
+        true
+    }
+
+    /// Whether `agent` has saved credentials (same as [`Connector::has_credentials`]).
+    pub fn has_credentials_of(&self, agent: AgentId) -> bool {
+        self.lock().credentials.contains(&agent)
+    }
+
+    pub fn is_live(&self, agent: AgentId) -> bool {
+        self.lock().live.get(&agent).is_some_and(|v| !v.is_empty())
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.lock().stats.clone()
+    }
+}
+
+/// A fake but well-formed phone number for a simulated agent.
+pub fn phone_of(agent: AgentId) -> String {
+    format!("+1555{:07}", agent.0.rem_euclid(10_000_000))
+}
+
+impl Connector for SimulatedWhatsApp {
+    fn start(&self, request: StartRequest, events: EventSink) -> Result<Box<dyn Connection>, ConnectorError> {
+        let agent = request.agent;
+        let mut state = self.lock();
+        state.next_serial += 1;
+        let serial = state.next_serial;
+        state.stats.starts.push((agent, tokio::time::Instant::now(), request.resume));
+        let live = state.live.entry(agent).or_default();
+        live.push((serial, events.clone()));
+        let open_now = live.len();
+        state.stats.max_live_per_agent = state.stats.max_live_per_agent.max(open_now);
+        let resume = request.resume && state.credentials.contains(&agent);
+        match state.on_start.get(&agent).copied().unwrap_or_default() {
+            OnStart::Hang => {}
+            OnStart::Refuse(code) => {
+                drop(state);
+                events.send(ConnectorEvent::Closed { code, until: None });
+                self.end(agent, serial);
+            }
+            OnStart::Normal if resume => {
+                events.send(ConnectorEvent::Opened { phone: Some(phone_of(agent)) });
+            }
+            OnStart::Normal if request.resume => {
+                // The credentials are gone: WhatsApp would ask for a new pairing.
+                state.qr_serial += 1;
+                events.send(ConnectorEvent::Qr(format!("sim-qr-{}-{}", agent, state.qr_serial)));
+            }
+            OnStart::Normal => {
+                let sim = self.clone();
+                let rotation = tokio::spawn(async move { sim.rotate_qr(agent, events).await });
+                state.timers.insert(serial, rotation);
+            }
+        }
+        Ok(Box::new(SimConnection { sim: self.clone(), agent, serial }))
+    }
+
+    fn has_credentials(&self, agent: AgentId) -> bool {
+        self.lock().credentials.contains(&agent)
+    }
+
+    fn forget_credentials(&self, agent: AgentId) -> Result<(), ConnectorError> {
+        self.lock().credentials.remove(&agent);
+        Ok(())
+    }
+
+    fn is_real(&self) -> bool {
+        false
+    }
+}
+
+impl SimulatedWhatsApp {
+    async fn rotate_qr(&self, agent: AgentId, events: EventSink) {
+        let mut wait = FIRST_QR_LIFETIME;
+        loop {
+            let code = {
+                let mut state = self.lock();
+                state.qr_serial += 1;
+                format!("sim-qr-{}-{}", agent, state.qr_serial)
+            };
+            if !events.send(ConnectorEvent::Qr(code)) {
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            wait = QR_ROTATION;
+        }
+    }
+}
+
+struct SimConnection {
+    sim: SimulatedWhatsApp,
+    agent: AgentId,
+    serial: u64,
+}
+
+impl Connection for SimConnection {
+    fn request_pair_code(&mut self, phone: &str) -> Result<(), ConnectorError> {
+        let Some((_, sink)) = self.sim.live_sink(self.agent) else {
+            return Err(ConnectorError::PairCodeUnavailable("the attempt has ended".into()));
+        };
+        // Eight characters from WhatsApp's alphabet, derived from the number so a test can predict it.
+        const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTVWXYZ";
+        let mut n = phone.bytes().fold(self.serial, |acc, b| acc.wrapping_mul(31).wrapping_add(u64::from(b)));
+        let code: String = (0..8)
+            .map(|_| {
+                let c = ALPHABET[(n % ALPHABET.len() as u64) as usize] as char;
+                n /= ALPHABET.len() as u64;
+                c
+            })
+            .collect();
+        sink.send(ConnectorEvent::PairCode(code));
+        Ok(())
+    }
+
+    fn close(self: Box<Self>, logout: bool) {
+        if logout {
+            let mut state = self.sim.lock();
+            state.credentials.remove(&self.agent);
+            state.stats.logouts += 1;
+        }
+        // Drop does the rest.
+    }
+}
+
+impl Drop for SimConnection {
+    fn drop(&mut self) {
+        self.sim.end(self.agent, self.serial);
+    }
+}

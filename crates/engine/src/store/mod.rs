@@ -1,0 +1,101 @@
+//! The SQLite store: one file, WAL, `synchronous=FULL`, foreign keys on.
+//!
+//! The schema lives only in the numbered files under `migrations/`, applied
+//! by `rusqlite_migration`. One module per table holds its queries. The store
+//! is synchronous; the supervisor reaches it through [`writer`], one thread
+//! that groups concurrent commits into one transaction.
+
+mod agents;
+pub use agents::agent_name_key;
+mod history;
+mod settings;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use rusqlite_migration::{M, Migrations};
+use thiserror::Error;
+
+use crate::lifecycle::{AgentRecord, HistoryEntry};
+
+/// Every migration, in order. Adding one: a new numbered file and a line here.
+const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../../../migrations/0001_initial.sql"))];
+
+/// The schema version this build writes and understands.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the database {path} was written by a newer Switchboard (schema {found}, this version knows {supported}); update Switchboard — the file was not changed")]
+    SchemaTooNew { path: PathBuf, found: i64, supported: usize },
+    #[error("could not open the database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("could not upgrade the database schema: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("no agent with id {0}")]
+    NoSuchAgent(i64),
+    #[error("an agent named {0:?} already exists")]
+    DuplicateName(String),
+    #[error("the database writer has stopped")]
+    WriterGone,
+}
+
+/// One status change: the agent's new row (if it changed) and its history
+/// entries, committed together (P-1).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub agent: crate::lifecycle::AgentId,
+    pub record: Option<AgentRecord>,
+    pub history: Vec<HistoryEntry>,
+}
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    ///
+    /// A database whose schema is newer than this build is refused before
+    /// anything is written to it, not even a journal-mode change.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if found > SCHEMA_VERSION as i64 {
+            return Err(StoreError::SchemaTooNew { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+        }
+        // WAL lets readers run beside the writer; FULL makes every COMMIT durable
+        // across a power cut, which P-2 and P-5 rely on.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// Writes a group of changes in one transaction. Either all land or none.
+    pub fn commit(&mut self, changes: &[&Change]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for change in changes {
+            if let Some(record) = &change.record {
+                agents::update(&tx, record)?;
+            }
+            for entry in &change.history {
+                history::append(&tx, change.agent, entry)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,139 @@
+use super::*;
+use crate::clock::Timestamp;
+use crate::lifecycle::{AgentId, CloseCode, Settings, Status, Trigger};
+
+fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("switchboard.db");
+    (dir, path)
+}
+
+#[test]
+fn migrations_are_valid() {
+    Migrations::from_slice(MIGRATIONS).validate().unwrap();
+}
+
+#[test]
+fn opening_sets_wal_full_sync_and_foreign_keys() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let conn = store.connection();
+    let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
+    let sync: i64 = conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
+    let fk: i64 = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
+    assert_eq!((mode.as_str(), sync, fk), ("wal", 2, 1));
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_the_file_is_not_touched() {
+    let (_dir, path) = temp_db();
+    {
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE future (x); PRAGMA user_version = 99;").unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path).err().expect("refused");
+    assert!(matches!(err, StoreError::SchemaTooNew { found: 99, supported: SCHEMA_VERSION, .. }));
+    assert!(err.to_string().contains("newer Switchboard"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+    assert!(!path.with_extension("db-wal").exists());
+}
+
+#[test]
+fn records_round_trip_and_names_are_unique_regardless_of_case() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let mut r = store.insert_agent("Support Ünï", Timestamp(5)).unwrap();
+    assert!(matches!(store.insert_agent("support üNÏ", Timestamp(6)), Err(StoreError::DuplicateName(_))));
+    r.status = Status::Conflict;
+    r.disconnected_at = None;
+    r.last_code = Some(CloseCode::REPLACED);
+    r.last_auth_failure_at = Some(Timestamp(1_000));
+    r.phone = Some("+4915112345678".into());
+    let entry = HistoryEntry {
+        at: Timestamp(1_000),
+        from: Status::Connected,
+        to: Status::Conflict,
+        code: Some(CloseCode::REPLACED),
+        reason: "logged in elsewhere".into(),
+        trigger: Trigger::Connector,
+        rule: "L-2",
+    };
+    let change = Change { agent: r.id, record: Some(r.clone()), history: vec![entry.clone()] };
+    store.commit(&[&change]).unwrap();
+    drop(store);
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.load_agents().unwrap(), vec![r.clone()]);
+    assert_eq!(store.history(r.id, 10).unwrap(), vec![entry]);
+}
+
+#[test]
+fn an_unknown_stored_status_loads_as_unreadable() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let r = store.insert_agent("a", Timestamp(5)).unwrap();
+    store.connection().execute("UPDATE agents SET status = 'hibernating' WHERE id = ?1", [r.id.0]).unwrap();
+    let loaded = store.load_agent(r.id).unwrap().unwrap();
+    assert_eq!(loaded.status, Status::Unreadable);
+    let raw: String = store.connection().query_row("SELECT status FROM agents", [], |row| row.get(0)).unwrap();
+    assert_eq!(raw, "hibernating", "loading rewrites nothing");
+}
+
+#[test]
+fn a_failing_change_rolls_back_its_whole_transaction() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let r = store.insert_agent("a", Timestamp(5)).unwrap();
+    let mut moved = r.clone();
+    moved.status = Status::Failed;
+    moved.disconnected_at = None;
+    let good = Change { agent: r.id, record: Some(moved), history: vec![] };
+    let ghost = Change { agent: AgentId(999), record: Some(AgentRecord::new(AgentId(999), "x".into(), Timestamp(1))), history: vec![] };
+    assert!(matches!(store.commit(&[&good, &ghost]), Err(StoreError::NoSuchAgent(999))));
+    assert_eq!(store.load_agent(r.id).unwrap().unwrap(), r);
+}
+
+#[test]
+fn settings_round_trip_and_a_bad_stored_value_falls_back_to_its_default() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.load_settings().unwrap(), Settings::default());
+    let custom = Settings::default().with_changes([("auth_cooldown_ms", 60_000), ("max_retries", 9)]).unwrap();
+    store.save_settings(&custom).unwrap();
+    assert_eq!(store.load_settings().unwrap(), custom);
+    store.connection().execute("UPDATE settings SET value = -5 WHERE key = 'max_retries'", []).unwrap();
+    store.connection().execute("INSERT INTO settings VALUES ('from_the_future', 1)", []).unwrap();
+    let loaded = store.load_settings().unwrap();
+    assert_eq!(loaded.max_retries, 5);
+    assert_eq!(loaded.auth_cooldown, custom.auth_cooldown);
+}
+
+#[test]
+fn the_writer_groups_concurrent_commits_and_answers_each() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let ids: Vec<AgentId> = (0..50).map(|i| store.insert_agent(&format!("a{i}"), Timestamp(1)).unwrap().id).collect();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let results = rt.block_on(async {
+        let writer = writer::Writer::start(store);
+        let mut waits = Vec::new();
+        for (n, id) in ids.iter().copied().chain([AgentId(999)]).enumerate() {
+            let handle = writer.handle();
+            let mut record = AgentRecord::new(id, format!("a{n}"), Timestamp(1));
+            record.retry_attempt = n as u32;
+            waits.push(tokio::spawn(async move { handle.commit(Change { agent: id, record: Some(record), history: vec![] }).await }));
+        }
+        let mut out = Vec::new();
+        for w in waits {
+            out.push(w.await.unwrap());
+        }
+        writer.stop().await;
+        out
+    });
+    assert!(results[..50].iter().all(|r| r.is_ok()));
+    assert!(matches!(results[50], Err(StoreError::NoSuchAgent(999))), "the bad change fails alone");
+    let store = Store::open(&path).unwrap();
+    let attempts: Vec<u32> = store.load_agents().unwrap().iter().map(|r| r.retry_attempt).collect();
+    assert_eq!(attempts, (0..50).collect::<Vec<_>>());
+}
+

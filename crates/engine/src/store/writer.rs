@@ -1,0 +1,154 @@
+//! The database writer: the only place the store is used while the engine runs.
+//!
+//! Agent tasks send their changes here and wait for the COMMIT before they
+//! publish a view (P-1). When many agents change at once, the changes waiting
+//! in the queue are written in one transaction (group commit): each caller
+//! still learns only after its own change is durable, so P-1 holds, and one
+//! fsync serves them all. A group that fails is retried change by change, so
+//! one bad change never fails its neighbours.
+//!
+//! The writer is an async task that runs each group on tokio's blocking pool.
+//! Besides keeping SQLite off the async workers, this matters for tests: while
+//! a blocking task runs, a paused tokio clock does not auto-advance, so a
+//! database write never lets simulated time jump.
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Change, Store, StoreError};
+
+/// How many queued changes one transaction takes at most.
+const MAX_GROUP: usize = 1_024;
+
+type Call = Box<dyn FnOnce(&mut Store) + Send>;
+
+enum Op {
+    Commit(Change, oneshot::Sender<Result<(), StoreError>>),
+    Call(Call),
+    Stop,
+}
+
+/// A cheap, cloneable way to reach the writer.
+#[derive(Clone)]
+pub struct WriterHandle {
+    tx: mpsc::UnboundedSender<Op>,
+}
+
+/// Owns the writer task; [`Writer::stop`] waits for it to finish.
+pub struct Writer {
+    handle: WriterHandle,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer on the current tokio runtime.
+    pub fn start(store: Store) -> Writer {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let task = tokio::spawn(run(store, rx));
+        Writer { handle: WriterHandle { tx }, task: Some(task) }
+    }
+
+    pub fn handle(&self) -> WriterHandle {
+        self.handle.clone()
+    }
+
+    /// Finishes the queued work, then closes the database.
+    pub async fn stop(mut self) {
+        let _ = self.handle.tx.send(Op::Stop);
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = self.handle.tx.send(Op::Stop);
+    }
+}
+
+impl WriterHandle {
+    /// Commits one agent's change; returns once it is durable.
+    pub async fn commit(&self, change: Change) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send(Op::Commit(change, reply)).map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Runs `f` on the store, in queue order with the commits.
+    pub async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let call: Call = Box::new(move |store| {
+            let _ = reply.send(f(store));
+        });
+        self.tx.send(Op::Call(call)).map_err(|_| StoreError::WriterGone)?;
+        answer.await.map_err(|_| StoreError::WriterGone)?
+    }
+}
+
+async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let work = tokio::task::spawn_blocking(move || {
+            let stop = process(&mut store, batch);
+            (store, stop)
+        });
+        let Ok((back, stop)) = work.await else {
+            tracing::error!("the database writer panicked; the engine can no longer save changes");
+            return;
+        };
+        store = back;
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Runs a batch in order; consecutive commits share one transaction.
+/// Returns true when the batch asked the writer to stop.
+fn process(store: &mut Store, batch: Vec<Op>) -> bool {
+    let mut group = Vec::new();
+    for op in batch {
+        match op {
+            Op::Commit(change, reply) => group.push((change, reply)),
+            Op::Call(call) => {
+                commit_group(store, &mut group);
+                call(store);
+            }
+            Op::Stop => {
+                commit_group(store, &mut group);
+                return true;
+            }
+        }
+    }
+    commit_group(store, &mut group);
+    false
+}
+
+fn commit_group(store: &mut Store, group: &mut Vec<(Change, oneshot::Sender<Result<(), StoreError>>)>) {
+    if group.is_empty() {
+        return;
+    }
+    let changes: Vec<&Change> = group.iter().map(|(c, _)| c).collect();
+    match store.commit(&changes) {
+        Ok(()) => group.drain(..).for_each(|(_, reply)| {
+            let _ = reply.send(Ok(()));
+        }),
+        Err(err) if group.len() == 1 => {
+            let (_, reply) = group.pop().expect("one");
+            let _ = reply.send(Err(err));
+        }
+        Err(_) => group.drain(..).for_each(|(change, reply)| {
+            let _ = reply.send(store.commit(&[&change]));
+        }),
+    }
+}

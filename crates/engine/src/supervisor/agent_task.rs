@@ -1,0 +1,345 @@
+//! One task per agent: the only code that changes that agent.
+//!
+//! The task feeds inputs (commands, connector events, deadlines) to the pure
+//! state machine, commits each step before anything else happens (P-1), then
+//! performs the step's effects and publishes the new view.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::Shared;
+use super::view::{AgentView, EngineEvent};
+use crate::clock::Timestamp;
+use crate::connector::{Connection, ConnectorError, ConnectorEvent, EventSink, StartRequest, TaggedEvent};
+use crate::error::EngineError;
+use crate::lifecycle::admission::{attempt_cooldown_until, auth_cooldown_until, ban_until};
+use crate::lifecycle::{self, Agent, CloseCode, Decision, Effect, Input, Settings, Status, Trigger};
+use crate::store::Change;
+
+/// A request to an agent's task, with the channel for its answer.
+pub(super) enum Command {
+    Connect(oneshot::Sender<Result<Decision, EngineError>>),
+    Disconnect(oneshot::Sender<Result<(), EngineError>>),
+    PairCode(String, oneshot::Sender<Result<(), EngineError>>),
+    /// The new name is committed already; the task updates its view.
+    Renamed(String, oneshot::Sender<()>),
+    /// Unlink, forget the credentials and stop; the caller deletes the row.
+    Remove(oneshot::Sender<()>),
+    /// Answers once everything queued before it has been handled ([`super::Supervisor::settle`]).
+    Barrier(oneshot::Sender<()>),
+}
+
+pub(super) struct AgentTask {
+    shared: Arc<Shared>,
+    agent: Agent,
+    inbox: mpsc::UnboundedReceiver<Command>,
+    events_tx: mpsc::UnboundedSender<TaggedEvent>,
+    events_rx: mpsc::UnboundedReceiver<TaggedEvent>,
+    /// The live connection and the serial its events carry.
+    connection: Option<Box<dyn Connection>>,
+    attempt_serial: u64,
+    /// A reserved start slot for a due automatic retry.
+    start_slot: Option<Instant>,
+    rng: SmallRng,
+    published: Option<AgentView>,
+    /// Wakes the task when settings change (a shorter cooldown ends sooner).
+    settings: watch::Receiver<Settings>,
+    stop: CancellationToken,
+}
+
+impl AgentTask {
+    pub(super) fn new(
+        shared: Arc<Shared>,
+        agent: Agent,
+        inbox: mpsc::UnboundedReceiver<Command>,
+        seed: u64,
+        stop: CancellationToken,
+    ) -> Self {
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let settings = shared.settings.clone();
+        AgentTask {
+            settings,
+            shared,
+            agent,
+            inbox,
+            events_tx,
+            events_rx,
+            connection: None,
+            attempt_serial: 0,
+            start_slot: None,
+            rng: SmallRng::seed_from_u64(seed),
+            published: None,
+            stop,
+        }
+    }
+
+    pub(super) async fn run(mut self) {
+        // P-3: a restart ends every attempt; decide what each agent does now.
+        if let Err(err) = self.apply(Input::Startup).await {
+            tracing::error!(agent = %self.agent.record.id, "could not record the start-up state: {err}");
+        }
+        self.publish();
+        loop {
+            let wake = self.next_wake();
+            tokio::select! {
+                biased;
+                () = self.stop.cancelled() => {
+                    // P-4: close without logging out, so the credentials stay valid.
+                    if let Some(connection) = self.connection.take() {
+                        connection.close(false);
+                    }
+                    return;
+                }
+                // Connection events come before commands: they happened first.
+                Some(tagged) = self.events_rx.recv() => {
+                    self.shared.activity.fetch_add(1, Ordering::Relaxed);
+                    self.on_event(tagged).await;
+                }
+                command = self.inbox.recv() => match command {
+                    Some(Command::Remove(reply)) => {
+                        self.remove();
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(Command::Barrier(reply)) => {
+                        let _ = reply.send(());
+                    }
+                    Some(command) => {
+                        self.shared.activity.fetch_add(1, Ordering::Relaxed);
+                        self.handle(command).await;
+                    }
+                    None => return,
+                },
+                Ok(()) = self.settings.changed() => self.publish(),
+                () = sleep_until(wake) => {
+                    self.shared.activity.fetch_add(1, Ordering::Relaxed);
+                    self.on_wake().await;
+                }
+            }
+        }
+    }
+
+    async fn handle(&mut self, command: Command) {
+        match command {
+            Command::Connect(reply) => {
+                let result = self.apply(Input::Connect(Trigger::User)).await;
+                let _ = reply.send(result.map(|d| d.expect("a connect step always decides")));
+            }
+            Command::Disconnect(reply) => {
+                let _ = reply.send(self.apply(Input::Disconnect).await.map(|_| ()));
+            }
+            Command::PairCode(phone, reply) => {
+                let result = match (&mut self.connection, self.agent.record.status) {
+                    (Some(connection), Status::QrPending) => connection.request_pair_code(&phone).map_err(EngineError::from),
+                    _ => Err(EngineError::NotPairing),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Renamed(name, reply) => {
+                self.agent.record.name = name;
+                self.publish();
+                let _ = reply.send(());
+            }
+            Command::Remove(_) | Command::Barrier(_) => unreachable!("handled by run"),
+        }
+    }
+
+    fn remove(&mut self) {
+        let linked = self.agent.record.has_credentials;
+        if let Some(connection) = self.connection.take() {
+            connection.close(linked);
+        }
+        self.forget_credentials();
+    }
+
+    async fn on_event(&mut self, tagged: TaggedEvent) {
+        if tagged.attempt != self.attempt_serial || self.connection.is_none() {
+            // D-2: the attempt this belongs to was stopped; nothing of it may change the agent.
+            tracing::debug!(agent = %self.agent.record.id, "ignoring a late event of a stopped attempt");
+            return;
+        }
+        let input = match tagged.event {
+            ConnectorEvent::Qr(code) => Input::Qr(code),
+            ConnectorEvent::PairCode(code) => Input::PairCode(code),
+            ConnectorEvent::Scanned => Input::Scanned,
+            ConnectorEvent::Opened { phone } => Input::Opened { phone },
+            ConnectorEvent::Closed { code, until } => {
+                // The connection is over; the object goes with it.
+                self.connection = None;
+                Input::Closed { code, until }
+            }
+            ConnectorEvent::KeepAliveLost => Input::KeepAliveLost,
+        };
+        if let Err(err) = self.apply(input).await {
+            tracing::error!(agent = %self.agent.record.id, "could not record a connection event: {err}");
+        }
+    }
+
+    async fn on_wake(&mut self) {
+        let now = self.shared.clock.now();
+        let record = &self.agent.record;
+        if self.start_slot.is_some_and(|slot| slot <= Instant::now()) {
+            self.start_slot = None;
+            if let Err(err) = self.apply(Input::Connect(Trigger::Auto)).await {
+                tracing::error!(agent = %record_id(&self.agent), "could not record a retry: {err}");
+            }
+            return;
+        }
+        if record.status == Status::Reconnecting && record.next_retry_at.is_some_and(|t| t <= now) {
+            // the retry is due; wait for a start slot shared by all agents.
+            let rate = self.shared.settings.borrow().start_rate;
+            self.start_slot = Some(self.shared.pacer.reserve(rate));
+            return;
+        }
+        if let Err(err) = self.apply(Input::DeadlinePassed).await {
+            tracing::error!(agent = %record_id(&self.agent), "could not record an expiry: {err}");
+        }
+        // A cooldown that just ended changes what Connect would do: publish it.
+        self.publish();
+    }
+
+    /// Runs inputs through the machine: commit, then effects, then publish.
+    /// Returns the decision of a connect input. On a store error nothing of
+    /// the step is applied, so memory never runs ahead of the database.
+    async fn apply(&mut self, first: Input) -> Result<Option<Decision>, EngineError> {
+        let mut queue = VecDeque::from([first]);
+        let mut decision = None;
+        while let Some(input) = queue.pop_front() {
+            let now = self.shared.clock.now();
+            let settings = *self.shared.settings.borrow();
+            let step = lifecycle::step(&self.agent, input, now, &settings, &mut self.rng);
+            let changed = step.record_changed(&self.agent.record);
+            if changed || !step.history.is_empty() {
+                let change = Change {
+                    agent: self.agent.record.id,
+                    record: changed.then(|| step.agent.record.clone()),
+                    history: step.history.clone(),
+                };
+                self.shared.writer.commit(change).await?;
+            }
+            decision = decision.or(step.decision);
+            self.agent = step.agent;
+            for effect in step.effects {
+                self.perform(effect, &mut queue);
+            }
+        }
+        if self.agent.record.status != Status::Reconnecting {
+            self.start_slot = None;
+        }
+        self.publish();
+        Ok(decision)
+    }
+
+    fn perform(&mut self, effect: Effect, queue: &mut VecDeque<Input>) {
+        let id = self.agent.record.id;
+        match effect {
+            Effect::StartConnection { resume } => {
+                if let Some(stray) = self.connection.take() {
+                    // The machine's A-1 makes this impossible; never leave two open.
+                    tracing::error!(agent = %id, "a connection was still open at a new start; closing it");
+                    stray.close(false);
+                }
+                self.attempt_serial += 1;
+                let sink = EventSink::new(id, self.attempt_serial, self.events_tx.clone());
+                match self.shared.connector.start(StartRequest { agent: id, resume }, sink) {
+                    Ok(connection) => self.connection = Some(connection),
+                    Err(err) => {
+                        tracing::warn!(agent = %id, "could not start a connection: {err}");
+                        // Unusable credentials are a corrupted session (500); anything else a timeout (408).
+                        let code = match err {
+                            ConnectorError::Credentials { .. } => CloseCode::BAD_SESSION,
+                            _ => CloseCode::TIMED_OUT,
+                        };
+                        queue.push_back(Input::Closed { code, until: None });
+                    }
+                }
+            }
+            Effect::CloseConnection { logout } => {
+                if let Some(connection) = self.connection.take() {
+                    connection.close(logout);
+                }
+            }
+            Effect::ForgetCredentials => self.forget_credentials(),
+            Effect::Notify { title, body } => {
+                let _ = self.shared.events.send(EngineEvent::Notification { agent: id, title, body });
+            }
+        }
+    }
+
+    fn forget_credentials(&self) {
+        let id = self.agent.record.id;
+        if let Err(err) = self.shared.connector.forget_credentials(id) {
+            tracing::error!(agent = %id, rule = "P-6", "could not delete credentials: {err}");
+        }
+    }
+
+    fn view(&self) -> AgentView {
+        let now = self.shared.clock.now();
+        let settings = *self.shared.settings.borrow();
+        let record = &self.agent.record;
+        let attempt = self.agent.attempt.as_ref();
+        AgentView {
+            record: record.clone(),
+            qr: attempt.and_then(|a| a.qr.clone()),
+            pair_code: attempt.and_then(|a| a.pair_code.clone()),
+            connect_preview: lifecycle::admit(record, Trigger::User, now, &settings),
+            auth_cooldown_until: auth_cooldown_until(record, now, &settings),
+            attempt_cooldown_until: attempt_cooldown_until(record, now, &settings),
+            version: 0,
+        }
+    }
+
+    /// Publishes the view if anything in it changed since the last one.
+    fn publish(&mut self) {
+        let mut view = self.view();
+        if let Some(last) = &self.published {
+            view.version = last.version;
+            if *last == view {
+                return;
+            }
+            view.version = last.version + 1;
+        }
+        self.shared.board.lock().unwrap_or_else(|p| p.into_inner()).insert(view.record.id, view.clone());
+        let _ = self.shared.events.send(EngineEvent::Agent(Box::new(view.clone())));
+        self.published = Some(view);
+    }
+
+    /// The next moment something is due: a start slot, a retry, an expiry, or
+    /// the end of a cooldown that changes what Connect would do.
+    fn next_wake(&self) -> Option<Instant> {
+        if let Some(slot) = self.start_slot {
+            return Some(slot);
+        }
+        let now = self.shared.clock.now();
+        let settings = *self.shared.settings.borrow();
+        let r = &self.agent.record;
+        let live_deadline = self.agent.attempt.as_ref().filter(|a| a.live).and_then(|a| a.connect_deadline);
+        let due = [
+            r.next_retry_at.filter(|_| r.status == Status::Reconnecting),
+            r.qr_expires_at.filter(|_| r.status == Status::QrPending),
+            live_deadline,
+        ];
+        // Cooldown ends only matter while still ahead; a passed one needs no wake.
+        let cooldowns = [auth_cooldown_until(r, now, &settings), attempt_cooldown_until(r, now, &settings), ban_until(r, now)];
+        let earliest: Option<Timestamp> = due.into_iter().chain(cooldowns).flatten().min();
+        earliest.map(|at| Instant::now() + now.until(at))
+    }
+}
+
+fn record_id(agent: &Agent) -> crate::lifecycle::AgentId {
+    agent.record.id
+}
+
+async fn sleep_until(wake: Option<Instant>) {
+    match wake {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,316 @@
+//! The supervisor: one task per agent, commands in, views out.
+//!
+//! [`Supervisor`] is a cheap handle. Commands (add, rename, remove, connect,
+//! disconnect …) go to the agent's task as a message with a reply channel,
+//! so each agent is changed by one owner only. Views come out on a broadcast
+//! channel ([`Supervisor::subscribe`]) and in [`Supervisor::list`].
+//!
+//! Every task is owned: agent tasks run under one [`TaskTracker`] and stop
+//! on one [`CancellationToken`]; [`Supervisor::shutdown`] cancels, waits for
+//! them, then lets the database writer finish its queue.
+
+mod agent_task;
+mod pacer;
+pub mod view;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::connector::Connector;
+use crate::error::{EngineError, validate_phone};
+use crate::lifecycle::{Agent, AgentId, Decision, HistoryEntry, Settings, validate_name};
+use crate::store::writer::{Writer, WriterHandle};
+use crate::store::{Store, agent_name_key};
+use agent_task::{AgentTask, Command};
+pub use pacer::StartPacer;
+pub use view::{AgentView, EngineEvent};
+
+/// How many events a slow subscriber may fall behind before it is told it
+/// lagged (it then re-reads [`Supervisor::list`]).
+const EVENT_BUFFER: usize = 16_384;
+
+/// What every agent task shares.
+struct Shared {
+    clock: Arc<dyn Clock>,
+    connector: Arc<dyn Connector>,
+    writer: WriterHandle,
+    settings: watch::Receiver<Settings>,
+    events: broadcast::Sender<EngineEvent>,
+    /// The last published view of each agent, for `list`.
+    board: Mutex<BTreeMap<AgentId, AgentView>>,
+    pacer: StartPacer,
+    /// Counts inputs handled by all agent tasks, so [`Supervisor::settle`] can tell quiet from busy.
+    activity: AtomicU64,
+}
+
+struct AgentHandle {
+    inbox: mpsc::UnboundedSender<Command>,
+    name_key: String,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    settings_tx: watch::Sender<Settings>,
+    /// Held across add/rename/remove so name checks and writes are atomic.
+    registry: tokio::sync::Mutex<HashMap<AgentId, AgentHandle>>,
+    writer: Mutex<Option<Writer>>,
+    stop: CancellationToken,
+    tasks: TaskTracker,
+    seed: u64,
+}
+
+/// The engine's front door. Clone it freely.
+#[derive(Clone)]
+pub struct Supervisor {
+    inner: Arc<Inner>,
+}
+
+/// Options for [`Supervisor::start`].
+pub struct Options {
+    pub clock: Arc<dyn Clock>,
+    pub connector: Arc<dyn Connector>,
+    /// Seeds the jitter RNGs, so a test or benchmark run repeats exactly.
+    pub seed: u64,
+}
+
+impl Supervisor {
+    /// Opens the database, loads every agent and starts its task (P-3 runs
+    /// in each task before anything else).
+    pub async fn start(database: &Path, options: Options) -> Result<Supervisor, EngineError> {
+        let path = database.to_owned();
+        let (store, settings, records) = tokio::task::spawn_blocking(move || {
+            let store = Store::open(&path)?;
+            let settings = store.load_settings()?;
+            let records = store.load_agents()?;
+            Ok::<_, EngineError>((store, settings, records))
+        })
+        .await
+        .map_err(|_| EngineError::ShuttingDown)??;
+        let writer = Writer::start(store);
+        let (settings_tx, settings_rx) = watch::channel(settings);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let shared = Arc::new(Shared {
+            clock: options.clock,
+            connector: options.connector,
+            writer: writer.handle(),
+            settings: settings_rx,
+            events,
+            board: Mutex::new(BTreeMap::new()),
+            pacer: StartPacer::default(),
+            activity: AtomicU64::new(0),
+        });
+        let supervisor = Supervisor {
+            inner: Arc::new(Inner {
+                shared,
+                settings_tx,
+                registry: tokio::sync::Mutex::new(HashMap::new()),
+                writer: Mutex::new(Some(writer)),
+                stop: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+                seed: options.seed,
+            }),
+        };
+        let mut registry = supervisor.inner.registry.lock().await;
+        for mut record in records {
+            // Trust the connector about whether credentials really exist.
+            record.has_credentials &= supervisor.inner.shared.connector.has_credentials(record.id);
+            let handle = supervisor.spawn_agent(Agent::new(record.clone()));
+            registry.insert(record.id, AgentHandle { inbox: handle, name_key: agent_name_key(&record.name) });
+        }
+        drop(registry);
+        tracing::info!(agents = supervisor.list().len(), "supervisor started");
+        Ok(supervisor)
+    }
+
+    fn spawn_agent(&self, agent: Agent) -> mpsc::UnboundedSender<Command> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let seed = self.inner.seed ^ (agent.record.id.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let task = AgentTask::new(self.inner.shared.clone(), agent, rx, seed, self.inner.stop.child_token());
+        self.inner.tasks.spawn(task.run());
+        tx
+    }
+
+    /// Every agent's current view, by id.
+    pub fn list(&self) -> Vec<AgentView> {
+        self.inner.shared.board.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+    }
+
+    pub fn view(&self, id: AgentId) -> Option<AgentView> {
+        self.inner.shared.board.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+    }
+
+    /// Views and notifications, in order, from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.inner.shared.events.subscribe()
+    }
+
+    pub fn settings(&self) -> Settings {
+        *self.inner.settings_tx.borrow()
+    }
+
+    /// Adds a cleanly disconnected agent.
+    pub async fn add(&self, raw_name: &str) -> Result<AgentView, EngineError> {
+        let name = validate_name(raw_name)?;
+        let key = agent_name_key(&name);
+        let mut registry = self.live_registry().await?;
+        if registry.values().any(|h| h.name_key == key) {
+            return Err(EngineError::DuplicateName(name));
+        }
+        let now = self.inner.shared.clock.now();
+        let insert_name = name.clone();
+        let record = self.inner.shared.writer.call(move |store| store.insert_agent(&insert_name, now)).await?;
+        let id = record.id;
+        let inbox = self.spawn_agent(Agent::new(record));
+        registry.insert(id, AgentHandle { inbox, name_key: key });
+        drop(registry);
+        tracing::info!(agent = %id, "agent added");
+        // The task publishes its first view at once; wait for it so the caller sees it.
+        self.first_view(id).await
+    }
+
+    async fn first_view(&self, id: AgentId) -> Result<AgentView, EngineError> {
+        let mut events = self.subscribe();
+        if let Some(view) = self.view(id) {
+            return Ok(view);
+        }
+        loop {
+            match events.recv().await {
+                Ok(EngineEvent::Agent(view)) if view.record.id == id => return Ok(*view),
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    if let Some(view) = self.view(id) {
+                        return Ok(view);
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => return Err(EngineError::ShuttingDown),
+            }
+        }
+    }
+
+    pub async fn rename(&self, id: AgentId, raw_name: &str) -> Result<AgentView, EngineError> {
+        let name = validate_name(raw_name)?;
+        let key = agent_name_key(&name);
+        let mut registry = self.live_registry().await?;
+        if registry.iter().any(|(other, h)| *other != id && h.name_key == key) {
+            return Err(EngineError::DuplicateName(name));
+        }
+        let inbox = registry.get(&id).ok_or(EngineError::UnknownAgent(id))?.inbox.clone();
+        let new_name = name.clone();
+        self.inner.shared.writer.call(move |store| store.rename_agent(id, &new_name)).await?;
+        registry.get_mut(&id).expect("checked").name_key = key;
+        drop(registry);
+        let (reply, answer) = oneshot::channel();
+        inbox.send(Command::Renamed(name, reply)).map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?;
+        self.view(id).ok_or(EngineError::UnknownAgent(id))
+    }
+
+    /// Stops the agent (unlinking its device and deleting its credentials),
+    /// then deletes it and its history.
+    pub async fn remove(&self, id: AgentId) -> Result<(), EngineError> {
+        let mut registry = self.live_registry().await?;
+        let handle = registry.get(&id).ok_or(EngineError::UnknownAgent(id))?;
+        let (reply, answer) = oneshot::channel();
+        handle.inbox.send(Command::Remove(reply)).map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)?;
+        registry.remove(&id);
+        drop(registry);
+        self.inner.shared.writer.call(move |store| store.remove_agent(id)).await?;
+        self.inner.shared.board.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        let _ = self.inner.shared.events.send(EngineEvent::Removed(id));
+        tracing::info!(agent = %id, "agent removed");
+        Ok(())
+    }
+
+    /// A user's connect request; the decision says why it was allowed or not.
+    pub async fn connect(&self, id: AgentId) -> Result<Decision, EngineError> {
+        self.ask(id, Command::Connect).await?
+    }
+
+    /// A manual disconnect (D-1).
+    pub async fn disconnect(&self, id: AgentId) -> Result<(), EngineError> {
+        self.ask(id, Command::Disconnect).await?
+    }
+
+    /// Asks for a pairing code for linking by phone number, while a QR is shown.
+    pub async fn request_pair_code(&self, id: AgentId, phone: &str) -> Result<(), EngineError> {
+        let digits = validate_phone(phone)?;
+        self.ask(id, |reply| Command::PairCode(digits, reply)).await?
+    }
+
+    /// The newest `limit` history entries of an agent, newest first (O-2).
+    pub async fn history(&self, id: AgentId, limit: u32) -> Result<Vec<HistoryEntry>, EngineError> {
+        if self.view(id).is_none() {
+            return Err(EngineError::UnknownAgent(id));
+        }
+        Ok(self.inner.shared.writer.call(move |store| store.history(id, limit)).await?)
+    }
+
+    /// Validates and saves settings changes by key; nothing changes on error.
+    pub async fn update_settings(&self, changes: Vec<(String, i64)>) -> Result<Settings, EngineError> {
+        let next = self.settings().with_changes(changes.iter().map(|(k, v)| (k.as_str(), *v)))?;
+        self.inner.shared.writer.call(move |store| store.save_settings(&next)).await?;
+        self.inner.settings_tx.send_replace(next);
+        tracing::info!(?next, "settings changed");
+        Ok(next)
+    }
+
+    async fn ask<T>(&self, id: AgentId, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, EngineError> {
+        let inbox = {
+            let registry = self.live_registry().await?;
+            registry.get(&id).ok_or(EngineError::UnknownAgent(id))?.inbox.clone()
+        };
+        let (reply, answer) = oneshot::channel();
+        inbox.send(command(reply)).map_err(|_| EngineError::ShuttingDown)?;
+        answer.await.map_err(|_| EngineError::ShuttingDown)
+    }
+
+    async fn live_registry(&self) -> Result<tokio::sync::MutexGuard<'_, HashMap<AgentId, AgentHandle>>, EngineError> {
+        if self.inner.stop.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        Ok(self.inner.registry.lock().await)
+    }
+
+    /// Waits until every agent task has handled everything sent to it, and
+    /// nothing new arrived meanwhile. Does not move time: under a paused
+    /// clock, tests call it between steps to observe a settled engine.
+    pub async fn settle(&self) {
+        loop {
+            let before = self.inner.shared.activity.load(Ordering::Relaxed);
+            let inboxes: Vec<_> = self.inner.registry.lock().await.values().map(|h| h.inbox.clone()).collect();
+            for inbox in inboxes {
+                let (reply, answer) = oneshot::channel();
+                if inbox.send(Command::Barrier(reply)).is_ok() {
+                    let _ = answer.await;
+                }
+            }
+            // Let spawned connector work (a simulated QR, say) run before judging quiet.
+            for _ in 0..8 {
+                tokio::task::yield_now().await;
+            }
+            if self.inner.shared.activity.load(Ordering::Relaxed) == before {
+                return;
+            }
+        }
+    }
+
+    /// P-4: closes every connection without logging out, waits for every
+    /// agent task, then for the database writer to finish its queue.
+    pub async fn shutdown(&self) {
+        self.inner.stop.cancel();
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+        let writer = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(writer) = writer {
+            writer.stop().await;
+        }
+        tracing::info!("supervisor stopped");
+    }
+}

@@ -1,0 +1,35 @@
+//! What the engine publishes: a view per agent and engine events.
+
+use crate::clock::Timestamp;
+use crate::lifecycle::{AgentId, AgentRecord, Decision};
+
+/// Everything the UI shows about one agent, as of its last committed change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentView {
+    /// The persisted record, exactly as committed (P-1).
+    pub record: AgentRecord,
+    /// The live QR string while pairing; not persisted.
+    pub qr: Option<String>,
+    /// The pairing code for linking by phone number; not persisted.
+    pub pair_code: Option<String>,
+    /// What a click on Connect would get now: the engine's decision, not a
+    /// guess by the UI. Refreshed when a cooldown it depends on ends.
+    pub connect_preview: Decision,
+    /// When the auth cooldown ends, if it runs.
+    pub auth_cooldown_until: Option<Timestamp>,
+    /// When the attempt cooldown ends, if it runs.
+    pub attempt_cooldown_until: Option<Timestamp>,
+    /// Incremented at every publication of this agent: the UI drops older ones.
+    pub version: u64,
+}
+
+/// What subscribers receive, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EngineEvent {
+    /// An agent was added or changed.
+    Agent(Box<AgentView>),
+    /// An agent was removed.
+    Removed(AgentId),
+    /// A person must act (L-3, R-2): a desktop notification.
+    Notification { agent: AgentId, title: String, body: String },
+}

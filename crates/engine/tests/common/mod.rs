@@ -1,0 +1,113 @@
+//! A test world: a supervisor on the simulated WhatsApp and a real SQLite
+//! file, under tokio's paused clock.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_engine::clock::{Clock, Timestamp, TokioClock};
+use switchboard_engine::lifecycle::{AgentId, AgentRecord, Status};
+use switchboard_engine::simulator::SimulatedWhatsApp;
+use switchboard_engine::supervisor::{AgentView, EngineEvent, Options, Supervisor};
+use tokio::sync::broadcast;
+
+/// 2026-01-01T00:00:00Z: a fixed start, so runs repeat exactly.
+pub const START: Timestamp = Timestamp(1_767_225_600_000);
+
+pub struct World {
+    pub sup: Supervisor,
+    pub sim: SimulatedWhatsApp,
+    pub clock: Arc<TokioClock>,
+    pub db: PathBuf,
+    pub events: broadcast::Receiver<EngineEvent>,
+    _dir: tempfile::TempDir,
+}
+
+/// A temporary directory in memory where the machine has one: SQLite's fsyncs
+/// cost nothing there, and the engine runs the same code.
+pub fn temp_dir() -> tempfile::TempDir {
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() { tempfile::tempdir_in(shm).unwrap() } else { tempfile::tempdir().unwrap() }
+}
+
+impl World {
+    /// Must run inside a paused tokio runtime.
+    pub async fn new() -> World {
+        let dir = temp_dir();
+        let db = dir.path().join("switchboard.db");
+        let sim = SimulatedWhatsApp::new();
+        let clock = Arc::new(TokioClock::starting_at(START));
+        let sup = start(&db, &sim, &clock).await;
+        let events = sup.subscribe();
+        World { sup, sim, clock, db, events, _dir: dir }
+    }
+
+    /// Closes the app gracefully (P-4) and starts it again on the same database.
+    pub async fn restart(&mut self) {
+        self.sup.shutdown().await;
+        self.sup = start(&self.db, &self.sim, &self.clock).await;
+        self.events = self.sup.subscribe();
+        self.sup.settle().await;
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub async fn add(&self, name: &str) -> AgentId {
+        self.sup.add(name).await.unwrap().record.id
+    }
+
+    pub fn view(&self, id: AgentId) -> AgentView {
+        self.sup.view(id).expect("agent exists")
+    }
+
+    pub fn status(&self, id: AgentId) -> Status {
+        self.view(id).record.status
+    }
+
+    /// Lets simulated time pass, with every timer firing at its own moment.
+    pub async fn pass(&self, d: Duration) {
+        tokio::time::sleep(d).await;
+        self.sup.settle().await;
+    }
+
+    /// Connect, see a QR, scan it; the pairing restart (515) is followed by
+    /// the engine's reconnect after `backoff_base`, which opens the link.
+    pub async fn link(&self, id: AgentId) {
+        let decision = self.sup.connect(id).await.unwrap();
+        assert!(decision.is_allowed(), "{decision:?}");
+        self.sup.settle().await;
+        assert_eq!(self.status(id), Status::QrPending);
+        assert!(self.sim.scan(id));
+        self.sup.settle().await;
+        assert_eq!(self.status(id), Status::Reconnecting, "Q-3: restart to finish pairing");
+        self.pass(Duration::from_secs(3)).await;
+        assert_eq!(self.status(id), Status::Connected);
+    }
+
+    /// The agents table as another process would read it.
+    pub fn stored(&self) -> Vec<AgentRecord> {
+        let store = switchboard_engine::store::Store::open(&self.db).unwrap();
+        store.load_agents().unwrap()
+    }
+
+    pub fn notifications(&mut self) -> Vec<(AgentId, String)> {
+        let mut out = Vec::new();
+        while let Ok(event) = self.events.try_recv() {
+            if let EngineEvent::Notification { agent, body, .. } = event {
+                out.push((agent, body));
+            }
+        }
+        out
+    }
+}
+
+pub async fn start(db: &std::path::Path, sim: &SimulatedWhatsApp, clock: &Arc<TokioClock>) -> Supervisor {
+    let options = Options { clock: clock.clone(), connector: Arc::new(sim.clone()), seed: 42 };
+    let sup = Supervisor::start(db, options).await.unwrap();
+    sup.settle().await;
+    sup
+}
