@@ -155,6 +155,12 @@ impl SimulatedWhatsApp {
         self.lock().credentials.contains(&agent)
     }
 
+    /// The event sink of the agent's open connection. A test keeps it to send
+    /// events after the engine stopped that attempt (D-2).
+    pub fn current_sink(&self, agent: AgentId) -> Option<EventSink> {
+        self.live_sink(agent).map(|(_, sink)| sink)
+    }
+
     pub fn is_live(&self, agent: AgentId) -> bool {
         self.lock().live.get(&agent).is_some_and(|v| !v.is_empty())
     }

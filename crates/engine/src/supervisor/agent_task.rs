@@ -87,6 +87,9 @@ impl AgentTask {
         }
         self.publish();
         loop {
+            // A cooldown may have ended while other work was handled; its wake-up
+            // is then gone, so check here that the published preview still holds.
+            self.publish();
             let wake = self.next_wake();
             tokio::select! {
                 biased;
@@ -300,8 +303,12 @@ impl AgentTask {
     fn publish(&mut self) {
         let mut view = self.view();
         if let Some(last) = &self.published {
-            view.version = last.version;
-            if *last == view {
+            // The preview's words count down by themselves ("3:42 left"); only
+            // a change of verdict, rule or anything else is worth publishing.
+            let mut same_words = view.clone();
+            same_words.version = last.version;
+            same_words.connect_preview.reason.clone_from(&last.connect_preview.reason);
+            if *last == same_words {
                 return;
             }
             view.version = last.version + 1;

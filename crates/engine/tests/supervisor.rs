@@ -1,0 +1,440 @@
+//! The supervisor end to end: every rule that needs tasks, timers, the
+//! database or the connector, on the simulated WhatsApp and a SQLite file.
+
+mod common;
+
+use std::time::Duration;
+
+use common::World;
+use switchboard_engine::lifecycle::{AgentId, CloseCode, Rule, Status, Trigger, Verdict};
+use switchboard_engine::simulator::{KEEPALIVE_TIMEOUT, OnStart};
+use switchboard_engine::supervisor::EngineEvent;
+
+/// P-2: a restart neither shortens nor extends a running auth cooldown.
+#[tokio::test(start_paused = true)]
+async fn p2_a_conflict_cooldown_survives_a_restart_unchanged() {
+    let mut w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    w.sim.drop_with(id, CloseCode::REPLACED, None);
+    w.sup.settle().await;
+    let until = w.view(id).auth_cooldown_until.expect("cooldown runs");
+    w.pass(Duration::from_secs(100)).await;
+    w.restart().await;
+    w.pass(Duration::from_secs(20)).await;
+    let view = w.view(id);
+    assert_eq!(view.record.status, Status::Conflict, "P-3: conflict stays");
+    assert_eq!(view.auth_cooldown_until, Some(until));
+    let decision = w.sup.connect(id).await.unwrap();
+    assert_eq!(decision.verdict, Verdict::Blocked { until: Some(until) });
+    assert!(decision.reason.contains("3:00 left"), "{}", decision.reason);
+}
+
+/// P-2: a scheduled retry keeps its time across a restart.
+#[tokio::test(start_paused = true)]
+async fn p2_a_scheduled_retry_keeps_its_time_across_a_restart() {
+    let mut w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    w.sim.set_on_start(id, OnStart::Hang);
+    w.sim.drop_with(id, CloseCode::UNAVAILABLE, None);
+    w.sup.settle().await;
+    let at = w.view(id).record.next_retry_at.unwrap();
+    w.restart().await;
+    assert_eq!(w.view(id).record.next_retry_at, Some(at));
+    assert_eq!(w.status(id), Status::Reconnecting);
+}
+
+/// P-3: what each status becomes when the app starts again.
+#[tokio::test(start_paused = true)]
+async fn p3_startup_resumes_each_status_as_the_spec_says() {
+    let mut w = World::new().await;
+    let connected = w.add("connected").await;
+    let reconnecting = w.add("reconnecting").await;
+    let qr = w.add("qr").await;
+    let connecting_fresh = w.add("connecting fresh").await;
+    let conflict = w.add("conflict").await;
+    let failed = w.add("failed").await;
+    let disconnected = w.add("disconnected").await;
+    for id in [connected, reconnecting, conflict, failed] {
+        w.link(id).await;
+    }
+    w.sim.set_on_start(reconnecting, OnStart::Refuse(CloseCode::CONNECTION_CLOSED));
+    w.sim.drop_with(reconnecting, CloseCode::CONNECTION_CLOSED, None);
+    w.sup.connect(qr).await.unwrap();
+    w.sim.set_on_start(connecting_fresh, OnStart::Hang);
+    w.sup.connect(connecting_fresh).await.unwrap();
+    w.sim.drop_with(conflict, CloseCode::LOGGED_OUT, None);
+    w.sim.drop_with(failed, CloseCode::BAD_SESSION, None);
+    w.sup.settle().await;
+    let before: Vec<_> = w.stored();
+    let status_of = |id: AgentId| before.iter().find(|r| r.id == id).unwrap().status;
+    assert_eq!(
+        [connected, reconnecting, qr, connecting_fresh, conflict, failed, disconnected].map(status_of),
+        [Status::Connected, Status::Reconnecting, Status::QrPending, Status::Connecting, Status::Conflict, Status::Failed, Status::Disconnected]
+    );
+    w.sim.set_on_start(reconnecting, OnStart::Normal);
+
+    w.restart().await;
+    assert_eq!(w.status(qr), Status::Disconnected);
+    assert!(w.view(qr).record.reason.contains("while the app was closed"));
+    assert_eq!(w.status(connecting_fresh), Status::Disconnected);
+    for (id, status) in [(conflict, Status::Conflict), (failed, Status::Failed), (disconnected, Status::Disconnected)] {
+        let stored = before.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(w.view(id).record, *stored, "{status} is kept as it was, deadlines and all");
+    }
+    // The linked ones come back by themselves, resuming from their credentials.
+    w.pass(Duration::from_secs(60)).await;
+    assert_eq!(w.status(connected), Status::Connected);
+    assert_eq!(w.status(reconnecting), Status::Connected);
+}
+
+/// P-4: a graceful shutdown closes without logging out; credentials stay.
+#[tokio::test(start_paused = true)]
+async fn p4_graceful_shutdown_keeps_the_credentials() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    w.sup.shutdown().await;
+    assert!(!w.sim.is_live(id), "the connection is closed");
+    assert!(w.sim.has_credentials_of(id));
+    assert_eq!(w.sim.stats().logouts, 0);
+    assert_eq!(w.stored()[0].status, Status::Connected, "so P-3 resumes it");
+    assert_eq!(w.sup.connect(id).await.unwrap_err().kind(), "shutting_down");
+}
+
+/// a storm of reconnects never exceeds `start_rate` automatic starts per second.
+#[tokio::test(start_paused = true)]
+async fn r5_a_reconnect_storm_is_paced_to_the_start_rate() {
+    let w = World::new().await;
+    let mut ids = Vec::new();
+    for n in 0..60 {
+        ids.push(w.add(&format!("agent {n}")).await);
+    }
+    for &id in &ids {
+        w.sim.give_credentials(id);
+    }
+    // Link all of them quickly through the pairing path's shortcut.
+    for &id in &ids {
+        w.sup.connect(id).await.unwrap();
+        w.sup.settle().await;
+        w.sim.open(id);
+    }
+    w.sup.settle().await;
+    assert!(ids.iter().all(|&id| w.status(id) == Status::Connected));
+    let starts_before = w.sim.stats().starts.len();
+    for &id in &ids {
+        w.sim.drop_with(id, CloseCode::UNAVAILABLE, None);
+    }
+    w.pass(Duration::from_secs(10)).await;
+    assert!(ids.iter().all(|&id| w.status(id) == Status::Connected));
+    let starts: Vec<_> = w.sim.stats().starts[starts_before..].iter().map(|s| s.1).collect();
+    assert_eq!(starts.len(), 60);
+    let per_second = starts.iter().map(|t0| starts.iter().filter(|t| **t >= *t0 && **t < *t0 + Duration::from_secs(1)).count()).max().unwrap();
+    assert!(per_second <= 20, "{per_second} automatic starts in one second");
+}
+
+/// user clicks are not held back by the pacing of automatic starts.
+#[tokio::test(start_paused = true)]
+async fn r5_user_clicks_are_not_paced() {
+    let w = World::new().await;
+    let mut ids = Vec::new();
+    for n in 0..40 {
+        ids.push(w.add(&format!("agent {n}")).await);
+    }
+    let t0 = tokio::time::Instant::now();
+    for &id in &ids {
+        assert!(w.sup.connect(id).await.unwrap().is_allowed());
+    }
+    assert_eq!(tokio::time::Instant::now(), t0, "forty clicks, no waiting");
+    assert!(w.sim.stats().starts.iter().all(|s| s.1 == t0));
+}
+
+/// R-2 through the supervisor: retries that keep failing end in `failed` with a notification.
+#[tokio::test(start_paused = true)]
+async fn r2_retries_exhausted_fail_and_notify() {
+    let mut w = World::new().await;
+    let id = w.add("Night shift").await;
+    w.link(id).await;
+    w.sim.set_on_start(id, OnStart::Refuse(CloseCode::TIMED_OUT));
+    w.sim.drop_with(id, CloseCode::TIMED_OUT, None);
+    w.pass(Duration::from_secs(10 * 60)).await;
+    let view = w.view(id);
+    assert_eq!(view.record.status, Status::Failed);
+    assert!(view.record.reason.contains("gave up after 5 attempts"));
+    let starts = w.sim.stats().starts.iter().filter(|s| s.0 == id && s.2).count();
+    assert_eq!(starts, 1 + 5, "the pairing restart, then five retries");
+    let notes = w.notifications();
+    assert!(notes.iter().any(|(a, body)| *a == id && body.contains("Night shift") && body.contains("gave up")), "{notes:?}");
+}
+
+/// an attempt that hangs is closed as a 408 after `connect_timeout`.
+#[tokio::test(start_paused = true)]
+async fn r6_a_hanging_attempt_times_out_as_408() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    w.sim.set_on_start(id, OnStart::Hang);
+    w.sim.drop_with(id, CloseCode::CONNECTION_CLOSED, None);
+    w.pass(Duration::from_secs(3)).await;
+    assert_eq!(w.status(id), Status::Connecting);
+    assert!(w.sim.is_live(id));
+    w.pass(Duration::from_secs(30)).await;
+    let view = w.view(id);
+    assert_eq!((view.record.status, view.record.last_code), (Status::Reconnecting, Some(CloseCode::TIMED_OUT)));
+    assert!(!w.sim.is_live(id), "the hanging connection was closed");
+}
+
+/// O-3: a connection that stops answering keep-alives is a recoverable 408.
+#[tokio::test(start_paused = true)]
+async fn o3_a_silent_connection_is_closed_and_retried() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    assert!(w.sim.go_silent(id, true));
+    w.pass(KEEPALIVE_TIMEOUT).await;
+    let view = w.view(id);
+    assert_eq!(view.record.last_code, Some(CloseCode::TIMED_OUT));
+    assert!(matches!(view.record.status, Status::Reconnecting | Status::Connecting | Status::Connected));
+    w.pass(Duration::from_secs(5)).await;
+    assert_eq!(w.status(id), Status::Connected, "back on its own");
+}
+
+/// the QR appears at once, rotates, and expires into a clean disconnect.
+#[tokio::test(start_paused = true)]
+async fn q1_q2_qr_rotates_then_expires_after_its_lifetime() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.sup.connect(id).await.unwrap();
+    w.sup.settle().await;
+    let first = w.view(id);
+    assert_eq!(first.record.status, Status::QrPending);
+    let expires = first.record.qr_expires_at.unwrap();
+    assert_eq!(expires, w.now().plus(Duration::from_secs(180)));
+    w.pass(Duration::from_secs(61)).await;
+    let rotated = w.view(id);
+    assert_ne!(rotated.qr, first.qr, "the code rotated");
+    assert_eq!(rotated.record.qr_expires_at, Some(expires));
+    w.pass(Duration::from_secs(119)).await;
+    let view = w.view(id);
+    assert_eq!(view.record.status, Status::Disconnected);
+    assert!(view.record.reason.contains("QR expired"));
+    assert!(!w.sim.is_live(id));
+    assert!(w.sup.connect(id).await.unwrap().is_allowed());
+}
+
+/// a pairing code by phone number while the QR is shown; bad numbers are typed errors.
+#[tokio::test(start_paused = true)]
+async fn q4_pairing_code_by_phone_number() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    assert_eq!(w.sup.request_pair_code(id, "+49 151 12345678").await.unwrap_err().kind(), "not_pairing");
+    w.sup.connect(id).await.unwrap();
+    w.sup.settle().await;
+    assert_eq!(w.sup.request_pair_code(id, "12ab").await.unwrap_err().kind(), "invalid_phone");
+    w.sup.request_pair_code(id, "+49 151 12345678").await.unwrap();
+    w.sup.settle().await;
+    let code = w.view(id).pair_code.expect("a pairing code");
+    assert_eq!(code.len(), 8);
+    assert!(code.chars().all(|c| c.is_ascii_alphanumeric()));
+}
+
+/// D-2: events of a stopped attempt never change the agent.
+#[tokio::test(start_paused = true)]
+async fn d2_late_events_of_a_stopped_attempt_are_ignored() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    let stale = w.sim.current_sink(id).expect("live");
+    w.sup.disconnect(id).await.unwrap();
+    let before = w.view(id);
+    stale.send(switchboard_engine::connector::ConnectorEvent::Closed { code: CloseCode::LOGGED_OUT, until: None });
+    stale.send(switchboard_engine::connector::ConnectorEvent::Opened { phone: None });
+    w.sup.settle().await;
+    assert_eq!(w.view(id).record, before.record);
+    // And a new attempt ignores the old one's events too.
+    w.sup.connect(id).await.unwrap();
+    w.sup.settle().await;
+    stale.send(switchboard_engine::connector::ConnectorEvent::Opened { phone: None });
+    w.sup.settle().await;
+    assert_eq!(w.status(id), Status::QrPending);
+}
+
+/// A-1 through the supervisor: two clicks never start two connections.
+#[tokio::test(start_paused = true)]
+async fn a1_double_click_starts_one_connection() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    let (first, second) = tokio::join!(w.sup.connect(id), w.sup.connect(id));
+    let rules = [first.unwrap().rule, second.unwrap().rule];
+    assert_eq!(rules, [Rule::A2, Rule::A1]);
+    assert_eq!(w.sim.stats().starts.len(), 1);
+    assert_eq!(w.sim.stats().max_live_per_agent, 1);
+}
+
+/// L-3 through the supervisor: a fatal close notifies and deletes the credentials.
+#[tokio::test(start_paused = true)]
+async fn l3_fatal_close_notifies_and_forgets_credentials() {
+    let mut w = World::new().await;
+    let id = w.add("Sales").await;
+    w.link(id).await;
+    let until = w.now().plus(Duration::from_secs(3_600));
+    w.sim.drop_with(id, CloseCode::FORBIDDEN, Some(until));
+    w.sup.settle().await;
+    let view = w.view(id);
+    assert_eq!(view.record.status, Status::Failed);
+    assert_eq!(view.record.banned_until, Some(until));
+    assert!(!w.sim.has_credentials_of(id));
+    let notes = w.notifications();
+    assert!(notes.iter().any(|(_, body)| body.contains("Sales") && body.contains("temporarily banned")), "{notes:?}");
+    assert_eq!(view.connect_preview.verdict, Verdict::Blocked { until: Some(until) });
+}
+
+/// O-2, A-7: the history holds every change and every refusal, with rule and trigger.
+#[tokio::test(start_paused = true)]
+async fn o2_a7_history_records_changes_and_refusals() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    w.sup.connect(id).await.unwrap();
+    w.sup.disconnect(id).await.unwrap();
+    let history = w.sup.history(id, 100).await.unwrap();
+    let lines: Vec<String> = history.iter().rev().map(|h| format!("{} {}->{} {}", h.rule, h.from, h.to, h.trigger.as_str())).collect();
+    assert_eq!(
+        lines,
+        [
+            "A-2 disconnected->connecting user",
+            "Q-1 connecting->qr_pending connector",
+            "Q-3 qr_pending->connecting connector",
+            "Q-3 connecting->reconnecting connector",
+            "A-6 reconnecting->connecting auto",
+            "R-3 connecting->connected connector",
+            "A-1 connected->connected user",
+            "D-1 connected->disconnected user",
+        ]
+    );
+    assert!(history.iter().any(|h| h.trigger == Trigger::Auto));
+    assert_eq!(w.sup.history(AgentId(999), 10).await.unwrap_err().kind(), "unknown_agent");
+}
+
+/// P-1: what the UI is shown is what the database holds, after every change.
+#[tokio::test(start_paused = true)]
+async fn p1_every_published_view_is_already_in_the_database() {
+    let mut w = World::new().await;
+    let id = w.add("a").await;
+    let mut events = w.sup.subscribe();
+    w.sup.connect(id).await.unwrap();
+    w.sup.settle().await;
+    w.sim.scan(id);
+    w.pass(Duration::from_secs(3)).await;
+    w.sim.drop_with(id, CloseCode::LOGGED_OUT, None);
+    w.sup.settle().await;
+    let mut seen = 0;
+    while let Ok(event) = events.try_recv() {
+        if let EngineEvent::Agent(view) = event {
+            seen += 1;
+            // The history proves the view's status was committed when it was published.
+            let history = w.sup.history(id, 100).await.unwrap();
+            assert!(history.iter().any(|h| h.to == view.record.status), "{:?} not in history", view.record.status);
+        }
+    }
+    assert!(seen >= 4);
+    assert_eq!(w.stored(), w.sup.list().into_iter().map(|v| v.record).collect::<Vec<_>>());
+    let _ = w.notifications();
+}
+
+/// Bad input: names, unknown ids and settings are typed errors and write nothing.
+#[tokio::test(start_paused = true)]
+async fn bad_input_is_rejected_with_typed_errors_and_nothing_written() {
+    let w = World::new().await;
+    let id = w.add("Support").await;
+    let long = "x".repeat(65);
+    for (name, kind) in [("", "invalid_name"), ("   ", "invalid_name"), (long.as_str(), "invalid_name"), ("a\u{0}b", "invalid_name"), ("SUPPORT", "duplicate_name"), ("  support ", "duplicate_name")] {
+        assert_eq!(w.sup.add(name).await.unwrap_err().kind(), kind, "{name:?}");
+    }
+    let other = w.add("Other").await;
+    assert_eq!(w.sup.rename(other, "support").await.unwrap_err().kind(), "duplicate_name");
+    assert_eq!(w.sup.rename(other, "").await.unwrap_err().kind(), "invalid_name");
+    assert_eq!(w.sup.rename(id, "SUPPORT").await.unwrap().record.name, "SUPPORT", "a change of case is a rename");
+    let ghost = AgentId(4242);
+    assert_eq!(w.sup.connect(ghost).await.unwrap_err().kind(), "unknown_agent");
+    assert_eq!(w.sup.disconnect(ghost).await.unwrap_err().kind(), "unknown_agent");
+    assert_eq!(w.sup.rename(ghost, "x").await.unwrap_err().kind(), "unknown_agent");
+    assert_eq!(w.sup.remove(ghost).await.unwrap_err().kind(), "unknown_agent");
+    let names: Vec<String> = w.stored().into_iter().map(|r| r.name).collect();
+    assert_eq!(names, ["SUPPORT", "Other"]);
+
+    for (key, value) in [("auth_cooldown_ms", -1), ("max_retries", 0), ("qr_lifetime_ms", i64::MAX), ("nonsense", 1)] {
+        let err = w.sup.update_settings(vec![(key.into(), value)]).await.unwrap_err();
+        assert_eq!(err.kind(), "invalid_setting", "{key}");
+    }
+    let store = switchboard_engine::store::Store::open(&w.db).unwrap();
+    assert_eq!(store.load_settings().unwrap(), switchboard_engine::lifecycle::Settings::default());
+    let n: i64 = store.connection().query_row("SELECT count(*) FROM settings", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0);
+}
+
+/// Settings apply at once and persist; a shorter cooldown ends sooner.
+#[tokio::test(start_paused = true)]
+async fn settings_changes_persist_and_apply_to_running_cooldowns() {
+    let mut w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    w.sim.drop_with(id, CloseCode::LOGGED_OUT, None);
+    w.sup.settle().await;
+    w.sup.update_settings(vec![("auth_cooldown_ms".into(), 60_000)]).await.unwrap();
+    w.sup.settle().await;
+    assert_eq!(w.view(id).auth_cooldown_until, Some(w.view(id).record.last_auth_failure_at.unwrap().plus(Duration::from_secs(60))));
+    w.pass(Duration::from_secs(60)).await;
+    assert!(w.view(id).connect_preview.is_allowed(), "the preview changed by itself at the end: {:?}", w.view(id));
+    w.restart().await;
+    assert_eq!(w.sup.settings().auth_cooldown, Duration::from_secs(60));
+}
+
+/// An agent is removed with its history; its device is unlinked and its credentials deleted.
+#[tokio::test(start_paused = true)]
+async fn removing_an_agent_unlinks_and_deletes_it() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    w.sup.remove(id).await.unwrap();
+    assert!(w.sup.view(id).is_none());
+    assert!(!w.sim.has_credentials_of(id));
+    assert_eq!(w.sim.stats().logouts, 1);
+    assert!(w.stored().is_empty());
+    assert_eq!(w.sup.connect(id).await.unwrap_err().kind(), "unknown_agent");
+}
+
+/// a row with a status this version does not know loads, shows as
+/// unreadable, and is handled conservatively.
+#[tokio::test(start_paused = true)]
+async fn a4_an_unknown_stored_status_is_loaded_and_treated_conservatively() {
+    let mut w = World::new().await;
+    let id = w.add("a").await;
+    let recent = w.now().as_millis() - 60_000;
+    {
+        let store = switchboard_engine::store::Store::open(&w.db).unwrap();
+        store.connection().execute("UPDATE agents SET status = 'paused', disconnected_at = NULL, last_auth_failure_at = ?1", [recent]).unwrap();
+    }
+    w.restart().await;
+    assert_eq!(w.status(id), Status::Unreadable);
+    let decision = w.sup.connect(id).await.unwrap();
+    assert_eq!(decision.rule, Rule::A4);
+    assert!(!decision.is_allowed(), "a recent auth failure blocks: {decision:?}");
+    w.sup.disconnect(id).await.unwrap();
+    assert_eq!(w.status(id), Status::Disconnected, "a disconnect repairs it");
+}
+
+/// A database from a newer version is refused with a clear message.
+#[tokio::test(start_paused = true)]
+async fn a_newer_database_is_refused() {
+    let dir = common::temp_dir();
+    let db = dir.path().join("future.db");
+    rusqlite::Connection::open(&db).unwrap().execute_batch("PRAGMA user_version = 7;").unwrap();
+    let sim = switchboard_engine::simulator::SimulatedWhatsApp::new();
+    let clock = std::sync::Arc::new(switchboard_engine::clock::TokioClock::starting_at(common::START));
+    let options = switchboard_engine::supervisor::Options { clock, connector: std::sync::Arc::new(sim), seed: 1 };
+    let err = switchboard_engine::supervisor::Supervisor::start(&db, options).await.err().expect("refused");
+    assert_eq!(err.kind(), "schema_too_new");
+    assert!(err.to_string().contains("update Switchboard"));
+}
