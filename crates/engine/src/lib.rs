@@ -18,3 +18,5 @@ pub mod connector;
 pub mod error;
 pub mod simulator;
 pub mod supervisor;
+pub mod logging;
+pub mod qr;

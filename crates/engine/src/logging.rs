@@ -1,0 +1,121 @@
+//! Structured logs (O-1), with phone numbers and JIDs masked.
+//!
+//! Masking happens on the formatted line, at the writer, so no call site can
+//! forget it: every run of 7 or more digits (a phone number, the user part of
+//! a JID) keeps its first two and last two digits and loses the rest.
+
+use std::io::{self, Write};
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+
+/// Masks every run of 7+ digits: `+4915112345678` → `+49•••••••••78`.
+pub fn mask_digits(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.len() >= 7 {
+            out.push_str(&run[..2]);
+            out.extend(std::iter::repeat_n('•', run.len() - 4));
+            out.push_str(&run[run.len() - 2..]);
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// A phone number for display: country code and last two digits only.
+pub fn mask_phone(phone: &str) -> String {
+    mask_digits(phone)
+}
+
+/// Wraps a writer so that every log line is masked before it is written.
+#[derive(Clone)]
+pub struct Masked<M>(pub M);
+
+pub struct MaskedWriter<W: Write>(W);
+
+impl<W: Write> Write for MaskedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(mask_digits(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masked<M> {
+    type Writer = MaskedWriter<M::Writer>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        MaskedWriter(self.0.make_writer())
+    }
+}
+
+/// Logs to stderr, masked, filtered by `RUST_LOG` (default `info`).
+/// Timestamps are left out of the masking's way by tracing's format
+/// (`2026-11-22T10:00:00.123456Z` has no 7-digit run but the fraction, which
+/// carries no personal data).
+pub fn init_stderr() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(Masked(io::stderr)).try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn o1_phone_numbers_and_jids_are_masked() {
+        assert_eq!(mask_digits("+4915112345678"), "+49•••••••••78");
+        assert_eq!(mask_digits("4915112345678@s.whatsapp.net"), "49•••••••••78@s.whatsapp.net");
+        assert_eq!(mask_digits("agent 12 closed 401 at 2026-11-22"), "agent 12 closed 401 at 2026-11-22");
+        assert_eq!(mask_digits("123456"), "123456");
+    }
+
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buffer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn o1_log_lines_carry_agent_and_rule_and_are_masked() {
+        let buffer = Buffer::default();
+        let sink = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(Masked(move || sink.clone()))
+            .with_ansi(false)
+            .without_time()
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(agent = 3, rule = "A-2", phone = "+4915112345678", "connected as 4915112345678@s.whatsapp.net");
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        assert!(text.contains("agent=3") && text.contains("rule=\"A-2\""), "{text}");
+        assert!(!text.contains("5112345"), "{text}");
+        assert!(text.contains("+49•••••••••78"), "{text}");
+    }
+}

@@ -1,0 +1,170 @@
+//! A property test over random sequences of commands, connector events,
+//! time jumps and restarts, through the real supervisor, simulator and a
+//! SQLite file. After every step it checks:
+//!
+//! - never two live connections for one agent;
+//! - no automatic attempt inside an auth cooldown;
+//! - a `disconnected` agent always admits a user connect at once;
+//! - the database holds exactly what the supervisor holds (P-1);
+//! - every status is legal and its fields consistent (P-5).
+
+mod common;
+
+use std::time::Duration;
+
+use common::World;
+use proptest::prelude::*;
+use switchboard_engine::lifecycle::{AgentId, CloseCode, Rule, Status, Trigger, Verdict};
+use switchboard_engine::simulator::OnStart;
+
+const AGENTS: usize = 3;
+const CODES: [u16; 11] = [401, 403, 404, 408, 411, 428, 440, 500, 503, 515, 999];
+const JUMPS_MS: [u64; 9] = [0, 50, 1_000, 2_000, 5_000, 30_000, 61_000, 180_000, 301_000];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Connect(usize),
+    Disconnect(usize),
+    Scan(usize),
+    Open(usize),
+    Drop(usize, u16),
+    Silent(usize),
+    Behave(usize, OnStart),
+    PairCode(usize),
+    Pass(u64),
+    Restart,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let agent = 0..AGENTS;
+    let code = prop::sample::select(CODES.to_vec());
+    let behaviour = prop_oneof![
+        4 => Just(OnStart::Normal),
+        1 => Just(OnStart::Hang),
+        1 => prop::sample::select(CODES.to_vec()).prop_map(|c| OnStart::Refuse(CloseCode(c))),
+    ];
+    prop_oneof![
+        6 => agent.clone().prop_map(Op::Connect),
+        3 => agent.clone().prop_map(Op::Disconnect),
+        4 => agent.clone().prop_map(Op::Scan),
+        3 => agent.clone().prop_map(Op::Open),
+        4 => (agent.clone(), code).prop_map(|(a, c)| Op::Drop(a, c)),
+        1 => agent.clone().prop_map(Op::Silent),
+        2 => (agent.clone(), behaviour).prop_map(|(a, b)| Op::Behave(a, b)),
+        1 => agent.clone().prop_map(Op::PairCode),
+        5 => prop::sample::select(JUMPS_MS.to_vec()).prop_map(Op::Pass),
+        1 => Just(Op::Restart),
+    ]
+}
+
+async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let mut w = World::new().await;
+    let mut ids = Vec::new();
+    for n in 0..AGENTS {
+        ids.push(w.add(&format!("agent {n}")).await);
+    }
+    for op in ops {
+        apply(&mut w, &ids, op).await?;
+        check(&w).await?;
+    }
+    w.sup.shutdown().await;
+    Ok(())
+}
+
+async fn apply(w: &mut World, ids: &[AgentId], op: Op) -> Result<(), TestCaseError> {
+    match op {
+        Op::Connect(a) => {
+            let before = w.status(ids[a]);
+            let decision = w.sup.connect(ids[a]).await.unwrap();
+            if before == Status::Disconnected {
+                prop_assert_eq!((decision.rule, decision.verdict), (Rule::A2, Verdict::Allowed), "A-2");
+            }
+        }
+        Op::Disconnect(a) => w.sup.disconnect(ids[a]).await.unwrap(),
+        Op::Scan(a) => {
+            w.sim.scan(ids[a]);
+        }
+        Op::Open(a) => {
+            w.sim.open(ids[a]);
+        }
+        Op::Drop(a, code) => {
+            w.sim.drop_with(ids[a], CloseCode(code), None);
+        }
+        Op::Silent(a) => {
+            let connected = w.status(ids[a]) == Status::Connected;
+            w.sim.go_silent(ids[a], connected);
+        }
+        Op::Behave(a, behaviour) => w.sim.set_on_start(ids[a], behaviour),
+        Op::PairCode(a) => {
+            let result = w.sup.request_pair_code(ids[a], "+15551234567").await;
+            if let Err(err) = result {
+                prop_assert!(matches!(err.kind(), "not_pairing" | "connector"), "{err}");
+            }
+        }
+        Op::Pass(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Op::Restart => w.restart().await,
+    }
+    w.sup.settle().await;
+    Ok(())
+}
+
+async fn check(w: &World) -> Result<(), TestCaseError> {
+    let stats = w.sim.stats();
+    prop_assert!(stats.max_live_per_agent <= 1, "two live connections for one agent");
+    let views = w.sup.list();
+    for view in &views {
+        let r = &view.record;
+        r.check_invariants().map_err(TestCaseError::fail)?;
+        if r.status == Status::Disconnected {
+            prop_assert!(view.connect_preview.is_allowed(), "A-2: disconnected must admit: {:?}", view.connect_preview);
+        }
+    }
+    let records: Vec<_> = views.into_iter().map(|v| v.record).collect();
+    prop_assert_eq!(w.stored(), records, "P-1: database and supervisor differ");
+    check_no_auto_attempt_in_cooldown(w)?;
+    Ok(())
+}
+
+/// A-6, read back from the committed history: an automatic start never
+/// happens while an auth failure (L-2) not cleared by D-1 or A-2 is younger
+/// than the auth cooldown.
+fn check_no_auto_attempt_in_cooldown(w: &World) -> Result<(), TestCaseError> {
+    let cooldown = w.sup.settings().auth_cooldown.as_millis() as i64;
+    let store = switchboard_engine::store::Store::open(&w.db).unwrap();
+    let mut stmt = store
+        .connection()
+        .prepare("SELECT agent_id, at, to_status, \"trigger\", rule FROM history ORDER BY id")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?)))
+        .unwrap();
+    let mut failure: std::collections::HashMap<i64, i64> = Default::default();
+    for row in rows {
+        let (agent, at, to, trigger, rule) = row.unwrap();
+        match rule.as_str() {
+            "L-2" => {
+                failure.insert(agent, at);
+            }
+            "D-1" | "A-2" => {
+                failure.remove(&agent);
+            }
+            _ => {}
+        }
+        if trigger == Trigger::Auto.as_str() && to == Status::Connecting.as_str() {
+            if let Some(failed_at) = failure.get(&agent) {
+                prop_assert!(at - failed_at >= cooldown, "agent {agent}: automatic start {} ms into an auth cooldown", at - failed_at);
+            }
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1_000, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn lifecycle_invariants_hold_for_any_sequence(ops in prop::collection::vec(op(), 1..25)) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+        rt.block_on(run(ops))?;
+    }
+}
