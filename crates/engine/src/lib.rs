@@ -7,16 +7,23 @@
 //! Layout:
 //!
 //! - [`lifecycle`]: the rules, pure. Statuses, the close-code table, admission,
-//!   backoff, settings, and the state machine `(agent, input, now) -> step`.
-//! - [`clock`]: wall-clock time as an input ([`clock::Clock`]).
+//!   backoff, settings, names, and the state machine `(agent, input, now) -> step`.
+//! - [`supervisor`]: one task per agent that feeds inputs to the machine,
+//!   commits each step, performs its effects and publishes views; the
+//!   [`supervisor::Supervisor`] handle is the engine's front door.
 //! - [`store`]: SQLite through `rusqlite` and the numbered `migrations/`,
-//!   with a database thread that groups commits ([`store::writer`]).
+//!   with a writer that groups concurrent commits ([`store::writer`]).
+//! - [`connector`]: the trait through which the engine talks to WhatsApp;
+//!   [`simulator`] is the simulated WhatsApp (demo mode, tests, benchmarks).
+//! - [`clock`]: wall-clock time as an input ([`clock::Clock`]).
+//! - [`qr`]: QR strings to PNG images. [`logging`]: masked structured logs.
+//! - [`error`]: the typed errors of every command, each with a stable kind.
 pub mod clock;
-pub mod lifecycle;
-pub mod store;
 pub mod connector;
 pub mod error;
-pub mod simulator;
-pub mod supervisor;
+pub mod lifecycle;
 pub mod logging;
 pub mod qr;
+pub mod simulator;
+pub mod store;
+pub mod supervisor;

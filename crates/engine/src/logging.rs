@@ -67,9 +67,8 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masked<M> {
 }
 
 /// Logs to stderr, masked, filtered by `RUST_LOG` (default `info`).
-/// Timestamps are left out of the masking's way by tracing's format
-/// (`2026-11-22T10:00:00.123456Z` has no 7-digit run but the fraction, which
-/// carries no personal data).
+/// tracing's timestamps (`2026-11-22T10:00:00.123456Z`) have no run of 7
+/// digits, so they pass through unmasked.
 pub fn init_stderr() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(Masked(io::stderr)).try_init();
@@ -80,6 +79,7 @@ mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
 
+    /// SPEC O-1.
     #[test]
     fn o1_phone_numbers_and_jids_are_masked() {
         assert_eq!(mask_digits("+4915112345678"), "+49•••••••••78");
@@ -101,6 +101,7 @@ mod tests {
         }
     }
 
+    /// SPEC O-1.
     #[test]
     fn o1_log_lines_carry_agent_and_rule_and_are_masked() {
         let buffer = Buffer::default();
@@ -111,7 +112,12 @@ mod tests {
             .without_time()
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(agent = 3, rule = "A-2", phone = "+4915112345678", "connected as 4915112345678@s.whatsapp.net");
+            tracing::info!(
+                agent = 3,
+                rule = "A-2",
+                phone = "+4915112345678",
+                "connected as 4915112345678@s.whatsapp.net"
+            );
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
         assert!(text.contains("agent=3") && text.contains("rule=\"A-2\""), "{text}");

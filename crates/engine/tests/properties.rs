@@ -136,7 +136,15 @@ fn check_no_auto_attempt_in_cooldown(w: &World) -> Result<(), TestCaseError> {
         .prepare("SELECT agent_id, at, to_status, \"trigger\", rule FROM history ORDER BY id")
         .unwrap();
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?)))
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })
         .unwrap();
     let mut failure: std::collections::HashMap<i64, i64> = Default::default();
     for row in rows {
@@ -152,7 +160,11 @@ fn check_no_auto_attempt_in_cooldown(w: &World) -> Result<(), TestCaseError> {
         }
         if trigger == Trigger::Auto.as_str() && to == Status::Connecting.as_str() {
             if let Some(failed_at) = failure.get(&agent) {
-                prop_assert!(at - failed_at >= cooldown, "agent {agent}: automatic start {} ms into an auth cooldown", at - failed_at);
+                prop_assert!(
+                    at - failed_at >= cooldown,
+                    "agent {agent}: automatic start {} ms into an auth cooldown",
+                    at - failed_at
+                );
             }
         }
     }

@@ -71,7 +71,15 @@ async fn p3_startup_resumes_each_status_as_the_spec_says() {
     let status_of = |id: AgentId| before.iter().find(|r| r.id == id).unwrap().status;
     assert_eq!(
         [connected, reconnecting, qr, connecting_fresh, conflict, failed, disconnected].map(status_of),
-        [Status::Connected, Status::Reconnecting, Status::QrPending, Status::Connecting, Status::Conflict, Status::Failed, Status::Disconnected]
+        [
+            Status::Connected,
+            Status::Reconnecting,
+            Status::QrPending,
+            Status::Connecting,
+            Status::Conflict,
+            Status::Failed,
+            Status::Disconnected
+        ]
     );
     w.sim.set_on_start(reconnecting, OnStart::Normal);
 
@@ -130,7 +138,11 @@ async fn r5_a_reconnect_storm_is_paced_to_the_start_rate() {
     assert!(ids.iter().all(|&id| w.status(id) == Status::Connected));
     let starts: Vec<_> = w.sim.stats().starts[starts_before..].iter().map(|s| s.1).collect();
     assert_eq!(starts.len(), 60);
-    let per_second = starts.iter().map(|t0| starts.iter().filter(|t| **t >= *t0 && **t < *t0 + Duration::from_secs(1)).count()).max().unwrap();
+    let per_second = starts
+        .iter()
+        .map(|t0| starts.iter().filter(|t| **t >= *t0 && **t < *t0 + Duration::from_secs(1)).count())
+        .max()
+        .unwrap();
     assert!(per_second <= 20, "{per_second} automatic starts in one second");
 }
 
@@ -165,7 +177,10 @@ async fn r2_retries_exhausted_fail_and_notify() {
     let starts = w.sim.stats().starts.iter().filter(|s| s.0 == id && s.2).count();
     assert_eq!(starts, 1 + 5, "the pairing restart, then five retries");
     let notes = w.notifications();
-    assert!(notes.iter().any(|(a, body)| *a == id && body.contains("Night shift") && body.contains("gave up")), "{notes:?}");
+    assert!(
+        notes.iter().any(|(a, body)| *a == id && body.contains("Night shift") && body.contains("gave up")),
+        "{notes:?}"
+    );
 }
 
 /// an attempt that hangs is closed as a 408 after `connect_timeout`.
@@ -299,7 +314,8 @@ async fn o2_a7_history_records_changes_and_refusals() {
     w.sup.connect(id).await.unwrap();
     w.sup.disconnect(id).await.unwrap();
     let history = w.sup.history(id, 100).await.unwrap();
-    let lines: Vec<String> = history.iter().rev().map(|h| format!("{} {}->{} {}", h.rule, h.from, h.to, h.trigger.as_str())).collect();
+    let lines: Vec<String> =
+        history.iter().rev().map(|h| format!("{} {}->{} {}", h.rule, h.from, h.to, h.trigger.as_str())).collect();
     assert_eq!(
         lines,
         [
@@ -349,7 +365,14 @@ async fn bad_input_is_rejected_with_typed_errors_and_nothing_written() {
     let w = World::new().await;
     let id = w.add("Support").await;
     let long = "x".repeat(65);
-    for (name, kind) in [("", "invalid_name"), ("   ", "invalid_name"), (long.as_str(), "invalid_name"), ("a\u{0}b", "invalid_name"), ("SUPPORT", "duplicate_name"), ("  support ", "duplicate_name")] {
+    for (name, kind) in [
+        ("", "invalid_name"),
+        ("   ", "invalid_name"),
+        (long.as_str(), "invalid_name"),
+        ("a\u{0}b", "invalid_name"),
+        ("SUPPORT", "duplicate_name"),
+        ("  support ", "duplicate_name"),
+    ] {
         assert_eq!(w.sup.add(name).await.unwrap_err().kind(), kind, "{name:?}");
     }
     let other = w.add("Other").await;
@@ -384,7 +407,10 @@ async fn settings_changes_persist_and_apply_to_running_cooldowns() {
     w.sup.settle().await;
     w.sup.update_settings(vec![("auth_cooldown_ms".into(), 60_000)]).await.unwrap();
     w.sup.settle().await;
-    assert_eq!(w.view(id).auth_cooldown_until, Some(w.view(id).record.last_auth_failure_at.unwrap().plus(Duration::from_secs(60))));
+    assert_eq!(
+        w.view(id).auth_cooldown_until,
+        Some(w.view(id).record.last_auth_failure_at.unwrap().plus(Duration::from_secs(60)))
+    );
     w.pass(Duration::from_secs(60)).await;
     assert!(w.view(id).connect_preview.is_allowed(), "the preview changed by itself at the end: {:?}", w.view(id));
     w.restart().await;
@@ -414,7 +440,10 @@ async fn a4_an_unknown_stored_status_is_loaded_and_treated_conservatively() {
     let recent = w.now().as_millis() - 60_000;
     {
         let store = switchboard_engine::store::Store::open(&w.db).unwrap();
-        store.connection().execute("UPDATE agents SET status = 'paused', disconnected_at = NULL, last_auth_failure_at = ?1", [recent]).unwrap();
+        store
+            .connection()
+            .execute("UPDATE agents SET status = 'paused', disconnected_at = NULL, last_auth_failure_at = ?1", [recent])
+            .unwrap();
     }
     w.restart().await;
     assert_eq!(w.status(id), Status::Unreadable);
@@ -437,4 +466,26 @@ async fn a_newer_database_is_refused() {
     let err = switchboard_engine::supervisor::Supervisor::start(&db, options).await.err().expect("refused");
     assert_eq!(err.kind(), "schema_too_new");
     assert!(err.to_string().contains("update Switchboard"));
+}
+
+/// P-6 (the engine's part): credentials are deleted on a manual disconnect
+/// and on auth and fatal closes, and kept on recoverable ones. File modes are
+/// the connector's part and are tested with the real connector.
+#[tokio::test(start_paused = true)]
+async fn p6_credentials_are_deleted_on_d1_and_on_auth_and_fatal_closes_only() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    for (code, kept) in [(408, true), (503, true), (401, false), (440, false), (403, false), (500, false)] {
+        w.sup.disconnect(id).await.unwrap();
+        w.link(id).await;
+        assert!(w.sim.has_credentials_of(id));
+        w.sim.drop_with(id, CloseCode(code), None);
+        w.sup.settle().await;
+        assert_eq!(w.sim.has_credentials_of(id), kept, "code {code}");
+        assert_eq!(w.view(id).record.has_credentials, kept, "code {code}");
+    }
+    w.sup.disconnect(id).await.unwrap();
+    w.link(id).await;
+    w.sup.disconnect(id).await.unwrap();
+    assert!(!w.sim.has_credentials_of(id), "D-1");
 }

@@ -41,7 +41,9 @@ impl fmt::Display for Rule {
 pub enum Verdict {
     Allowed,
     /// Refused; `until` is when the same request would pass, if a deadline decides it.
-    Blocked { until: Option<Timestamp> },
+    Blocked {
+        until: Option<Timestamp>,
+    },
 }
 
 /// The answer to `connect`, shown verbatim by the UI.
@@ -158,7 +160,10 @@ fn admit_automatic(record: &AgentRecord, now: Timestamp, settings: &Settings) ->
         return Decision::blocked(Rule::A6, None, format!("auto-retry blocked: agent is {status}"));
     }
     if let Some(until) = auth_cooldown_until(record, now, settings) {
-        let reason = format!("auto-retry blocked for error scenarios — auth cooldown {} left", format_time_left(now.until(until)));
+        let reason = format!(
+            "auto-retry blocked for error scenarios — auth cooldown {} left",
+            format_time_left(now.until(until))
+        );
         return Decision::blocked(Rule::A6, Some(until), reason);
     }
     Decision::allowed(Rule::A6, format!("automatic retry {} of {}", record.retry_attempt, settings.max_retries))
@@ -196,6 +201,7 @@ mod tests {
         d
     }
 
+    /// SPEC A-1.
     #[test]
     fn a1_an_attempt_in_flight_or_an_open_link_refuses_every_request() {
         for status in [Status::Connecting, Status::QrPending, Status::Connected] {
@@ -205,6 +211,7 @@ mod tests {
         }
     }
 
+    /// SPEC A-2.
     #[test]
     fn a2_disconnected_bypasses_auth_and_attempt_cooldowns() {
         let mut r = agent(Status::Disconnected);
@@ -214,6 +221,7 @@ mod tests {
         assert_eq!(d.reason, "clean manual disconnect — cooldown bypassed");
     }
 
+    /// SPEC A-3.
     #[test]
     fn a3_conflict_blocks_until_the_cooldown_ends_then_allows_with_a_warning() {
         let mut r = agent(Status::Conflict);
@@ -227,6 +235,7 @@ mod tests {
         assert!(d.reason.contains("disconnect first"));
     }
 
+    /// SPEC A-4.
     #[test]
     fn a4_other_statuses_respect_a_running_auth_cooldown() {
         for status in [Status::Failed, Status::Reconnecting, Status::Unreadable] {
@@ -239,6 +248,7 @@ mod tests {
         }
     }
 
+    /// SPEC A-4.
     #[test]
     fn a4_unreadable_status_without_failure_is_allowed_but_a_temporary_ban_blocks() {
         check(agent(Status::Unreadable), Trigger::User, Rule::A5, None);
@@ -248,6 +258,7 @@ mod tests {
         assert!(d.reason.contains("1:00:00"), "{}", d.reason);
     }
 
+    /// SPEC A-5.
     #[test]
     fn a5_user_attempts_are_spaced_by_the_attempt_cooldown() {
         let mut r = agent(Status::Failed);
@@ -258,6 +269,7 @@ mod tests {
         check(r, Trigger::User, Rule::A5, None);
     }
 
+    /// SPEC A-5.
     #[test]
     fn a5_a_user_connect_on_a_reconnecting_agent_cancels_the_retry() {
         let mut r = agent(Status::Reconnecting);
@@ -266,6 +278,7 @@ mod tests {
         assert!(d.reason.contains("retry cancelled"));
     }
 
+    /// SPEC A-6.
     #[test]
     fn a6_automatic_retries_never_in_an_auth_cooldown_nor_for_conflict_or_failed() {
         for status in [Status::Conflict, Status::Failed, Status::Disconnected, Status::Unreadable] {

@@ -31,6 +31,7 @@ mod tests {
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
 
+    /// SPEC R-1.
     #[test]
     fn r1_delay_doubles_from_the_base_and_stops_at_the_cap() {
         let s = Settings::default();
@@ -39,6 +40,7 @@ mod tests {
         assert_eq!(base_delay(u32::MAX, &s), s.backoff_cap);
     }
 
+    /// SPEC R-1.
     #[test]
     fn r1_jitter_stays_within_its_percent_and_is_seedable() {
         let s = Settings::default();

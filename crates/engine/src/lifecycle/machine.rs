@@ -8,8 +8,7 @@ use rand::Rng;
 
 use super::admission::{Decision, admit};
 use super::{
-    Agent, AgentRecord, Attempt, CloseClass, CloseCode, Settings, Status, Trigger, backoff, classify,
-    format_time_left,
+    Agent, AgentRecord, Attempt, CloseClass, CloseCode, Settings, Status, Trigger, backoff, classify, format_time_left,
 };
 use crate::clock::Timestamp;
 
@@ -85,7 +84,8 @@ impl Step {
 /// Applies one input. Inputs that make no sense in the current state (a QR
 /// for an agent with no attempt, a late close) change nothing (D-2).
 pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rng: &mut impl Rng) -> Step {
-    let mut m = Machine { agent: agent.clone(), now, settings, rng, history: Vec::new(), effects: Vec::new(), decision: None };
+    let mut m =
+        Machine { agent: agent.clone(), now, settings, rng, history: Vec::new(), effects: Vec::new(), decision: None };
     match input {
         Input::Connect(trigger) => m.connect(trigger),
         Input::Disconnect => m.disconnect(),
@@ -131,7 +131,14 @@ impl<R: Rng> Machine<'_, R> {
     }
 
     /// Moves to `to`, keeping the per-status fields consistent, and writes history.
-    fn transition(&mut self, to: Status, code: Option<CloseCode>, reason: String, trigger: Trigger, rule: &'static str) {
+    fn transition(
+        &mut self,
+        to: Status,
+        code: Option<CloseCode>,
+        reason: String,
+        trigger: Trigger,
+        rule: &'static str,
+    ) {
         let now = self.now;
         let r = &mut self.agent.record;
         let from = r.status;
@@ -162,7 +169,8 @@ impl<R: Rng> Machine<'_, R> {
 
     fn notify(&mut self, what: &str) {
         let name = self.agent.record.name.clone();
-        self.effects.push(Effect::Notify { title: format!("{name}: needs attention"), body: format!("{name}: {what}") });
+        self.effects
+            .push(Effect::Notify { title: format!("{name}: needs attention"), body: format!("{name}: {what}") });
     }
 
     fn connect(&mut self, trigger: Trigger) {
@@ -246,7 +254,13 @@ impl<R: Rng> Machine<'_, R> {
         if self.agent.record.status == Status::Connecting {
             // the expiry is set at the first code of the attempt and not moved by rotations.
             let expires = self.now.plus(self.settings.qr_lifetime);
-            self.transition(Status::QrPending, None, "scan the QR code with WhatsApp".into(), Trigger::Connector, "Q-1");
+            self.transition(
+                Status::QrPending,
+                None,
+                "scan the QR code with WhatsApp".into(),
+                Trigger::Connector,
+                "Q-1",
+            );
             self.record().qr_expires_at = Some(expires);
         }
     }
@@ -259,7 +273,13 @@ impl<R: Rng> Machine<'_, R> {
         attempt.connect_deadline = Some(self.now.plus(self.settings.connect_timeout));
         self.record().has_credentials = true;
         if self.agent.record.status != Status::Connecting {
-            self.transition(Status::Connecting, None, "QR scanned — finishing pairing".into(), Trigger::Connector, "Q-3");
+            self.transition(
+                Status::Connecting,
+                None,
+                "QR scanned — finishing pairing".into(),
+                Trigger::Connector,
+                "Q-3",
+            );
         }
     }
 
@@ -301,7 +321,10 @@ impl<R: Rng> Machine<'_, R> {
                 let ban = until.filter(|u| *u > self.now);
                 self.record().banned_until = ban;
                 let reason = match ban {
-                    Some(u) => format!("temporarily banned by WhatsApp ({code}) — the ban ends in {}", format_time_left(self.now.until(u))),
+                    Some(u) => format!(
+                        "temporarily banned by WhatsApp ({code}) — the ban ends in {}",
+                        format_time_left(self.now.until(u))
+                    ),
                     None => format!("{} ({code}) — {}", class.name, class.advice),
                 };
                 self.notify(&reason);
@@ -341,7 +364,13 @@ impl<R: Rng> Machine<'_, R> {
     }
 
     /// count the failed attempt and schedule the next, or give up.
-    fn schedule_retry(&mut self, code: CloseCode, fixed_delay: Option<std::time::Duration>, trigger: Trigger, rule: &'static str) {
+    fn schedule_retry(
+        &mut self,
+        code: CloseCode,
+        fixed_delay: Option<std::time::Duration>,
+        trigger: Trigger,
+        rule: &'static str,
+    ) {
         self.agent.attempt = None;
         let k = self.agent.record.retry_attempt + 1;
         let max = self.settings.max_retries;
@@ -355,7 +384,11 @@ impl<R: Rng> Machine<'_, R> {
         let delay = fixed_delay.unwrap_or_else(|| backoff::retry_delay(k, self.settings, self.rng));
         let at = self.now.plus(delay);
         self.record().retry_attempt = k;
-        let reason = format!("{} ({code}) — retry {k} of {max}", classify(code).name);
+        let reason = if rule == "Q-3" {
+            format!("QR scanned — restarting to finish pairing ({code})")
+        } else {
+            format!("{} ({code}) — retry {k} of {max}", classify(code).name)
+        };
         self.transition(Status::Reconnecting, Some(code), reason, trigger, rule);
         self.record().next_retry_at = Some(at);
     }
@@ -374,7 +407,13 @@ impl<R: Rng> Machine<'_, R> {
             self.effects.push(Effect::ForgetCredentials);
             self.agent.attempt = None;
             self.record().has_credentials = false;
-            self.transition(Status::Disconnected, None, "QR expired — click Connect for a new one".into(), Trigger::Timer, "Q-2");
+            self.transition(
+                Status::Disconnected,
+                None,
+                "QR expired — click Connect for a new one".into(),
+                Trigger::Timer,
+                "Q-2",
+            );
             return;
         }
         let timed_out = self.agent.attempt.as_ref().and_then(|a| a.connect_deadline).is_some_and(|t| t <= now);
@@ -387,23 +426,23 @@ impl<R: Rng> Machine<'_, R> {
 
     fn startup(&mut self) {
         let r = &self.agent.record;
-        let resumable = matches!(r.status, Status::Connected | Status::Connecting | Status::Reconnecting);
+        let linked = r.has_credentials;
         match r.status {
-            _ if resumable && r.has_credentials => {
-                if r.status != Status::Reconnecting {
-                    let now = self.now;
-                    self.transition(Status::Reconnecting, None, "resuming after restart".into(), Trigger::Startup, "P-3");
-                    self.record().next_retry_at = Some(now);
-                }
-                // A `reconnecting` agent keeps its stored retry time (P-2).
+            // A `reconnecting` agent keeps its stored retry time (P-2).
+            Status::Reconnecting if linked => {}
+            Status::Connected | Status::Connecting if linked => {
+                let now = self.now;
+                self.transition(Status::Reconnecting, None, "resuming after restart".into(), Trigger::Startup, "P-3");
+                self.record().next_retry_at = Some(now);
             }
             Status::QrPending | Status::Connecting | Status::Connected | Status::Reconnecting => {
                 self.effects.push(Effect::ForgetCredentials);
                 self.record().has_credentials = false;
-                self.transition(Status::Disconnected, None, "QR expired while the app was closed".into(), Trigger::Startup, "P-3");
+                let reason = "QR expired while the app was closed".into();
+                self.transition(Status::Disconnected, None, reason, Trigger::Startup, "P-3");
             }
             // `disconnected`, `conflict`, `failed` and unreadable rows stay as they are.
-            _ => {}
+            Status::Disconnected | Status::Conflict | Status::Failed | Status::Unreadable => {}
         }
         self.agent.attempt = None;
     }

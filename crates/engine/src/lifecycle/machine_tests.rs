@@ -23,7 +23,13 @@ impl Harness {
     fn new() -> Self {
         let now = Timestamp(100 * MIN);
         let record = AgentRecord::new(AgentId(7), "Support 1".into(), now);
-        Harness { agent: Agent::new(record), now, settings: Settings::default(), rng: SmallRng::seed_from_u64(1), last: None }
+        Harness {
+            agent: Agent::new(record),
+            now,
+            settings: Settings::default(),
+            rng: SmallRng::seed_from_u64(1),
+            last: None,
+        }
     }
 
     fn feed(&mut self, input: Input) -> &Step {
@@ -62,6 +68,7 @@ impl Harness {
     }
 }
 
+/// SPEC A-2.
 #[test]
 fn a2_connect_from_disconnected_starts_a_fresh_pairing_and_clears_the_auth_failure() {
     let mut h = Harness::new();
@@ -74,6 +81,7 @@ fn a2_connect_from_disconnected_starts_a_fresh_pairing_and_clears_the_auth_failu
     assert_eq!(h.agent.record.last_attempt_at, Some(h.now));
 }
 
+/// SPEC A-7.
 #[test]
 fn a7_a_refused_connect_changes_nothing_but_is_written_to_history() {
     let mut h = Harness::connected();
@@ -86,6 +94,7 @@ fn a7_a_refused_connect_changes_nothing_but_is_written_to_history() {
     assert_eq!((step.history[0].from, step.history[0].to), (Status::Connected, Status::Connected));
 }
 
+/// SPEC L-2.
 #[test]
 fn l2_auth_closes_set_conflict_start_the_cooldown_and_forget_credentials() {
     for code in [401, 440] {
@@ -100,9 +109,15 @@ fn l2_auth_closes_set_conflict_start_the_cooldown_and_forget_credentials() {
     }
 }
 
+/// SPEC L-3.
 #[test]
 fn l3_fatal_closes_fail_notify_in_plain_words_and_stop_retries() {
-    let table = [(403, "banned by WhatsApp"), (404, "session not found"), (411, "multi-device"), (500, "session corrupted: scan a new QR")];
+    let table = [
+        (403, "banned by WhatsApp"),
+        (404, "session not found"),
+        (411, "multi-device"),
+        (500, "session corrupted: scan a new QR"),
+    ];
     for (code, words) in table {
         let mut h = Harness::connected();
         let step = h.close(code).clone();
@@ -116,6 +131,7 @@ fn l3_fatal_closes_fail_notify_in_plain_words_and_stop_retries() {
     }
 }
 
+/// SPEC L-3.
 #[test]
 fn l3_a_temporary_ban_shows_its_end_and_blocks_connect_until_then() {
     let mut h = Harness::connected();
@@ -128,6 +144,7 @@ fn l3_a_temporary_ban_shows_its_end_and_blocks_connect_until_then() {
     assert_eq!(d.verdict, Verdict::Blocked { until: Some(until) });
 }
 
+/// SPEC L-4.
 #[test]
 fn l4_recoverable_closes_while_connected_schedule_a_retry_and_keep_credentials() {
     for code in [408, 428, 503, 515, 999] {
@@ -141,6 +158,7 @@ fn l4_recoverable_closes_while_connected_schedule_a_retry_and_keep_credentials()
     }
 }
 
+/// SPEC R-1.
 #[test]
 fn r1_retry_times_follow_the_backoff_within_jitter() {
     let mut h = Harness::connected();
@@ -155,6 +173,7 @@ fn r1_retry_times_follow_the_backoff_within_jitter() {
     }
 }
 
+/// SPEC R-2.
 #[test]
 fn r2_after_max_retries_the_agent_fails_with_a_notification() {
     let mut h = Harness::connected();
@@ -169,6 +188,7 @@ fn r2_after_max_retries_the_agent_fails_with_a_notification() {
     assert!(h.effects().iter().any(|e| matches!(e, Effect::Notify { .. })));
 }
 
+/// SPEC R-3.
 #[test]
 fn r3_a_successful_open_resets_the_attempt_counter() {
     let mut h = Harness::connected();
@@ -184,6 +204,7 @@ fn r3_a_successful_open_resets_the_attempt_counter() {
     assert_eq!(h.agent.record.phone.as_deref(), Some("+4915112345678"), "phone kept");
 }
 
+/// SPEC R-4.
 #[test]
 fn r4_a_retry_that_is_shown_a_qr_stops_and_asks_a_person() {
     let mut h = Harness::connected();
@@ -196,6 +217,7 @@ fn r4_a_retry_that_is_shown_a_qr_stops_and_asks_a_person() {
     assert_eq!(h.agent.attempt, None);
 }
 
+/// SPEC R-4.
 #[test]
 fn r4_a_recoverable_close_before_any_link_ends_in_a_clean_state_not_a_qr_retry() {
     let mut h = Harness::new();
@@ -207,6 +229,7 @@ fn r4_a_recoverable_close_before_any_link_ends_in_a_clean_state_not_a_qr_retry()
     assert!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().is_allowed());
 }
 
+/// SPEC R-6.
 #[test]
 fn r6_an_attempt_without_qr_or_open_times_out_as_408() {
     let mut h = Harness::connected();
@@ -224,6 +247,7 @@ fn r6_an_attempt_without_qr_or_open_times_out_as_408() {
     assert_eq!(step.history[0].rule, "R-6");
 }
 
+/// SPEC Q-1.
 #[test]
 fn q1_the_first_qr_sets_the_expiry_and_rotations_replace_the_code_only() {
     let mut h = Harness::new();
@@ -240,6 +264,7 @@ fn q1_the_first_qr_sets_the_expiry_and_rotations_replace_the_code_only() {
     assert_eq!(h.agent.record.qr_expires_at, Some(expires));
 }
 
+/// SPEC Q-2.
 #[test]
 fn q2_an_unscanned_qr_expires_into_a_clean_disconnect() {
     let mut h = Harness::new();
@@ -257,6 +282,7 @@ fn q2_an_unscanned_qr_expires_into_a_clean_disconnect() {
     assert_eq!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().rule, Rule::A2);
 }
 
+/// SPEC Q-3.
 #[test]
 fn q3_515_after_a_scan_restarts_after_backoff_base_to_finish_pairing() {
     let mut h = Harness::new();
@@ -272,6 +298,7 @@ fn q3_515_after_a_scan_restarts_after_backoff_base_to_finish_pairing() {
     assert_eq!(step.effects, [Effect::StartConnection { resume: true }]);
 }
 
+/// SPEC Q-3.
 #[test]
 fn q3_515_with_an_unscanned_qr_keeps_the_qr_and_schedules_nothing() {
     let mut h = Harness::new();
@@ -288,6 +315,7 @@ fn q3_515_with_an_unscanned_qr_keeps_the_qr_and_schedules_nothing() {
     assert_eq!(h.status(), Status::Disconnected);
 }
 
+/// SPEC Q-3.
 #[test]
 fn q3_515_with_no_qr_is_a_normal_recoverable_retry() {
     let mut h = Harness::connected();
@@ -296,31 +324,45 @@ fn q3_515_with_no_qr_is_a_normal_recoverable_retry() {
     assert_eq!(h.agent.record.retry_attempt, 1);
 }
 
+/// SPEC D-1.
 #[test]
 fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
-    let setups: Vec<(&str, Box<dyn Fn() -> Harness>)> = vec![
+    type Setup = Box<dyn Fn() -> Harness>;
+    let setups: Vec<(&str, Setup)> = vec![
         ("connected", Box::new(Harness::connected)),
-        ("qr_pending", Box::new(|| {
-            let mut h = Harness::new();
-            h.feed(Input::Connect(Trigger::User));
-            h.feed(Input::Qr("q".into()));
-            h
-        })),
-        ("conflict", Box::new(|| {
-            let mut h = Harness::connected();
-            h.close(401);
-            h
-        })),
-        ("reconnecting", Box::new(|| {
-            let mut h = Harness::connected();
-            h.close(428);
-            h
-        })),
-        ("failed", Box::new(|| {
-            let mut h = Harness::connected();
-            h.close(403);
-            h
-        })),
+        (
+            "qr_pending",
+            Box::new(|| {
+                let mut h = Harness::new();
+                h.feed(Input::Connect(Trigger::User));
+                h.feed(Input::Qr("q".into()));
+                h
+            }),
+        ),
+        (
+            "conflict",
+            Box::new(|| {
+                let mut h = Harness::connected();
+                h.close(401);
+                h
+            }),
+        ),
+        (
+            "reconnecting",
+            Box::new(|| {
+                let mut h = Harness::connected();
+                h.close(428);
+                h
+            }),
+        ),
+        (
+            "failed",
+            Box::new(|| {
+                let mut h = Harness::connected();
+                h.close(403);
+                h
+            }),
+        ),
         ("disconnected", Box::new(Harness::new)),
     ];
     for (name, setup) in setups {
@@ -332,7 +374,11 @@ fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
         let r = &h.agent.record;
         assert_eq!(r.status, Status::Disconnected, "{name}");
         assert_eq!(r.disconnected_at, Some(h.now), "{name}");
-        assert_eq!((r.last_auth_failure_at, r.retry_attempt, r.next_retry_at, r.qr_expires_at), (None, 0, None, None), "{name}");
+        assert_eq!(
+            (r.last_auth_failure_at, r.retry_attempt, r.next_retry_at, r.qr_expires_at),
+            (None, 0, None, None),
+            "{name}"
+        );
         assert!(!r.has_credentials);
         assert_eq!(h.agent.attempt, None);
         let mut expected = Vec::new();
@@ -344,6 +390,7 @@ fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
     }
 }
 
+/// SPEC D-2.
 #[test]
 fn d2_events_after_a_disconnect_change_nothing() {
     let mut h = Harness::connected();
@@ -364,6 +411,7 @@ fn d2_events_after_a_disconnect_change_nothing() {
     }
 }
 
+/// SPEC D-3.
 #[test]
 fn d3_disconnect_connect_cycles_never_hit_a_cooldown() {
     let mut h = Harness::connected();
@@ -376,6 +424,7 @@ fn d3_disconnect_connect_cycles_never_hit_a_cooldown() {
     }
 }
 
+/// SPEC O-3.
 #[test]
 fn o3_a_dead_keep_alive_is_a_recoverable_408() {
     let mut h = Harness::connected();
@@ -386,6 +435,7 @@ fn o3_a_dead_keep_alive_is_a_recoverable_408() {
     assert_eq!(step.history[0].rule, "O-3");
 }
 
+/// SPEC P-3.
 #[test]
 fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
     fn with(status: Status, creds: bool) -> Harness {
@@ -416,13 +466,16 @@ fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
         assert_eq!(h.status(), to, "{from} creds={creds}");
         match from {
             Status::Connected | Status::Connecting if creds => assert_eq!(h.agent.record.next_retry_at, Some(h.now)),
-            Status::QrPending | Status::Connecting => assert!(h.agent.record.reason.contains("while the app was closed")),
+            Status::QrPending | Status::Connecting => {
+                assert!(h.agent.record.reason.contains("while the app was closed"))
+            }
             // Everything else keeps its deadlines exactly (P-2).
             _ => assert_eq!(h.agent.record, before, "{from}"),
         }
     }
 }
 
+/// SPEC A-6.
 #[test]
 fn a6_an_auto_retry_in_an_auth_cooldown_waits_for_its_end() {
     let mut h = Harness::connected();

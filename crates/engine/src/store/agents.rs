@@ -91,7 +91,10 @@ impl Store {
     /// Inserts a new, cleanly disconnected agent. The name must be validated already.
     pub fn insert_agent(&mut self, name: &str, now: Timestamp) -> Result<AgentRecord, StoreError> {
         let tx = self.conn.transaction()?;
-        let taken: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM agents WHERE name_key = ?1)", [agent_name_key(name)], |r| r.get(0))?;
+        let taken: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM agents WHERE name_key = ?1)", [agent_name_key(name)], |r| {
+                r.get(0)
+            })?;
         if taken {
             return Err(StoreError::DuplicateName(name.to_owned()));
         }
@@ -107,12 +110,16 @@ impl Store {
 
     pub fn rename_agent(&mut self, id: AgentId, name: &str) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
-        let other: Option<i64> =
-            tx.query_row("SELECT id FROM agents WHERE name_key = ?1", [agent_name_key(name)], |r| r.get(0)).optional()?;
+        let other: Option<i64> = tx
+            .query_row("SELECT id FROM agents WHERE name_key = ?1", [agent_name_key(name)], |r| r.get(0))
+            .optional()?;
         if other.is_some_and(|other| other != id.0) {
             return Err(StoreError::DuplicateName(name.to_owned()));
         }
-        let n = tx.execute("UPDATE agents SET name = ?2, name_key = ?3 WHERE id = ?1", params![id.0, name, agent_name_key(name)])?;
+        let n = tx.execute(
+            "UPDATE agents SET name = ?2, name_key = ?3 WHERE id = ?1",
+            params![id.0, name, agent_name_key(name)],
+        )?;
         if n == 0 {
             return Err(StoreError::NoSuchAgent(id.0));
         }

@@ -11,7 +11,16 @@ pub(super) fn append(conn: &Connection, agent: AgentId, e: &HistoryEntry) -> Res
         "INSERT INTO history (agent_id, at, from_status, to_status, code, reason, \"trigger\", rule) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![agent.0, e.at.0, e.from.as_str(), e.to.as_str(), e.code.map(|c| c.0), e.reason, e.trigger.as_str(), e.rule])?;
+    .execute(params![
+        agent.0,
+        e.at.0,
+        e.from.as_str(),
+        e.to.as_str(),
+        e.code.map(|c| c.0),
+        e.reason,
+        e.trigger.as_str(),
+        e.rule
+    ])?;
     Ok(())
 }
 
@@ -19,9 +28,9 @@ pub(super) fn append(conn: &Connection, agent: AgentId, e: &HistoryEntry) -> Res
 /// known set so a history entry never allocates a leaked string.
 fn known_rule(text: &str) -> &'static str {
     const RULES: &[&str] = &[
-        "A-1", "A-2", "A-3", "A-4", "A-5", "A-6", "A-7", "L-1", "L-2", "L-3", "L-4", "D-1", "D-2", "D-3", "R-1",
-        "R-2", "R-3", "R-4", "R-5", "R-6", "Q-1", "Q-2", "Q-3", "Q-4", "P-1", "P-2", "P-3", "P-4", "P-5", "P-6",
-        "O-1", "O-2", "O-3",
+        "A-1", "A-2", "A-3", "A-4", "A-5", "A-6", "A-7", "L-1", "L-2", "L-3", "L-4", "D-1", "D-2", "D-3", "R-1", "R-2",
+        "R-3", "R-4", "R-5", "R-6", "Q-1", "Q-2", "Q-3", "Q-4", "P-1", "P-2", "P-3", "P-4", "P-5", "P-6", "O-1", "O-2",
+        "O-3",
     ];
     RULES.iter().find(|r| **r == text).copied().unwrap_or("?")
 }

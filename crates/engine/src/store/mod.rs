@@ -27,7 +27,9 @@ pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 #[derive(Debug, Error)]
 pub enum StoreError {
-    #[error("the database {path} was written by a newer Switchboard (schema {found}, this version knows {supported}); update Switchboard — the file was not changed")]
+    #[error(
+        "the database {path} was written by a newer Switchboard (schema {found}, this version knows {supported}); update Switchboard — the file was not changed"
+    )]
     SchemaTooNew { path: PathBuf, found: i64, supported: usize },
     #[error("could not open the database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },

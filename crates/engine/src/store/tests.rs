@@ -88,7 +88,11 @@ fn a_failing_change_rolls_back_its_whole_transaction() {
     moved.status = Status::Failed;
     moved.disconnected_at = None;
     let good = Change { agent: r.id, record: Some(moved), history: vec![] };
-    let ghost = Change { agent: AgentId(999), record: Some(AgentRecord::new(AgentId(999), "x".into(), Timestamp(1))), history: vec![] };
+    let ghost = Change {
+        agent: AgentId(999),
+        record: Some(AgentRecord::new(AgentId(999), "x".into(), Timestamp(1))),
+        history: vec![],
+    };
     assert!(matches!(store.commit(&[&good, &ghost]), Err(StoreError::NoSuchAgent(999))));
     assert_eq!(store.load_agent(r.id).unwrap().unwrap(), r);
 }
@@ -121,7 +125,9 @@ fn the_writer_groups_concurrent_commits_and_answers_each() {
             let handle = writer.handle();
             let mut record = AgentRecord::new(id, format!("a{n}"), Timestamp(1));
             record.retry_attempt = n as u32;
-            waits.push(tokio::spawn(async move { handle.commit(Change { agent: id, record: Some(record), history: vec![] }).await }));
+            waits.push(tokio::spawn(async move {
+                handle.commit(Change { agent: id, record: Some(record), history: vec![] }).await
+            }));
         }
         let mut out = Vec::new();
         for w in waits {
@@ -136,4 +142,3 @@ fn the_writer_groups_concurrent_commits_and_answers_each() {
     let attempts: Vec<u32> = store.load_agents().unwrap().iter().map(|r| r.retry_attempt).collect();
     assert_eq!(attempts, (0..50).collect::<Vec<_>>());
 }
-

@@ -22,6 +22,8 @@ const MAX_GROUP: usize = 1_024;
 
 type Call = Box<dyn FnOnce(&mut Store) + Send>;
 
+// Nearly every op is a commit, so boxing the large variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 enum Op {
     Commit(Change, oneshot::Sender<Result<(), StoreError>>),
     Call(Call),

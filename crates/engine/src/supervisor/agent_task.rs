@@ -140,7 +140,9 @@ impl AgentTask {
             }
             Command::PairCode(phone, reply) => {
                 let result = match (&mut self.connection, self.agent.record.status) {
-                    (Some(connection), Status::QrPending) => connection.request_pair_code(&phone).map_err(EngineError::from),
+                    (Some(connection), Status::QrPending) => {
+                        connection.request_pair_code(&phone).map_err(EngineError::from)
+                    }
                     _ => Err(EngineError::NotPairing),
                 };
                 let _ = reply.send(result);
@@ -334,7 +336,8 @@ impl AgentTask {
             live_deadline,
         ];
         // Cooldown ends only matter while still ahead; a passed one needs no wake.
-        let cooldowns = [auth_cooldown_until(r, now, &settings), attempt_cooldown_until(r, now, &settings), ban_until(r, now)];
+        let cooldowns =
+            [auth_cooldown_until(r, now, &settings), attempt_cooldown_until(r, now, &settings), ban_until(r, now)];
         let earliest: Option<Timestamp> = due.into_iter().chain(cooldowns).flatten().min();
         earliest.map(|at| Instant::now() + now.until(at))
     }

@@ -28,6 +28,7 @@ impl StartPacer {
 mod tests {
     use super::*;
 
+    /// SPEC R-5.
     #[tokio::test(start_paused = true)]
     async fn r5_slots_are_spaced_and_in_order_and_idle_time_is_not_banked() {
         let pacer = StartPacer::default();

@@ -1,0 +1,46 @@
+# Shared helpers for run.sh and test.sh. Sourced, not run.
+
+# Installs the Debian/Ubuntu packages that are missing, and only those, so a
+# second run costs nothing. Uses sudo when not root.
+ensure_apt_packages() {
+    local missing=()
+    local pkg
+    for pkg in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+            missing+=("$pkg")
+        fi
+    done
+    if ((${#missing[@]} == 0)); then
+        return 0
+    fi
+    echo "==> installing system packages: ${missing[*]}"
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# Builds go to a target directory outside the checkout, so a fresh clone (CI)
+# reuses earlier builds. Override with CARGO_TARGET_DIR.
+use_shared_target_dir() {
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/switchboard/target}"
+    mkdir -p "$CARGO_TARGET_DIR"
+}
+
+# True when the rustup component is there, after trying to add it once.
+have_cargo_component() {
+    local tool=$1 component=$2
+    if cargo "$tool" --version >/dev/null 2>&1; then
+        return 0
+    fi
+    if command -v rustup >/dev/null 2>&1 && rustup component add "$component" >/dev/null 2>&1; then
+        return 0
+    fi
+    echo "warning: cargo $tool is not available and could not be installed; skipping that check" >&2
+    return 1
+}
+
+# The packages every build needs: a C compiler (SQLite is compiled from source).
+BASE_PACKAGES=(build-essential pkg-config)
