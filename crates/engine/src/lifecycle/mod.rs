@@ -1,10 +1,10 @@
 //! The lifecycle rules of SPEC §1–§6, pure.
 //!
-//! Nothing here does IO or reads a clock: time comes in as a [`Timestamp`]
+//! Nothing here does IO or reads a clock: time comes in as a [`crate::clock::Timestamp`]
 //! argument and randomness as an RNG argument, so every rule is a table test.
 //!
 //! - [`status`]: the seven statuses and their stored names (§1).
-//! - [`classify`]: the one close-code table (§2).
+//! - [`classify`](mod@classify): the one close-code table (§2).
 //! - [`admission`]: connect requests, decided with a rule ID and a reason (§3).
 //! - [`backoff`]: retry delays with jitter.
 //! - [`settings`]: every duration, with its default and validation.
