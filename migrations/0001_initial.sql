@@ -5,7 +5,9 @@
 -- Times are milliseconds since the Unix epoch. `status` has no CHECK: a row
 -- written by another version must still load (it is treated by A-4).
 CREATE TABLE agents (
-    id                   INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: an id is never reused, so a removed agent's id never
+    -- names a new one (in logs, or in a UI that still holds the old row).
+    id                   INTEGER PRIMARY KEY AUTOINCREMENT,
     name                 TEXT    NOT NULL,
     -- The name folded to lower case: names are unique regardless of case.
     name_key             TEXT    NOT NULL UNIQUE,

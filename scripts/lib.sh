@@ -22,6 +22,16 @@ ensure_apt_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# What a Tauri 2 build needs (SETUP.md), plus a C compiler for SQLite, and
+# Node.js for the UI when the machine has none.
+ensure_build_packages() {
+    local packages=(build-essential pkg-config libwebkit2gtk-4.1-dev)
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        packages+=(nodejs npm)
+    fi
+    ensure_apt_packages "${packages[@]}"
+}
+
 # Builds go to a target directory outside the checkout, so a fresh clone (CI)
 # reuses earlier builds. Override with CARGO_TARGET_DIR.
 use_shared_target_dir() {
@@ -42,5 +52,16 @@ have_cargo_component() {
     return 1
 }
 
-# The packages every build needs: a C compiler (SQLite is compiled from source).
-BASE_PACKAGES=(build-essential pkg-config)
+# Installs the UI's npm packages (exactly the lockfile) when they changed, and
+# builds the UI into ui/dist, which the app embeds.
+build_ui() {
+    (
+        cd ui
+        if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+            echo "==> npm ci"
+            npm ci --no-audit --no-fund --loglevel=error
+        fi
+        echo "==> building the UI"
+        npm run --silent build
+    )
+}

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs Switchboard. Installs what is missing first. Usage: bash scripts/run.sh
-#
-# Until the desktop shell lands, this runs the engine's walk-through: the
-# seed's scenarios on the simulated WhatsApp and a real SQLite file.
+# Runs Switchboard, the desktop panel. Installs what is missing first.
+#   bash scripts/run.sh --demo    practise on the simulated WhatsApp (offline)
+#   bash scripts/run.sh           real WhatsApp connections
+# Other flags: --data-dir PATH (see --help).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_apt_packages "${BASE_PACKAGES[@]}"
+ensure_build_packages
 use_shared_target_dir
-exec cargo run --locked -p switchboard-engine --example walkthrough -- "$@"
+build_ui
+exec cargo run --locked -p switchboard -- "$@"

@@ -1,0 +1,22 @@
+//! Declares every command of the app, so each gets an `allow-…` permission
+//! that `capabilities/default.json` grants explicitly (least privilege).
+
+/// Every IPC command; keep in step with `src/commands/` and the capability file.
+const COMMANDS: &[&str] = &[
+    "subscribe",
+    "add_agent",
+    "rename_agent",
+    "remove_agent",
+    "connect_agent",
+    "disconnect_agent",
+    "request_pair_code",
+    "agent_history",
+    "get_settings",
+    "update_settings",
+    "simulate",
+];
+
+fn main() {
+    let manifest = tauri_build::AppManifest::new().commands(COMMANDS);
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(manifest)).expect("tauri build script");
+}

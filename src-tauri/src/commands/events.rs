@@ -1,0 +1,80 @@
+//! The one subscription: a snapshot now, then ordered updates over a channel.
+
+use switchboard_engine::supervisor::{EngineEvent, Supervisor};
+use tauri::ipc::Channel;
+use tauri::{AppHandle, Runtime, State};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::dto::{AgentDto, ModeDto, Snapshot, UiEvent, settings_dto};
+use crate::error::IpcError;
+use crate::state::AppState;
+
+/// Returns everything the UI shows, and from then on pushes every change to
+/// `on_event` in order (no polling). A new subscription replaces the old one.
+#[tauri::command]
+pub async fn subscribe<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, AppState>,
+    on_event: Channel<UiEvent>,
+) -> Result<Snapshot, IpcError> {
+    let data_dir = state.config.data_dir.display().to_string();
+    let engine = match state.engine() {
+        Ok(engine) => engine,
+        Err(err) => {
+            let mode = if state.config.demo { ModeDto::Demo } else { ModeDto::Unavailable };
+            return Ok(Snapshot { mode, agents: vec![], settings: vec![], startup_error: Some(err), data_dir });
+        }
+    };
+    let supervisor = engine.supervisor.clone();
+    // Subscribe before the snapshot so nothing falls between them; the UI
+    // drops updates whose version it already has.
+    let events = supervisor.subscribe();
+    let settings = supervisor.settings();
+    let agents = supervisor.list().iter().map(|v| AgentDto::from_view(v, &settings)).collect();
+    let task = tauri::async_runtime::spawn(forward(app, supervisor.clone(), events, on_event));
+    if let Some(old) = state.forwarder.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
+        old.abort();
+    }
+    Ok(Snapshot { mode: engine.mode, agents, settings: settings_dto(&settings), startup_error: None, data_dir })
+}
+
+async fn forward<R: Runtime>(
+    app: AppHandle<R>,
+    supervisor: Supervisor,
+    mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
+    channel: Channel<UiEvent>,
+) {
+    loop {
+        let event = match events.recv().await {
+            Ok(EngineEvent::Agent(view)) => {
+                UiEvent::Agent { agent: Box::new(AgentDto::from_view(&view, &supervisor.settings())) }
+            }
+            Ok(EngineEvent::Removed(id)) => UiEvent::Removed { id: id.0 },
+            Ok(EngineEvent::Notification { agent, title, body }) => {
+                notify_desktop(&app, &title, &body);
+                UiEvent::Notice { agent_id: agent.0, title, body }
+            }
+            Err(RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "the UI fell behind; sending everything again");
+                let settings = supervisor.settings();
+                UiEvent::Resync {
+                    agents: supervisor.list().iter().map(|v| AgentDto::from_view(v, &settings)).collect(),
+                }
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if channel.send(event).is_err() {
+            // The window went away (closed or reloaded); its next subscribe starts afresh.
+            return;
+        }
+    }
+}
+
+/// L-3, R-2: a desktop notification naming the agent and what to do.
+fn notify_desktop<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
+    use tauri_plugin_notification::NotificationExt;
+    if let Err(err) = app.notification().builder().title(title).body(body).show() {
+        // No notification daemon (a bare X server, say): the in-app banner still shows it.
+        tracing::warn!("desktop notification failed: {err}");
+    }
+}

@@ -1,0 +1,7 @@
+//! The IPC commands, grouped by domain. Each is a thin wrapper over the
+//! engine: parse arguments ([`crate::args::Arg`]), call, convert.
+
+pub mod agents;
+pub mod demo;
+pub mod events;
+pub mod settings;

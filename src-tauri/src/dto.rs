@@ -1,0 +1,305 @@
+//! What crosses IPC, and the only place that knows JSON.
+//!
+//! Engine views are converted here with `From`; the TypeScript types in
+//! `ui/src/bindings.ts` are generated from these structs (ts-rs), and a test
+//! fails when that file is stale (`UPDATE_BINDINGS=1 cargo test -p switchboard
+//! bindings` rewrites it).
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use switchboard_engine::clock::Timestamp;
+use switchboard_engine::lifecycle::{Decision, HistoryEntry, SettingName, Settings, Status, Verdict, settings::Unit};
+use switchboard_engine::logging::mask_phone;
+use switchboard_engine::supervisor::AgentView;
+use ts_rs::TS;
+
+use crate::error::IpcError;
+
+fn ms(t: Option<Timestamp>) -> Option<i64> {
+    t.map(Timestamp::as_millis)
+}
+
+/// SPEC §1's statuses, plus `unreadable` for a row this version cannot read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusDto {
+    Disconnected,
+    Connecting,
+    QrPending,
+    Connected,
+    Reconnecting,
+    Conflict,
+    Failed,
+    Unreadable,
+}
+
+impl From<Status> for StatusDto {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Disconnected => StatusDto::Disconnected,
+            Status::Connecting => StatusDto::Connecting,
+            Status::QrPending => StatusDto::QrPending,
+            Status::Connected => StatusDto::Connected,
+            Status::Reconnecting => StatusDto::Reconnecting,
+            Status::Conflict => StatusDto::Conflict,
+            Status::Failed => StatusDto::Failed,
+            Status::Unreadable => StatusDto::Unreadable,
+        }
+    }
+}
+
+/// The engine's answer to a connect request (or what it would answer now).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DecisionDto {
+    pub allowed: bool,
+    /// The SPEC rule that decided ("A-3").
+    pub rule: String,
+    /// Shown verbatim.
+    pub reason: String,
+    /// When a blocked request would pass, in ms since the epoch.
+    pub until: Option<i64>,
+}
+
+impl From<&Decision> for DecisionDto {
+    fn from(d: &Decision) -> Self {
+        let until = match d.verdict {
+            Verdict::Allowed => None,
+            Verdict::Blocked { until } => ms(until),
+        };
+        DecisionDto { allowed: d.is_allowed(), rule: d.rule.id().to_owned(), reason: d.reason.clone(), until }
+    }
+}
+
+/// One agent as the list and the detail panel show it. Times are ms since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentDto {
+    pub id: i64,
+    pub name: String,
+    /// The linked number, masked ("+49•••••••••78").
+    pub phone: Option<String>,
+    pub status: StatusDto,
+    pub reason: String,
+    pub last_code: Option<u16>,
+    pub has_credentials: bool,
+    /// The live QR as a PNG data URL (Q-1).
+    pub qr_png: Option<String>,
+    pub qr_expires_at: Option<i64>,
+    /// The 8-character code for linking by phone number (Q-4).
+    pub pair_code: Option<String>,
+    pub next_retry_at: Option<i64>,
+    pub retry_attempt: u32,
+    pub max_retries: u32,
+    pub auth_cooldown_until: Option<i64>,
+    pub attempt_cooldown_until: Option<i64>,
+    pub banned_until: Option<i64>,
+    pub disconnected_at: Option<i64>,
+    /// What Connect would get now; the UI never guesses.
+    pub connect: DecisionDto,
+    /// Grows with every publication of this agent; older ones are dropped.
+    pub version: u64,
+}
+
+impl AgentDto {
+    pub fn from_view(view: &AgentView, settings: &Settings) -> Self {
+        let r = &view.record;
+        AgentDto {
+            id: r.id.0,
+            name: r.name.clone(),
+            phone: r.phone.as_deref().map(mask_phone),
+            status: r.status.into(),
+            reason: r.reason.clone(),
+            last_code: r.last_code.map(|c| c.0),
+            has_credentials: r.has_credentials,
+            qr_png: view.qr.as_deref().and_then(qr_data_url),
+            qr_expires_at: ms(r.qr_expires_at),
+            pair_code: view.pair_code.clone(),
+            next_retry_at: ms(r.next_retry_at),
+            retry_attempt: r.retry_attempt,
+            max_retries: settings.max_retries,
+            auth_cooldown_until: ms(view.auth_cooldown_until),
+            attempt_cooldown_until: ms(view.attempt_cooldown_until),
+            banned_until: ms(r.banned_until),
+            disconnected_at: ms(r.disconnected_at),
+            connect: DecisionDto::from(&view.connect_preview),
+            version: view.version,
+        }
+    }
+}
+
+/// A QR string as a `data:` URL, which the CSP allows for images.
+fn qr_data_url(qr: &str) -> Option<String> {
+    match switchboard_engine::qr::png(qr) {
+        Ok(png) => Some(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))),
+        Err(err) => {
+            tracing::error!("could not render a QR code: {err}");
+            None
+        }
+    }
+}
+
+/// One line of an agent's timeline (O-2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryDto {
+    pub at: i64,
+    pub from: StatusDto,
+    pub to: StatusDto,
+    pub code: Option<u16>,
+    pub reason: String,
+    pub trigger: String,
+    pub rule: String,
+}
+
+impl From<&HistoryEntry> for HistoryDto {
+    fn from(h: &HistoryEntry) -> Self {
+        HistoryDto {
+            at: h.at.as_millis(),
+            from: h.from.into(),
+            to: h.to.into(),
+            code: h.code.map(|c| c.0),
+            reason: h.reason.clone(),
+            trigger: h.trigger.as_str().to_owned(),
+            rule: h.rule.to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitDto {
+    Ms,
+    Count,
+    Percent,
+    PerSecond,
+}
+
+/// One setting with its allowed range, for the settings page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SettingDto {
+    pub key: String,
+    pub value: i64,
+    pub min: i64,
+    pub max: i64,
+    pub unit: UnitDto,
+}
+
+pub fn settings_dto(settings: &Settings) -> Vec<SettingDto> {
+    SettingName::ALL
+        .into_iter()
+        .map(|name| {
+            let (min, max) = name.allowed();
+            SettingDto {
+                key: name.key().to_owned(),
+                value: settings.get(name) as i64,
+                min: min as i64,
+                max: max as i64,
+                unit: match name.unit() {
+                    Unit::Millis => UnitDto::Ms,
+                    Unit::Count => UnitDto::Count,
+                    Unit::Percent => UnitDto::Percent,
+                    Unit::PerSecond => UnitDto::PerSecond,
+                },
+            }
+        })
+        .collect()
+}
+
+/// One change on the settings page.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+pub struct SettingChange {
+    pub key: String,
+    pub value: i64,
+}
+
+/// Which WhatsApp the app talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ModeDto {
+    /// The simulated WhatsApp (`--demo`): practice and tests.
+    Demo,
+    /// Real WhatsApp connections.
+    Real,
+    /// Real connections are not available in this build.
+    Unavailable,
+}
+
+/// Everything the UI needs at start, then [`UiEvent`]s keep it current.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    pub mode: ModeDto,
+    pub agents: Vec<AgentDto>,
+    pub settings: Vec<SettingDto>,
+    /// Set when the engine could not start (a database from a newer version, say).
+    pub startup_error: Option<IpcError>,
+    /// Where the database and logs are, to tell staff.
+    pub data_dir: String,
+}
+
+/// An update pushed to the UI, in order.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "type", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum UiEvent {
+    Agent {
+        agent: Box<AgentDto>,
+    },
+    Removed {
+        id: i64,
+    },
+    /// A person must act (L-3, R-2): also a desktop notification.
+    Notice {
+        agent_id: i64,
+        title: String,
+        body: String,
+    },
+    /// The UI fell behind; here is everything again.
+    Resync {
+        agents: Vec<AgentDto>,
+    },
+}
+
+/// A demo-mode action on the simulated WhatsApp.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum SimAction {
+    /// The phone scans the QR.
+    Scan,
+    /// WhatsApp closes the connection with this code.
+    Drop { code: u16 },
+    /// The connection stops answering keep-alives.
+    Silent,
+}
+
+/// Every type the UI uses, in the order written to `ui/src/bindings.ts`.
+pub fn typescript_bindings() -> String {
+    let cfg = ts_rs::Config::new().with_large_int("number");
+    let decls = [
+        StatusDto::decl(&cfg),
+        DecisionDto::decl(&cfg),
+        AgentDto::decl(&cfg),
+        HistoryDto::decl(&cfg),
+        UnitDto::decl(&cfg),
+        SettingDto::decl(&cfg),
+        SettingChange::decl(&cfg),
+        ModeDto::decl(&cfg),
+        IpcError::decl(&cfg),
+        Snapshot::decl(&cfg),
+        UiEvent::decl(&cfg),
+        SimAction::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from src-tauri/src/dto.rs by ts-rs. Do not edit: run\n\
+         // `UPDATE_BINDINGS=1 cargo test -p switchboard bindings` after changing a DTO.\n\n",
+    );
+    for decl in decls {
+        out.push_str("export ");
+        out.push_str(&decl);
+        out.push_str("\n\n");
+    }
+    out.truncate(out.trim_end().len());
+    out.push('\n');
+    out
+}

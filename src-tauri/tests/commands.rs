@@ -1,0 +1,170 @@
+//! The IPC commands through Tauri's mock runtime, as the UI calls them,
+//! including bad payloads: every failure is a typed `{kind, message}`.
+
+use serde_json::{Value, json};
+use switchboard_app::state::{AppState, Config};
+use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
+use tauri::webview::InvokeRequest;
+use tauri::{WebviewWindow, WebviewWindowBuilder};
+
+struct Harness {
+    _app: tauri::App<MockRuntime>,
+    webview: WebviewWindow<MockRuntime>,
+    _dir: tempfile::TempDir,
+}
+
+fn harness(demo: bool) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config { demo, data_dir: dir.path().to_owned() };
+    let state = tauri::async_runtime::block_on(AppState::start(config));
+    let app = switchboard_app::with_commands(mock_builder())
+        .plugin(tauri_plugin_notification::init())
+        .manage(state)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    Harness { _app: app, webview, _dir: dir }
+}
+
+impl Harness {
+    fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: tauri::ipc::CallbackFn(0),
+            error: tauri::ipc::CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: tauri::ipc::InvokeBody::Json(body),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        tauri::test::get_ipc_response(&self.webview, request).map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    fn error_kind(&self, cmd: &str, body: Value) -> String {
+        let err = self.invoke(cmd, body.clone()).expect_err(&format!("{cmd} {body} should fail"));
+        assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{err}");
+        err["kind"].as_str().unwrap_or_else(|| panic!("untyped error: {err}")).to_owned()
+    }
+}
+
+#[test]
+fn add_rename_remove_and_history() {
+    let h = harness(true);
+    let agent = h.invoke("add_agent", json!({"name": "  Support 1 "})).unwrap();
+    assert_eq!(agent["name"], "Support 1");
+    assert_eq!(agent["status"], "disconnected");
+    assert_eq!(agent["connect"]["allowed"], true);
+    let id = agent["id"].clone();
+    let renamed = h.invoke("rename_agent", json!({"id": id, "name": "Support A"})).unwrap();
+    assert_eq!(renamed["name"], "Support A");
+    let decision = h.invoke("connect_agent", json!({"id": id})).unwrap();
+    assert_eq!(
+        decision,
+        json!({"allowed": true, "rule": "A-2", "reason": "clean manual disconnect — cooldown bypassed", "until": null})
+    );
+    let history = h.invoke("agent_history", json!({"id": id, "limit": 10})).unwrap();
+    let allowed = history.as_array().unwrap().iter().find(|e| e["rule"] == "A-2").expect("the A-2 entry");
+    assert_eq!((allowed["from"].as_str(), allowed["to"].as_str()), (Some("disconnected"), Some("connecting")));
+    assert_eq!(allowed["trigger"], "user");
+    h.invoke("remove_agent", json!({"id": id})).unwrap();
+    assert_eq!(h.error_kind("connect_agent", json!({"id": id})), "unknown_agent");
+}
+
+#[test]
+fn bad_payloads_are_typed_errors() {
+    let h = harness(true);
+    let long = "x".repeat(65);
+    let cases = [
+        ("add_agent", json!({}), "invalid_payload"),
+        ("add_agent", json!({"name": 42}), "invalid_payload"),
+        ("add_agent", json!({"name": null}), "invalid_payload"),
+        ("add_agent", json!({"name": ""}), "invalid_name"),
+        ("add_agent", json!({"name": "a\u{0007}b"}), "invalid_name"),
+        ("add_agent", json!({"name": long}), "invalid_name"),
+        ("connect_agent", json!({"id": "1"}), "invalid_payload"),
+        ("connect_agent", json!({"id": 1.5}), "invalid_payload"),
+        ("connect_agent", json!({"id": 424242}), "unknown_agent"),
+        ("disconnect_agent", json!({"id": -1}), "unknown_agent"),
+        ("rename_agent", json!({"id": 1}), "invalid_payload"),
+        ("agent_history", json!({"id": 1, "limit": -3}), "invalid_payload"),
+        ("request_pair_code", json!({"id": 1, "phone": 49151}), "invalid_payload"),
+        ("update_settings", json!({"changes": [{"key": "max_retries", "value": 0}]}), "invalid_setting"),
+        ("update_settings", json!({"changes": [{"key": "auth_cooldown_ms", "value": -5}]}), "invalid_setting"),
+        ("update_settings", json!({"changes": [{"key": "no_such_key", "value": 1}]}), "invalid_setting"),
+        ("update_settings", json!({"changes": {"key": "max_retries"}}), "invalid_payload"),
+        ("simulate", json!({"id": 1, "action": {"action": "explode"}}), "invalid_payload"),
+        ("simulate", json!({"id": 1, "action": "scan"}), "invalid_payload"),
+    ];
+    h.invoke("add_agent", json!({"name": "Support"})).unwrap();
+    for (cmd, body, kind) in cases {
+        assert_eq!(h.error_kind(cmd, body.clone()), kind, "{cmd} {body}");
+    }
+    assert_eq!(h.error_kind("add_agent", json!({"name": "SUPPORT"})), "duplicate_name");
+    // Nothing was written by any rejected call.
+    let settings = h.invoke("get_settings", json!({})).unwrap();
+    let retries = settings.as_array().unwrap().iter().find(|s| s["key"] == "max_retries").unwrap();
+    assert_eq!(retries["value"], 5);
+}
+
+#[test]
+fn settings_are_read_and_changed_with_their_ranges() {
+    let h = harness(true);
+    let settings = h.invoke("get_settings", json!({})).unwrap();
+    let auth = settings.as_array().unwrap().iter().find(|s| s["key"] == "auth_cooldown_ms").unwrap().clone();
+    assert_eq!(auth, json!({"key": "auth_cooldown_ms", "value": 300000, "min": 1000, "max": 86400000, "unit": "ms"}));
+    let after = h.invoke("update_settings", json!({"changes": [{"key": "auth_cooldown_ms", "value": 60000}]})).unwrap();
+    let auth = after.as_array().unwrap().iter().find(|s| s["key"] == "auth_cooldown_ms").unwrap().clone();
+    assert_eq!(auth["value"], 60000);
+}
+
+#[test]
+fn demo_actions_drive_the_simulated_whatsapp() {
+    let h = harness(true);
+    let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
+    assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "scan"}})), "no_connection");
+    h.invoke("connect_agent", json!({"id": id})).unwrap();
+    wait_for_rule(&h, &id, "Q-1");
+    assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "drop", "code": 7}})), "invalid_payload");
+    h.invoke("simulate", json!({"id": id, "action": {"action": "drop", "code": 401}})).unwrap();
+    wait_for_rule(&h, &id, "L-2");
+    let decision = h.invoke("connect_agent", json!({"id": id})).unwrap();
+    assert_eq!(decision["allowed"], false);
+    assert_eq!(decision["rule"], "A-3");
+    assert!(decision["until"].as_i64().is_some());
+}
+
+#[test]
+fn without_demo_real_connections_are_refused_plainly() {
+    let h = harness(false);
+    let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
+    assert_eq!(h.error_kind("connect_agent", json!({"id": id})), "real_unavailable");
+    assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "scan"}})), "not_demo");
+}
+
+#[test]
+fn a_database_from_a_newer_version_is_reported_not_crashed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    rusqlite_user_version(&dir.path().join("demo.db"), 99);
+    let state = tauri::async_runtime::block_on(AppState::start(Config { demo: true, data_dir: dir.path().to_owned() }));
+    let err = state.engine().err().expect("refused");
+    assert_eq!(err.kind, "schema_too_new");
+}
+
+fn rusqlite_user_version(path: &std::path::Path, version: i64) {
+    // The engine refuses to write a newer schema; write one with SQLite directly.
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.pragma_update(None, "user_version", version).unwrap();
+}
+
+/// Waits (in real time: the engine runs on Tauri's runtime here) until the
+/// agent's newest history entry has the given rule, at most 5 s.
+fn wait_for_rule(h: &Harness, id: &Value, rule: &str) {
+    for _ in 0..500 {
+        let history = h.invoke("agent_history", json!({"id": id, "limit": 1})).unwrap();
+        if history[0]["rule"] == rule {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("agent {id} never reached a {rule} entry");
+}

@@ -1,0 +1,212 @@
+//! End to end in the real window: the debug app under Xvfb, driven through
+//! tauri-driver and WebKitWebDriver, in demo mode on a temporary data
+//! directory. Screenshots of each state go to `test-output/e2e/`.
+//!
+//! Needs a display (`scripts/test.sh` runs the suite under `xvfb-run`),
+//! `tauri-driver` (installed by `scripts/test.sh`) and `WebKitWebDriver`
+//! (Debian's `webkit2gtk-driver`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+/// How long any one thing may take to appear in the window.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Some(path) = std::env::var_os("TAURI_DRIVER") {
+        return path.into();
+    }
+    let in_cargo = dirs_home().join(".cargo/bin/tauri-driver");
+    if in_cargo.exists() { in_cargo } else { PathBuf::from("tauri-driver") }
+}
+
+fn dirs_home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
+}
+
+async fn start_driver() -> Driver {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the end-to-end test needs a display: run it under xvfb-run (scripts/test.sh does)"
+    );
+    let (port, native) = (free_port(), free_port());
+    let child = Command::new(tauri_driver())
+        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("tauri-driver (cargo install tauri-driver --locked; scripts/test.sh does)");
+    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
+    let status = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&status).await.is_ok() {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("tauri-driver did not listen on {status}");
+}
+
+async fn open_app(driver: &Driver, data_dir: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "tauri:options".into(),
+        json!({
+            "application": env!("CARGO_BIN_EXE_switchboard"),
+            "args": ["--demo", "--data-dir", data_dir.to_str().unwrap()],
+        }),
+    );
+    caps.insert("browserName".into(), json!("wry"));
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a WebDriver session");
+    client.wait().at_most(PATIENCE).for_element(Locator::Css("header.top")).await.expect("the panel renders");
+    client
+}
+
+struct Shots {
+    dir: PathBuf,
+}
+
+impl Shots {
+    fn new() -> Self {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-output/e2e");
+        std::fs::create_dir_all(&dir).unwrap();
+        Shots { dir }
+    }
+
+    async fn take(&self, client: &Client, name: &str) {
+        let png = client.screenshot().await.expect("a screenshot");
+        assert_eq!(&png[..4], b"\x89PNG");
+        std::fs::write(self.dir.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+/// Reads an attribute of the first match of `css`, waiting until it satisfies `ok`.
+async fn wait_attr(client: &Client, css: &str, attr: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Ok(el) = client.find(Locator::Css(css)).await {
+            if let Ok(Some(value)) = el.attr(attr).await {
+                if ok(&value) {
+                    return value;
+                }
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{css}[{attr}] never became what was expected");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_status(client: &Client, status: &str) {
+    wait_attr(client, "li.row", "data-status", |s| s == status).await;
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client.find(Locator::Css(css)).await.unwrap().text().await.unwrap()
+}
+
+async fn click(client: &Client, css: &str) {
+    client.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+fn decode_qr(data_url: &str) -> String {
+    let b64 = data_url.strip_prefix("data:image/png;base64,").expect("a PNG data URL");
+    let png = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+    let image = image::load_from_memory(&png).unwrap().to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code in the image");
+    grids[0].decode().unwrap().1
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_seed_flows_in_the_real_window_and_a_restart_keeps_the_deadline() {
+    let driver = start_driver().await;
+    let data = tempfile::tempdir().unwrap();
+    let shots = Shots::new();
+
+    let client = open_app(&driver, data.path()).await;
+    shots.take(&client, "01-empty").await;
+    assert!(text(&client, ".empty").await.contains("No agents yet"));
+    assert_eq!(text(&client, ".demo-label").await, "DEMO");
+
+    // Add an agent through the dialog.
+    click(&client, "button.add").await;
+    let input = client.wait().at_most(PATIENCE).for_element(Locator::Css(".modal input.name-input")).await.unwrap();
+    input.send_keys("Support Desk 1").await.unwrap();
+    click(&client, ".modal button[type=submit]").await;
+    wait_status(&client, "disconnected").await;
+    assert_eq!(text(&client, "li.row .name").await, "Support Desk 1");
+    shots.take(&client, "02-added").await;
+
+    // Seed test 1's first half: connect → the QR appears and decodes to the simulated code.
+    click(&client, "li.row button.connect").await;
+    wait_status(&client, "qr_pending").await;
+    let qr = wait_attr(&client, ".qr-image", "src", |s| s.starts_with("data:image/png")).await;
+    assert!(decode_qr(&qr).starts_with("sim-qr-"), "decoded {:?}", decode_qr(&qr));
+    shots.take(&client, "03-qr").await;
+
+    // Simulate the scan: the pairing restart, then connected.
+    click(&client, "button.sim-scan").await;
+    wait_status(&client, "connected").await;
+    shots.take(&client, "04-connected").await;
+
+    // Simulate a 401 (the select starts at 401): conflict with a running countdown (seed test 2).
+    click(&client, "button.sim-drop").await;
+    wait_status(&client, "conflict").await;
+    let until = wait_attr(&client, "li.row", "data-until", |s| !s.is_empty()).await;
+    let first = text(&client, "li.row .line").await;
+    assert!(first.contains("cooldown"), "{first}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let later = text(&client, "li.row .line").await;
+    assert_ne!(first, later, "the countdown runs");
+    let connect = client.find(Locator::Css("li.row button.connect")).await.unwrap();
+    assert!(!connect.is_enabled().await.unwrap(), "Connect is blocked");
+    let reason = connect.attr("title").await.unwrap().unwrap();
+    assert!(reason.contains("Blocked") && reason.contains("(401)"), "{reason}");
+    shots.take(&client, "05-conflict-blocked").await;
+
+    // Close the app and start it again on the same data directory: the same deadline (P-2).
+    client.close().await.unwrap();
+    let client = open_app(&driver, data.path()).await;
+    wait_status(&client, "conflict").await;
+    let again = wait_attr(&client, "li.row", "data-until", |s| !s.is_empty()).await;
+    assert_eq!(again, until, "the cooldown continues from the same deadline");
+    shots.take(&client, "06-restarted-conflict").await;
+
+    // Seed test 3: a manual disconnect, then Connect at once gets a fresh QR.
+    click(&client, "li.row button.disconnect").await;
+    wait_status(&client, "disconnected").await;
+    click(&client, "li.row button.connect").await;
+    wait_status(&client, "qr_pending").await;
+    click(&client, "li.row").await;
+    let qr = wait_attr(&client, ".qr-image", "src", |s| s.starts_with("data:image/png")).await;
+    assert!(decode_qr(&qr).starts_with("sim-qr-"));
+    shots.take(&client, "07-qr-again").await;
+    client.close().await.unwrap();
+}

@@ -1,0 +1,65 @@
+// The one door to the backend. Nothing else in the UI imports Tauri, so the
+// UI runs in a plain browser or a test with another Backend.
+
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type {
+  AgentDto,
+  DecisionDto,
+  HistoryDto,
+  IpcError,
+  SettingChange,
+  SettingDto,
+  SimAction,
+  Snapshot,
+  UiEvent,
+} from "./bindings";
+
+export interface Backend {
+  /** A snapshot now, then every change through `onEvent`, in order. */
+  subscribe(onEvent: (event: UiEvent) => void): Promise<Snapshot>;
+  addAgent(name: string): Promise<AgentDto>;
+  renameAgent(id: number, name: string): Promise<AgentDto>;
+  removeAgent(id: number): Promise<void>;
+  connect(id: number): Promise<DecisionDto>;
+  disconnect(id: number): Promise<void>;
+  requestPairCode(id: number, phone: string): Promise<void>;
+  history(id: number, limit: number): Promise<HistoryDto[]>;
+  getSettings(): Promise<SettingDto[]>;
+  updateSettings(changes: SettingChange[]): Promise<SettingDto[]>;
+  simulate(id: number, action: SimAction): Promise<void>;
+}
+
+/** Every failure the backend reports has this shape; anything else is wrapped into it. */
+export function asIpcError(err: unknown): IpcError {
+  if (typeof err === "object" && err !== null && "kind" in err && "message" in err) {
+    const e = err as { kind: unknown; message: unknown };
+    return { kind: String(e.kind), message: String(e.message) };
+  }
+  return { kind: "internal", message: err instanceof Error ? err.message : String(err) };
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (err) {
+    throw asIpcError(err);
+  }
+}
+
+export const tauriBackend: Backend = {
+  subscribe(onEvent) {
+    const channel = new Channel<UiEvent>();
+    channel.onmessage = onEvent;
+    return call<Snapshot>("subscribe", { onEvent: channel });
+  },
+  addAgent: (name) => call("add_agent", { name }),
+  renameAgent: (id, name) => call("rename_agent", { id, name }),
+  removeAgent: (id) => call("remove_agent", { id }),
+  connect: (id) => call("connect_agent", { id }),
+  disconnect: (id) => call("disconnect_agent", { id }),
+  requestPairCode: (id, phone) => call("request_pair_code", { id, phone }),
+  history: (id, limit) => call("agent_history", { id, limit }),
+  getSettings: () => call("get_settings"),
+  updateSettings: (changes) => call("update_settings", { changes }),
+  simulate: (id, action) => call("simulate", { id, action }),
+};

@@ -1,0 +1,219 @@
+// The panel: header with counts, search and filter; banners; the list; the
+// detail panel. Wires the store to the views and the views to the backend.
+
+import { asIpcError, type Backend } from "./api";
+import type { AgentDto, Snapshot, StatusDto, UiEvent } from "./bindings";
+import { ALL_STATUSES, STATUS_LABELS } from "./format";
+import { AgentStore } from "./store";
+import { Ticker } from "./ticker";
+import { DetailPanel } from "./views/detail";
+import { confirmDialog, nameDialog, settingsDialog } from "./views/dialogs";
+import { h, setText } from "./views/dom";
+import { AgentList, type Filter } from "./views/list";
+
+const UNAVAILABLE = "Real WhatsApp connections are not available in this build yet. Start Switchboard with --demo to practise.";
+
+export class App {
+  readonly store = new AgentStore();
+  readonly ticker: Ticker;
+  private list!: AgentList;
+  private detail!: DetailPanel;
+  private readonly counts = new Map<StatusDto | "all", HTMLElement>();
+  private readonly banners = h("div", { class: "banners", attrs: { "aria-live": "polite" } });
+  private readonly toastEl = h("div", { class: "toast", role: "status", hidden: true });
+  private toastTimer: ReturnType<typeof setTimeout> | null = null;
+  private filter: Filter = { text: "", status: "all" };
+  /** Events that arrive while the snapshot is still on its way. */
+  private early: UiEvent[] | null = [];
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly root: HTMLElement,
+    private readonly clock: () => number = Date.now,
+  ) {
+    this.ticker = new Ticker(250, clock);
+  }
+
+  async start(): Promise<void> {
+    let snapshot: Snapshot;
+    try {
+      snapshot = await this.backend.subscribe((event) => this.onEvent(event));
+    } catch (err) {
+      this.fatal("Switchboard could not reach its engine", asIpcError(err).message);
+      return;
+    }
+    if (snapshot.startupError) {
+      this.fatal("Switchboard could not open its database", snapshot.startupError.message);
+      return;
+    }
+    this.build(snapshot);
+    this.list.render(this.store.reset(snapshot.agents));
+    for (const event of this.early ?? []) this.onEvent(event);
+    this.early = null;
+    this.updateCounts();
+  }
+
+  private fatal(title: string, message: string): void {
+    this.root.replaceChildren(h("main", { class: "fatal" }, h("h1", {}, title), h("p", {}, message)));
+  }
+
+  private build(snapshot: Snapshot): void {
+    const demo = snapshot.mode === "demo";
+    const unavailable = snapshot.mode === "unavailable" ? UNAVAILABLE : null;
+    this.list = new AgentList(
+      { select: (id) => this.select(id), connect: (id) => this.connect(id), disconnect: (id) => this.disconnect(id) },
+      this.ticker,
+      unavailable,
+      this.clock,
+    );
+    this.detail = new DetailPanel(
+      {
+        backend: this.backend,
+        demo,
+        toast: (m) => this.toast(m),
+        rename: (a) => this.renameDialog(a),
+        remove: (a) => this.removeDialog(a),
+        connect: (id) => this.connect(id),
+        disconnect: (id) => this.disconnect(id),
+      },
+      this.ticker,
+    );
+    const search = h("input", { class: "search", attrs: { type: "search", placeholder: "Search by name", "aria-label": "Search agents by name" } });
+    search.addEventListener("input", () => this.setFilter({ ...this.filter, text: search.value }));
+    const statusSelect = h("select", { class: "status-filter", attrs: { "aria-label": "Filter by status" } }, h("option", { attrs: { value: "all" } }, "All statuses"));
+    for (const s of ALL_STATUSES) statusSelect.append(h("option", { attrs: { value: s } }, STATUS_LABELS[s]));
+    statusSelect.addEventListener("change", () => this.setFilter({ ...this.filter, status: statusSelect.value as StatusDto | "all" }));
+    const chips = h("div", { class: "counts" });
+    for (const s of ["all", ...ALL_STATUSES] as const) {
+      const count = h("span", { class: "count" }, "0");
+      const chip = h("button", { type: "button", class: `chip status-${s}`, dataset: { status: s }, onclick: () => {
+        statusSelect.value = s;
+        this.setFilter({ ...this.filter, status: s });
+      } }, s === "all" ? "All" : STATUS_LABELS[s], count);
+      this.counts.set(s, count);
+      chips.append(chip);
+    }
+    const header = h(
+      "header",
+      { class: "top" },
+      h("div", { class: "brand" }, h("h1", {}, "Switchboard"), demo ? h("span", { class: "demo-label", title: "Simulated WhatsApp: nothing here reaches real phones" }, "DEMO") : null),
+      chips,
+      h(
+        "div",
+        { class: "tools" },
+        search,
+        statusSelect,
+        h("button", { type: "button", class: "add primary", onclick: () => this.addDialog() }, "Add agent"),
+        h("button", { type: "button", class: "settings-button", onclick: () => this.settings() }, "Settings"),
+      ),
+    );
+    if (unavailable) this.banner("info", unavailable, null);
+    this.root.replaceChildren(header, this.banners, h("main", { class: "body" }, this.list.el, this.detail.el), this.toastEl);
+  }
+
+  private onEvent(event: UiEvent): void {
+    if (this.early) {
+      this.early.push(event);
+      return;
+    }
+    if (event.type === "notice") {
+      this.banner("alert", event.body, event.agentId);
+      return;
+    }
+    const changes = this.store.apply(event);
+    if (changes.length === 0) return;
+    this.list.render(changes);
+    this.updateCounts();
+    const selected = this.detail.selectedId;
+    if (selected !== null && changes.some((c) => c.agent.id === selected)) {
+      this.detail.show(this.store.agents.get(selected) ?? null);
+    }
+  }
+
+  private updateCounts(): void {
+    let total = 0;
+    for (const s of ALL_STATUSES) {
+      const n = this.store.counts.get(s) ?? 0;
+      total += n;
+      setText(this.counts.get(s)!, String(n));
+      this.counts.get(s)!.parentElement!.hidden = n === 0 && (s === "unreadable" || s === "connecting");
+    }
+    setText(this.counts.get("all")!, String(total));
+  }
+
+  private setFilter(filter: Filter): void {
+    this.filter = filter;
+    this.list.setFilter(filter);
+  }
+
+  private select(id: number): void {
+    this.list.select(id);
+    this.detail.show(this.store.agents.get(id) ?? null);
+  }
+
+  private async connect(id: number): Promise<void> {
+    try {
+      const decision = await this.backend.connect(id);
+      if (!decision.allowed) this.toast(decision.reason);
+    } catch (err) {
+      this.toast(asIpcError(err).message);
+    }
+  }
+
+  private async disconnect(id: number): Promise<void> {
+    try {
+      await this.backend.disconnect(id);
+    } catch (err) {
+      this.toast(asIpcError(err).message);
+    }
+  }
+
+  private addDialog(): void {
+    nameDialog("Add agent", "", "Add", async (name) => {
+      const agent = await this.backend.addAgent(name);
+      this.onEvent({ type: "agent", agent });
+      this.select(agent.id);
+    });
+  }
+
+  private renameDialog(agent: AgentDto): void {
+    nameDialog(`Rename ${agent.name}`, agent.name, "Rename", (name) => this.backend.renameAgent(agent.id, name));
+  }
+
+  private removeDialog(agent: AgentDto): void {
+    confirmDialog(
+      "Remove agent",
+      `Remove “${agent.name}”? Its device is unlinked from the phone, its credentials and its timeline are deleted.`,
+      "Remove",
+      async () => {
+        await this.backend.removeAgent(agent.id);
+        if (this.detail.selectedId === agent.id) this.detail.show(null);
+      },
+    );
+  }
+
+  private async settings(): Promise<void> {
+    try {
+      const settings = await this.backend.getSettings();
+      settingsDialog(settings, (changes) => this.backend.updateSettings(changes));
+    } catch (err) {
+      this.toast(asIpcError(err).message);
+    }
+  }
+
+  /** A banner that stays until dismissed: fatal errors (L-3, R-2) and mode notes. */
+  private banner(kind: "alert" | "info", text: string, agentId: number | null): void {
+    const dismiss = h("button", { type: "button", class: "dismiss", attrs: { "aria-label": "Dismiss" } }, "Dismiss");
+    const show = agentId !== null ? h("button", { type: "button", class: "show", onclick: () => this.select(agentId) }, "Show agent") : null;
+    const el = h("div", { class: `banner ${kind}`, role: kind === "alert" ? "alert" : "note" }, h("span", { class: "text" }, text), show, dismiss);
+    dismiss.addEventListener("click", () => el.remove());
+    this.banners.append(el);
+  }
+
+  toast(message: string): void {
+    this.toastEl.textContent = message;
+    this.toastEl.hidden = false;
+    if (this.toastTimer !== null) clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => (this.toastEl.hidden = true), 6000);
+  }
+}

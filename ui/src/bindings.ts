@@ -1,0 +1,74 @@
+// Generated from src-tauri/src/dto.rs by ts-rs. Do not edit: run
+// `UPDATE_BINDINGS=1 cargo test -p switchboard bindings` after changing a DTO.
+
+export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
+
+export type DecisionDto = { allowed: boolean, 
+/**
+ * The SPEC rule that decided ("A-3").
+ */
+rule: string, 
+/**
+ * Shown verbatim.
+ */
+reason: string, 
+/**
+ * When a blocked request would pass, in ms since the epoch.
+ */
+until: number | null, };
+
+export type AgentDto = { id: number, name: string, 
+/**
+ * The linked number, masked ("+49•••••••••78").
+ */
+phone: string | null, status: StatusDto, reason: string, lastCode: number | null, hasCredentials: boolean, 
+/**
+ * The live QR as a PNG data URL (Q-1).
+ */
+qrPng: string | null, qrExpiresAt: number | null, 
+/**
+ * The 8-character code for linking by phone number (Q-4).
+ */
+pairCode: string | null, nextRetryAt: number | null, retryAttempt: number, maxRetries: number, authCooldownUntil: number | null, attemptCooldownUntil: number | null, bannedUntil: number | null, disconnectedAt: number | null, 
+/**
+ * What Connect would get now; the UI never guesses.
+ */
+connect: DecisionDto, 
+/**
+ * Grows with every publication of this agent; older ones are dropped.
+ */
+version: number, };
+
+export type HistoryDto = { at: number, from: StatusDto, to: StatusDto, code: number | null, reason: string, trigger: string, rule: string, };
+
+export type UnitDto = "ms" | "count" | "percent" | "per_second";
+
+export type SettingDto = { key: string, value: number, min: number, max: number, unit: UnitDto, };
+
+export type SettingChange = { key: string, value: number, };
+
+export type ModeDto = "demo" | "real" | "unavailable";
+
+export type IpcError = { 
+/**
+ * Stable and machine-readable: the UI branches on it.
+ */
+kind: string, 
+/**
+ * Plain words for a person.
+ */
+message: string, };
+
+export type Snapshot = { mode: ModeDto, agents: Array<AgentDto>, settings: Array<SettingDto>, 
+/**
+ * Set when the engine could not start (a database from a newer version, say).
+ */
+startupError: IpcError | null, 
+/**
+ * Where the database and logs are, to tell staff.
+ */
+dataDir: string, };
+
+export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "resync", agents: Array<AgentDto>, };
+
+export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" };

@@ -1,0 +1,99 @@
+// Pure formatting: what a person reads for an agent at a given moment.
+
+import type { AgentDto, StatusDto } from "./bindings";
+
+/** "3:42" for minutes and seconds, "1:02:03" past an hour; rounds up so 0:00 never shows early. */
+export function formatCountdown(ms: number): string {
+  const total = Math.max(0, Math.ceil(ms / 1000));
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  const ss = String(s).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+export const STATUS_LABELS: Record<StatusDto, string> = {
+  disconnected: "Disconnected",
+  connecting: "Connecting",
+  qr_pending: "Scan QR",
+  connected: "Connected",
+  reconnecting: "Reconnecting",
+  conflict: "Conflict",
+  failed: "Failed",
+  unreadable: "Unreadable",
+};
+
+export const ALL_STATUSES: StatusDto[] = [
+  "connected",
+  "qr_pending",
+  "connecting",
+  "reconnecting",
+  "conflict",
+  "failed",
+  "disconnected",
+  "unreadable",
+];
+
+/** The deadline a row counts down to, with what it means. */
+export interface Countdown {
+  /** Words before the time ("QR expires in"). */
+  label: string;
+  until: number;
+}
+
+/**
+ * Which deadline matters most for this agent now: the QR expiry while
+ * pairing, the next retry while reconnecting, otherwise the end of whatever
+ * blocks Connect (auth cooldown, ban, attempt cooldown).
+ */
+export function countdownOf(agent: AgentDto): Countdown | null {
+  if (agent.status === "qr_pending" && agent.qrExpiresAt !== null) {
+    return { label: "QR expires in", until: agent.qrExpiresAt };
+  }
+  if (agent.status === "reconnecting" && agent.nextRetryAt !== null) {
+    return { label: `Retry ${agent.retryAttempt} of ${agent.maxRetries} in`, until: agent.nextRetryAt };
+  }
+  if (!agent.connect.allowed && agent.connect.until !== null) {
+    const what = agent.bannedUntil === agent.connect.until ? "ban ends in" : agent.connect.rule === "A-5" ? "wait" : "cooldown";
+    return { label: `Connect blocked — ${what}`, until: agent.connect.until };
+  }
+  return null;
+}
+
+/** The line under the name: the reason, with the live countdown where one runs. */
+export function statusLine(agent: AgentDto, now: number): string {
+  const countdown = countdownOf(agent);
+  const code = agent.lastCode !== null && !agent.reason.includes(`(${agent.lastCode})`) ? ` (${agent.lastCode})` : "";
+  const reason = `${agent.reason}${code}`;
+  if (!countdown) return reason;
+  return `${countdown.label} ${formatCountdown(countdown.until - now)} · ${reason}`;
+}
+
+/** 0 → 1 as a deadline approaches, from when the UI first saw it. */
+export function progress(seenAt: number, until: number, now: number): number {
+  const total = until - seenAt;
+  if (total <= 0) return 1;
+  return Math.min(1, Math.max(0, (now - seenAt) / total));
+}
+
+export function formatTime(ms: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** A settings value in the unit people think in. */
+export function settingLabel(key: string): string {
+  const labels: Record<string, string> = {
+    auth_cooldown_ms: "Auth cooldown after 401/440",
+    attempt_cooldown_ms: "Gap between two manual connects",
+    qr_lifetime_ms: "QR lifetime",
+    backoff_base_ms: "First retry delay",
+    backoff_cap_ms: "Longest retry delay",
+    max_retries: "Retries before giving up",
+    jitter_percent: "Retry jitter (±%)",
+    start_rate_per_s: "Automatic starts per second",
+    connect_timeout_ms: "Connect timeout",
+  };
+  return labels[key] ?? key;
+}

@@ -1,0 +1,124 @@
+// Modal dialogs: add, rename, remove, settings. Engine validation errors
+// are shown inline; a dialog closes only when the backend accepted.
+
+import { asIpcError } from "../api";
+import type { SettingChange, SettingDto } from "../bindings";
+import { settingLabel } from "../format";
+import { h } from "./dom";
+
+function modal(title: string, ...content: Node[]): { root: HTMLElement; close(): void } {
+  const root = h("div", { class: "modal-backdrop" }, h("div", { class: "modal", role: "dialog", attrs: { "aria-modal": "true", "aria-label": title } }, h("h2", {}, title), ...content));
+  const close = () => {
+    root.remove();
+    document.removeEventListener("keydown", onKey);
+  };
+  const onKey = (e: KeyboardEvent) => {
+    if (e.key === "Escape") close();
+  };
+  document.addEventListener("keydown", onKey);
+  document.body.append(root);
+  return { root, close };
+}
+
+/** Asks for a name; `submit` rejects with an IpcError to keep the dialog open. */
+export function nameDialog(title: string, initial: string, action: string, submit: (name: string) => Promise<unknown>): HTMLElement {
+  const input = h("input", { class: "name-input", attrs: { type: "text", "aria-label": "Agent name", maxlength: "200", autocomplete: "off" } });
+  input.value = initial;
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const form = h("form", {}, h("label", {}, "Name", input), error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, action)));
+  const dialog = modal(title, form);
+  cancel.addEventListener("click", dialog.close);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      await submit(input.value);
+      dialog.close();
+    } catch (err) {
+      error.hidden = false;
+      error.textContent = asIpcError(err).message;
+      input.focus();
+    }
+  });
+  input.focus();
+  return dialog.root;
+}
+
+export function confirmDialog(title: string, message: string, action: string, confirm: () => Promise<unknown>): HTMLElement {
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const ok = h("button", { type: "button", class: "danger" }, action);
+  const dialog = modal(title, h("p", {}, message), error, h("div", { class: "buttons" }, cancel, ok));
+  cancel.addEventListener("click", dialog.close);
+  ok.addEventListener("click", async () => {
+    try {
+      await confirm();
+      dialog.close();
+    } catch (err) {
+      error.hidden = false;
+      error.textContent = asIpcError(err).message;
+    }
+  });
+  return dialog.root;
+}
+
+/** Shown in the unit people think in: seconds for durations. */
+function toDisplay(s: SettingDto): number {
+  return s.unit === "ms" ? s.value / 1000 : s.value;
+}
+
+function fromDisplay(s: SettingDto, shown: number): number {
+  return s.unit === "ms" ? Math.round(shown * 1000) : Math.round(shown);
+}
+
+function unitWord(s: SettingDto): string {
+  return { ms: "seconds", count: "times", percent: "%", per_second: "per second" }[s.unit];
+}
+
+export function settingsDialog(settings: SettingDto[], save: (changes: SettingChange[]) => Promise<SettingDto[]>): HTMLElement {
+  const inputs = new Map<string, HTMLInputElement>();
+  const rows = settings.map((s) => {
+    const input = h("input", {
+      attrs: {
+        type: "number",
+        step: s.unit === "ms" ? "0.1" : "1",
+        min: String(toDisplay({ ...s, value: s.min })),
+        max: String(toDisplay({ ...s, value: s.max })),
+        "aria-label": settingLabel(s.key),
+        name: s.key,
+      },
+    });
+    input.value = String(toDisplay(s));
+    inputs.set(s.key, input);
+    const range = `${toDisplay({ ...s, value: s.min })} – ${toDisplay({ ...s, value: s.max })} ${unitWord(s)}`;
+    return h("label", { class: "setting" }, h("span", {}, settingLabel(s.key)), input, h("small", {}, range));
+  });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const form = h("form", { class: "settings" }, ...rows, error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save")));
+  const dialog = modal("Settings", form);
+  cancel.addEventListener("click", dialog.close);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const changes: SettingChange[] = [];
+    for (const s of settings) {
+      const raw = inputs.get(s.key)!.value.trim();
+      const shown = Number(raw);
+      if (raw === "" || !Number.isFinite(shown)) {
+        error.hidden = false;
+        error.textContent = `${settingLabel(s.key)}: enter a number`;
+        return;
+      }
+      const value = fromDisplay(s, shown);
+      if (value !== s.value) changes.push({ key: s.key, value });
+    }
+    try {
+      await save(changes);
+      dialog.close();
+    } catch (err) {
+      error.hidden = false;
+      error.textContent = asIpcError(err).message;
+    }
+  });
+  return dialog.root;
+}

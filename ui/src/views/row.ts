@@ -1,0 +1,115 @@
+// One row of the agent list. Built once per agent, then updated in place.
+
+import type { AgentDto } from "../bindings";
+import { STATUS_LABELS, countdownOf, progress, statusLine } from "../format";
+import { h, setText } from "./dom";
+
+export interface RowActions {
+  select(id: number): void;
+  connect(id: number): void;
+  disconnect(id: number): void;
+}
+
+export class AgentRow {
+  readonly el: HTMLElement;
+  private agent: AgentDto;
+  private readonly name: HTMLElement;
+  private readonly phone: HTMLElement;
+  private readonly badge: HTMLElement;
+  private readonly line: HTMLElement;
+  private readonly bar: HTMLElement;
+  private readonly fill: HTMLElement;
+  private readonly connectButton: HTMLButtonElement;
+  private readonly disconnectButton: HTMLButtonElement;
+  /** When the UI first saw the current deadline: the start of the progress bar. */
+  private deadlineSeen: { until: number; at: number } | null = null;
+
+  constructor(
+    agent: AgentDto,
+    private readonly actions: RowActions,
+    private readonly connectUnavailable: string | null,
+    now: number,
+  ) {
+    this.agent = agent;
+    this.name = h("span", { class: "name" });
+    this.phone = h("span", { class: "phone" });
+    this.badge = h("span", { class: "badge" });
+    this.line = h("div", { class: "line" });
+    this.fill = h("div", { class: "fill" });
+    this.bar = h("div", { class: "bar", hidden: true }, this.fill);
+    this.connectButton = h("button", { class: "connect", type: "button" }, "Connect");
+    this.disconnectButton = h("button", { class: "disconnect", type: "button" }, "Disconnect");
+    this.connectButton.addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.actions.connect(this.agent.id);
+    });
+    this.disconnectButton.addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.actions.disconnect(this.agent.id);
+    });
+    this.el = h(
+      "li",
+      { class: "row", dataset: { id: String(agent.id) }, attrs: { tabindex: "0" } },
+      h("div", { class: "who" }, h("div", { class: "title" }, this.name, this.badge), this.phone),
+      h("div", { class: "what" }, this.line, this.bar),
+      h("div", { class: "actions" }, this.connectButton, this.disconnectButton),
+    );
+    this.el.addEventListener("click", () => this.actions.select(this.agent.id));
+    this.el.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") this.actions.select(this.agent.id);
+    });
+    this.update(agent, now);
+  }
+
+  get id(): number {
+    return this.agent.id;
+  }
+
+  get current(): AgentDto {
+    return this.agent;
+  }
+
+  /** Whether this row has a countdown the ticker must redraw. */
+  get ticking(): boolean {
+    return countdownOf(this.agent) !== null;
+  }
+
+  update(agent: AgentDto, now: number): void {
+    this.agent = agent;
+    setText(this.name, agent.name);
+    this.name.title = agent.name;
+    setText(this.phone, agent.phone ?? "not linked");
+    this.badge.className = `badge status-${agent.status}`;
+    setText(this.badge, STATUS_LABELS[agent.status]);
+    this.el.dataset.status = agent.status;
+    // Connect follows the engine's decision, never a guess of the UI's own.
+    const blockedReason = this.connectUnavailable ?? (agent.connect.allowed ? null : agent.connect.reason);
+    this.connectButton.disabled = blockedReason !== null;
+    this.connectButton.title = blockedReason ?? "Connect this agent";
+    this.disconnectButton.disabled = agent.status === "disconnected";
+    this.disconnectButton.title = "Disconnect, unlink the device and delete its credentials";
+    this.tick(now);
+  }
+
+  /** Redraws the time-dependent parts: the countdown text and its bar. */
+  tick(now: number): void {
+    setText(this.line, statusLine(this.agent, now));
+    this.line.title = this.agent.reason;
+    const countdown = countdownOf(this.agent);
+    if (!countdown) {
+      this.bar.hidden = true;
+      this.deadlineSeen = null;
+      delete this.el.dataset.until;
+      return;
+    }
+    // The deadline itself, for tests and for anyone inspecting the page.
+    this.el.dataset.until = String(countdown.until);
+    if (!this.deadlineSeen || this.deadlineSeen.until !== countdown.until) {
+      this.deadlineSeen = { until: countdown.until, at: Math.min(now, countdown.until) };
+    }
+    this.bar.hidden = false;
+    const fraction = progress(this.deadlineSeen.at, countdown.until, now);
+    const width = `${(100 * (1 - fraction)).toFixed(1)}%`;
+    if (this.fill.style.width !== width) this.fill.style.width = width;
+  }
+}

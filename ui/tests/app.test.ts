@@ -1,0 +1,215 @@
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { App } from "../src/app";
+import { ALL_STATUSES, STATUS_LABELS } from "../src/format";
+import { FakeBackend, NOW, agent, flush, snapshot } from "./fake";
+
+let root: HTMLElement;
+
+beforeEach(() => {
+  vi.useFakeTimers();
+  vi.setSystemTime(NOW);
+  document.body.replaceChildren();
+  root = document.createElement("div");
+  document.body.append(root);
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+async function start(backend: FakeBackend): Promise<App> {
+  const app = new App(backend, root, () => Date.now());
+  await app.start();
+  return app;
+}
+
+function row(id: number): HTMLElement {
+  return root.querySelector<HTMLElement>(`li.row[data-id="${id}"]`)!;
+}
+
+describe("the agent list", () => {
+  it("renders every status with its badge and label", async () => {
+    const agents = ALL_STATUSES.map((s, i) => agent(i + 1, s));
+    await start(new FakeBackend(snapshot(agents)));
+    ALL_STATUSES.forEach((status, i) => {
+      const badge = row(i + 1).querySelector(".badge")!;
+      expect(badge.classList.contains(`status-${status}`)).toBe(true);
+      expect(badge.textContent).toBe(STATUS_LABELS[status]);
+    });
+    expect(root.querySelector('.chip[data-status="all"] .count')!.textContent).toBe(String(ALL_STATUSES.length));
+  });
+
+  it("shows an empty list with a hint", async () => {
+    await start(new FakeBackend(snapshot([])));
+    const empty = root.querySelector<HTMLElement>(".empty")!;
+    expect(empty.hidden).toBe(false);
+    expect(empty.textContent).toContain("No agents yet");
+  });
+
+  it("shows names with HTML as text, never as markup", async () => {
+    const evil = "<img src=x onerror=alert(1)>";
+    await start(new FakeBackend(snapshot([agent(1, "connected", { name: evil })])));
+    expect(row(1).querySelector(".name")!.textContent).toBe(evil);
+    expect(root.querySelector("img")).toBeNull();
+  });
+
+  it("ellipsizes long names and keeps the full name in the tooltip", async () => {
+    const long = "A very long agent name that goes on and on and never seems to end at all ok";
+    await start(new FakeBackend(snapshot([agent(1, "connected", { name: long })])));
+    const name = row(1).querySelector<HTMLElement>(".name")!;
+    expect(name.title).toBe(long);
+    const css = readFileSync(resolve(process.cwd(), "styles.css"), "utf8");
+    expect(css).toMatch(/\.name \{[^}]*text-overflow: ellipsis;[^}]*white-space: nowrap;/);
+  });
+
+  it("updates only the changed row, in place, and drops stale versions", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "disconnected"), agent(2, "disconnected")]));
+    await start(backend);
+    const first = row(1);
+    const second = row(2);
+    backend.emit({ type: "agent", agent: agent(2, "connecting", { version: 1 }) });
+    expect(row(1)).toBe(first);
+    expect(row(2)).toBe(second);
+    expect(second.dataset.status).toBe("connecting");
+    backend.emit({ type: "agent", agent: agent(2, "disconnected", { version: 0 }) });
+    expect(second.dataset.status).toBe("connecting");
+    backend.emit({ type: "removed", id: 1 });
+    expect(row(1)).toBeNull();
+  });
+
+  it("disables Connect with the engine's reason and counts down by itself (A-3)", async () => {
+    const until = NOW + 65_000;
+    const blocked = agent(1, "conflict", {
+      reason: "logged out (401) — the phone unlinked this device: scan a new QR",
+      lastCode: 401,
+      connect: { allowed: false, rule: "A-3", reason: "Blocked: logged out (401) — cooldown 1:05 left", until },
+      version: 1,
+    });
+    const backend = new FakeBackend(snapshot([blocked]));
+    await start(backend);
+    const button = row(1).querySelector<HTMLButtonElement>("button.connect")!;
+    expect(button.disabled).toBe(true);
+    expect(button.title).toBe("Blocked: logged out (401) — cooldown 1:05 left");
+    const line = row(1).querySelector(".line")!;
+    expect(line.textContent).toContain("cooldown 1:05");
+    vi.advanceTimersByTime(5_000);
+    expect(line.textContent).toContain("cooldown 1:00");
+    // The engine republishes at the end; the button follows without a reload.
+    backend.emit({ type: "agent", agent: { ...blocked, connect: { allowed: true, rule: "A-3", reason: "cooldown over", until: null }, version: 2 } });
+    expect(button.disabled).toBe(false);
+  });
+
+  it("sends a click to the engine and shows a refusal verbatim", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "disconnected")]));
+    backend.connectAnswer = { allowed: false, rule: "A-5", reason: "Blocked: an attempt just started — wait 0:04", until: NOW + 4_000 };
+    await start(backend);
+    row(1).querySelector<HTMLButtonElement>("button.connect")!.click();
+    await flush();
+    expect(backend.calls).toEqual(["connect 1"]);
+    expect(root.querySelector(".toast")!.textContent).toBe("Blocked: an attempt just started — wait 0:04");
+  });
+
+  it("filters by status and searches by name without re-rendering", async () => {
+    const agents = [agent(1, "connected", { name: "Alice" }), agent(2, "failed", { name: "Bob" }), agent(3, "connected", { name: "alina" })];
+    await start(new FakeBackend(snapshot(agents)));
+    const search = root.querySelector<HTMLInputElement>("input.search")!;
+    search.value = "ali";
+    search.dispatchEvent(new Event("input"));
+    expect([1, 2, 3].map((id) => row(id).hidden)).toEqual([false, true, false]);
+    root.querySelector<HTMLButtonElement>('.chip[data-status="failed"]')!.click();
+    expect([1, 2, 3].map((id) => row(id).hidden)).toEqual([true, true, true]);
+    expect(root.querySelector(".empty")!.textContent).toContain("No agent matches");
+  });
+
+  it("really takes hidden rows off the screen, whatever their display rule", async () => {
+    const style = document.createElement("style");
+    style.textContent = readFileSync(resolve(process.cwd(), "styles.css"), "utf8");
+    document.head.append(style);
+    await start(new FakeBackend(snapshot([agent(1, "connected"), agent(2, "failed")])));
+    root.querySelector<HTMLButtonElement>('.chip[data-status="failed"]')!.click();
+    expect(getComputedStyle(row(1)).display).toBe("none");
+    expect(getComputedStyle(row(2)).display).toBe("grid");
+    style.remove();
+  });
+
+  it("keeps a thousand agents as a thousand keyed rows, one timer for all countdowns", async () => {
+    const agents = Array.from({ length: 1000 }, (_, i) =>
+      agent(i + 1, "reconnecting", { retryAttempt: 1, nextRetryAt: NOW + 10_000 + i, reason: "timed out (408) — retry 1 of 5" }),
+    );
+    const app = await start(new FakeBackend(snapshot(agents)));
+    expect(root.querySelectorAll("li.row").length).toBe(1000);
+    expect(app.ticker.size).toBe(2); // the list and the detail panel share one ticker
+    expect(vi.getTimerCount()).toBe(1);
+  });
+});
+
+describe("dialogs and banners", () => {
+  it("shows the engine's validation error inline and keeps the dialog open", async () => {
+    const backend = new FakeBackend(snapshot([]));
+    backend.addError = { kind: "duplicate_name", message: 'an agent named "Alice" already exists (names are compared regardless of case)' };
+    await start(backend);
+    root.querySelector<HTMLButtonElement>("button.add")!.click();
+    const input = document.querySelector<HTMLInputElement>(".modal input.name-input")!;
+    input.value = "alice";
+    document.querySelector<HTMLFormElement>(".modal form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await flush();
+    const error = document.querySelector<HTMLElement>(".modal .error")!;
+    expect(error.hidden).toBe(false);
+    expect(error.textContent).toContain("already exists");
+    expect(backend.calls).toEqual(["add alice"]);
+  });
+
+  it("shows a fatal notice as a banner naming the agent (L-3)", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "failed")]));
+    await start(backend);
+    backend.emit({ type: "notice", agentId: 1, title: "Sales: needs attention", body: "Sales: banned by WhatsApp (403) — this number is restricted by WhatsApp" });
+    const banner = root.querySelector(".banner.alert")!;
+    expect(banner.textContent).toContain("Sales: banned by WhatsApp (403)");
+    banner.querySelector<HTMLButtonElement>("button.dismiss")!.click();
+    expect(root.querySelector(".banner.alert")).toBeNull();
+  });
+
+  it("says plainly when real connections are not available, and shows DEMO in demo mode", async () => {
+    await start(new FakeBackend(snapshot([agent(1, "disconnected")], "unavailable")));
+    expect(root.querySelector(".banner.info")!.textContent).toContain("not available in this build");
+    expect(row(1).querySelector<HTMLButtonElement>("button.connect")!.disabled).toBe(true);
+    expect(root.querySelector(".demo-label")).toBeNull();
+    root = document.createElement("div");
+    await start(new FakeBackend(snapshot([], "demo")));
+    expect(root.querySelector(".demo-label")!.textContent).toBe("DEMO");
+  });
+
+  it("shows a startup failure instead of the panel", async () => {
+    const snap = snapshot([]);
+    snap.startupError = { kind: "schema_too_new", message: "the database was written by a newer Switchboard" };
+    await start(new FakeBackend(snap));
+    expect(root.querySelector(".fatal")!.textContent).toContain("newer Switchboard");
+  });
+});
+
+describe("the detail panel", () => {
+  it("shows the QR, its expiry, and the pairing code form (Q-1, Q-4)", async () => {
+    const pending = agent(1, "qr_pending", { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000, pairCode: "ABCD2345", version: 1 });
+    const backend = new FakeBackend(snapshot([pending]));
+    await start(backend);
+    row(1).click();
+    const img = root.querySelector<HTMLImageElement>(".qr-image")!;
+    expect(img.getAttribute("src")).toBe("data:image/png;base64,AAAA");
+    expect(root.querySelector(".qr-expiry")!.textContent).toBe("expires in 2:30");
+    expect(root.querySelector(".pair-code strong")!.textContent).toBe("ABCD2345");
+    // A rotated code replaces the image.
+    backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", version: 2 } });
+    expect(root.querySelector(".qr-image")!.getAttribute("src")).toBe("data:image/png;base64,BBBB");
+  });
+
+  it("offers the simulate actions in demo mode", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "connected")]));
+    await start(backend);
+    row(1).click();
+    root.querySelector<HTMLButtonElement>("button.sim-drop")!.click();
+    await flush();
+    expect(backend.calls).toEqual(['simulate 1 {"action":"drop","code":401}']);
+  });
+});

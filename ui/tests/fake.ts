@@ -1,0 +1,88 @@
+// A backend for tests: records calls and answers like the engine would.
+
+import type { Backend } from "../src/api";
+import type { AgentDto, DecisionDto, Snapshot, StatusDto, UiEvent } from "../src/bindings";
+
+export const NOW = Date.UTC(2026, 10, 22, 10, 0, 0);
+
+export function agent(id: number, status: StatusDto, extra: Partial<AgentDto> = {}): AgentDto {
+  return {
+    id,
+    name: `Agent ${id}`,
+    phone: null,
+    status,
+    reason: "new agent",
+    lastCode: null,
+    hasCredentials: false,
+    qrPng: null,
+    qrExpiresAt: null,
+    pairCode: null,
+    nextRetryAt: null,
+    retryAttempt: 0,
+    maxRetries: 5,
+    authCooldownUntil: null,
+    attemptCooldownUntil: null,
+    bannedUntil: null,
+    disconnectedAt: null,
+    connect: { allowed: true, rule: "A-2", reason: "clean manual disconnect — cooldown bypassed", until: null },
+    version: 0,
+    ...extra,
+  };
+}
+
+export class FakeBackend implements Backend {
+  calls: string[] = [];
+  emit: (event: UiEvent) => void = () => {};
+  connectAnswer: DecisionDto = { allowed: true, rule: "A-2", reason: "ok", until: null };
+  addError: { kind: string; message: string } | null = null;
+
+  constructor(public snapshot: Snapshot) {}
+
+  async subscribe(onEvent: (event: UiEvent) => void): Promise<Snapshot> {
+    this.emit = onEvent;
+    return this.snapshot;
+  }
+  async addAgent(name: string): Promise<AgentDto> {
+    this.calls.push(`add ${name}`);
+    if (this.addError) throw this.addError;
+    return agent(99, "disconnected", { name });
+  }
+  async renameAgent(id: number, name: string): Promise<AgentDto> {
+    this.calls.push(`rename ${id} ${name}`);
+    return agent(id, "disconnected", { name });
+  }
+  async removeAgent(id: number): Promise<void> {
+    this.calls.push(`remove ${id}`);
+  }
+  async connect(id: number): Promise<DecisionDto> {
+    this.calls.push(`connect ${id}`);
+    return this.connectAnswer;
+  }
+  async disconnect(id: number): Promise<void> {
+    this.calls.push(`disconnect ${id}`);
+  }
+  async requestPairCode(id: number, phone: string): Promise<void> {
+    this.calls.push(`pair ${id} ${phone}`);
+  }
+  async history() {
+    return [];
+  }
+  async getSettings() {
+    return [];
+  }
+  async updateSettings() {
+    return [];
+  }
+  async simulate(id: number, action: unknown): Promise<void> {
+    this.calls.push(`simulate ${id} ${JSON.stringify(action)}`);
+  }
+}
+
+export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): Snapshot {
+  return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard" };
+}
+
+/** Lets pending promise callbacks run. */
+export async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
