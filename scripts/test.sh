@@ -28,6 +28,4 @@ if have_cargo_component clippy clippy; then
     cargo clippy --workspace --all-targets --locked -- -D warnings
 fi
 echo "==> cargo test (under Xvfb)"
-# WebKit's compositing costs ~60 MB and nothing visible under Xvfb.
-export WEBKIT_DISABLE_COMPOSITING_MODE=1
 xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked

@@ -116,6 +116,8 @@ export class DetailPanel {
     const timeline = h("section", { class: "timeline" }, h("h3", {}, "Timeline"), h("ol", { class: "history" }, h("li", { class: "hint" }, "Loading…")));
     parts.push(timeline);
     this.body.replaceChildren(...parts);
+    // Keep showing the last timeline of this agent until the refresh arrives.
+    this.fillHistoryCache();
     this.onTick(Date.now());
   }
 

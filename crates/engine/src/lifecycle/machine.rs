@@ -228,6 +228,8 @@ impl<R: Rng> Machine<'_, R> {
         self.agent.attempt = None;
         let r = self.record();
         r.has_credentials = false;
+        // The device is unlinked: the number is no longer this agent's.
+        r.phone = None;
         r.last_auth_failure_at = None;
         r.retry_attempt = 0;
         r.banned_until = None;

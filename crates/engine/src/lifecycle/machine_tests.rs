@@ -380,6 +380,7 @@ fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
             "{name}"
         );
         assert!(!r.has_credentials);
+        assert_eq!(r.phone, None, "{name}: the unlinked number is forgotten");
         assert_eq!(h.agent.attempt, None);
         let mut expected = Vec::new();
         if was_live {
