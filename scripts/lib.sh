@@ -58,8 +58,11 @@ build_ui() {
     (
         cd ui
         if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
-            echo "==> npm ci"
-            npm ci --no-audit --no-fund --loglevel=error
+            # `npm install`, not `npm ci`: npm 11 here writes a lockfile without
+            # other platforms' optional packages (rollup's), which its own `npm ci`
+            # then rejects as out of sync. `install` still takes the locked versions.
+            echo "==> npm install"
+            npm install --no-audit --no-fund --loglevel=error
         fi
         echo "==> building the UI"
         npm run --silent build

@@ -217,6 +217,16 @@ async fn e2e_seed_flows_in_the_real_window_and_a_restart_keeps_the_deadline() {
     let qr = wait_attr(&client, ".qr-image", "src", |s| s.starts_with("data:image/png")).await;
     assert!(decode_qr(&qr).starts_with("sim-qr-"));
     shots.take(&client, "07-qr-again").await;
+
+    // The settings page shows the engine's validation error inline and keeps the old value.
+    click(&client, "button.settings-button").await;
+    let retries = client.wait().at_most(PATIENCE).for_element(Locator::Css(".modal input[name=max_retries]")).await.unwrap();
+    retries.clear().await.unwrap();
+    retries.send_keys("0").await.unwrap();
+    click(&client, ".modal button[type=submit]").await;
+    client.wait().at_most(PATIENCE).for_element(Locator::Css(".modal .error:not([hidden])")).await.unwrap();
+    assert!(text(&client, ".modal .error").await.contains("between 1 and 100"));
+    shots.take(&client, "08-settings-error").await;
     client.close().await.unwrap();
 }
 

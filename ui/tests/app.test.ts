@@ -161,6 +161,22 @@ describe("dialogs and banners", () => {
     expect(backend.calls).toEqual(["add alice"]);
   });
 
+  it("edits settings in seconds and shows the engine's range error inline", async () => {
+    const backend = new FakeBackend(snapshot([]));
+    await start(backend);
+    root.querySelector<HTMLButtonElement>("button.settings-button")!.click();
+    await flush();
+    const auth = document.querySelector<HTMLInputElement>('.modal input[name="auth_cooldown_ms"]')!;
+    expect(auth.value).toBe("300");
+    auth.value = "60";
+    document.querySelector<HTMLInputElement>('.modal input[name="max_retries"]')!.value = "0";
+    document.querySelector<HTMLFormElement>(".modal form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    await flush();
+    expect(backend.calls).toEqual(['settings [{"key":"auth_cooldown_ms","value":60000},{"key":"max_retries","value":0}]']);
+    expect(document.querySelector(".modal .error")!.textContent).toContain("between 1 and 100");
+    expect(document.querySelector(".modal")).not.toBeNull();
+  });
+
   it("shows a fatal notice as a banner naming the agent (L-3)", async () => {
     const backend = new FakeBackend(snapshot([agent(1, "failed")]));
     await start(backend);

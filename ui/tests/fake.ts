@@ -1,7 +1,7 @@
 // A backend for tests: records calls and answers like the engine would.
 
 import type { Backend } from "../src/api";
-import type { AgentDto, DecisionDto, Snapshot, StatusDto, UiEvent } from "../src/bindings";
+import type { AgentDto, DecisionDto, SettingChange, SettingDto, Snapshot, StatusDto, UiEvent } from "../src/bindings";
 
 export const NOW = Date.UTC(2026, 10, 22, 10, 0, 0);
 
@@ -67,11 +67,18 @@ export class FakeBackend implements Backend {
   async history() {
     return [];
   }
-  async getSettings() {
-    return [];
+  settings: SettingDto[] = [
+    { key: "auth_cooldown_ms", value: 300_000, min: 1_000, max: 86_400_000, unit: "ms" },
+    { key: "max_retries", value: 5, min: 1, max: 100, unit: "count" },
+  ];
+  async getSettings(): Promise<SettingDto[]> {
+    return this.settings;
   }
-  async updateSettings() {
-    return [];
+  async updateSettings(changes: SettingChange[]): Promise<SettingDto[]> {
+    this.calls.push(`settings ${JSON.stringify(changes)}`);
+    const bad = changes.find((c) => c.key === "max_retries" && c.value < 1);
+    if (bad) throw { kind: "invalid_setting", message: `invalid setting: max_retries must be between 1 and 100, got ${bad.value}` };
+    return this.settings;
   }
   async simulate(id: number, action: unknown): Promise<void> {
     this.calls.push(`simulate ${id} ${JSON.stringify(action)}`);

@@ -95,7 +95,8 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
   });
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const cancel = h("button", { type: "button" }, "Cancel");
-  const form = h("form", { class: "settings" }, ...rows, error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save")));
+  // `novalidate`: the engine's message names the allowed range; the browser's bubble would not.
+  const form = h("form", { class: "settings", attrs: { novalidate: "" } }, ...rows, error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save")));
   const dialog = modal("Settings", form);
   cancel.addEventListener("click", dialog.close);
   form.addEventListener("submit", async (e) => {
