@@ -220,7 +220,8 @@ async fn e2e_seed_flows_in_the_real_window_and_a_restart_keeps_the_deadline() {
 
     // The settings page shows the engine's validation error inline and keeps the old value.
     click(&client, "button.settings-button").await;
-    let retries = client.wait().at_most(PATIENCE).for_element(Locator::Css(".modal input[name=max_retries]")).await.unwrap();
+    let retries =
+        client.wait().at_most(PATIENCE).for_element(Locator::Css(".modal input[name=max_retries]")).await.unwrap();
     retries.clear().await.unwrap();
     retries.send_keys("0").await.unwrap();
     click(&client, ".modal button[type=submit]").await;
