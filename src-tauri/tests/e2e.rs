@@ -59,6 +59,8 @@ async fn start_driver() -> Driver {
         .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
         // With compositing disabled, WebKitWebDriver's screenshot never answers (tried here).
         .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
+        // The app inherits this: warnings and errors only, so the test's output stays readable.
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
