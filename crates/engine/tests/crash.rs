@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,11 +32,19 @@ fn p5_kill_9_at_any_moment_leaves_legal_consistent_agents() {
             .arg("--db")
             .arg(&db)
             .args(["--seed", &round.to_string()])
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(100..400)));
+        // Even rounds kill at any moment, start-up and migrations included; odd
+        // rounds wait until the storm says it runs, so the kill lands mid-transition.
+        let storming = round % 2 == 1;
+        if storming {
+            let mut line = String::new();
+            BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+            assert!(line.starts_with("storming"), "round {round}: the storm did not start: {line:?}");
+        }
+        std::thread::sleep(Duration::from_millis(rng.random_range(20..300)));
         child.kill().unwrap();
         child.wait().unwrap();
 
@@ -50,12 +59,12 @@ fn p5_kill_9_at_any_moment_leaves_legal_consistent_agents() {
             record.check_invariants().unwrap_or_else(|e| panic!("round {round}: {e}"));
         }
         let rows: i64 = conn.query_row("SELECT count(*) FROM history", [], |r| r.get(0)).unwrap();
-        if rows > history_rows {
+        if storming && rows > history_rows {
             rounds_with_progress += 1;
         }
         history_rows = rows;
     }
-    assert!(rounds_with_progress >= KILLS / 2, "the storm changed agents in only {rounds_with_progress} rounds");
+    assert!(rounds_with_progress >= KILLS / 4, "the storm changed agents in only {rounds_with_progress} rounds");
 
     // The next start applies P-3: nothing is left mid-attempt.
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();

@@ -489,3 +489,25 @@ async fn p6_credentials_are_deleted_on_d1_and_on_auth_and_fatal_closes_only() {
     w.sup.disconnect(id).await.unwrap();
     assert!(!w.sim.has_credentials_of(id), "D-1");
 }
+
+/// `list()` is complete as soon as `start` returns: every agent's first view
+/// (after P-3) is published before the caller sees the supervisor.
+#[tokio::test(start_paused = true)]
+async fn p3_start_returns_with_every_agent_listed() {
+    let mut w = World::new().await;
+    for n in 0..50 {
+        w.add(&format!("agent {n}")).await;
+    }
+    w.sup.shutdown().await;
+    w.sup = switchboard_engine::supervisor::Supervisor::start(
+        &w.db,
+        switchboard_engine::supervisor::Options {
+            clock: w.clock.clone(),
+            connector: std::sync::Arc::new(w.sim.clone()),
+            seed: 1,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(w.sup.list().len(), 50);
+}

@@ -188,15 +188,16 @@ impl AgentTask {
     }
 
     async fn on_wake(&mut self) {
-        let now = self.shared.clock.now();
-        let record = &self.agent.record;
+        let id = self.agent.record.id;
         if self.start_slot.is_some_and(|slot| slot <= Instant::now()) {
             self.start_slot = None;
             if let Err(err) = self.apply(Input::Connect(Trigger::Auto)).await {
-                tracing::error!(agent = %record_id(&self.agent), "could not record a retry: {err}");
+                tracing::error!(agent = %id, "could not record a retry: {err}");
             }
             return;
         }
+        let now = self.shared.clock.now();
+        let record = &self.agent.record;
         if record.status == Status::Reconnecting && record.next_retry_at.is_some_and(|t| t <= now) {
             // the retry is due; wait for a start slot shared by all agents.
             let rate = self.shared.settings.borrow().start_rate;
@@ -204,7 +205,7 @@ impl AgentTask {
             return;
         }
         if let Err(err) = self.apply(Input::DeadlinePassed).await {
-            tracing::error!(agent = %record_id(&self.agent), "could not record an expiry: {err}");
+            tracing::error!(agent = %id, "could not record an expiry: {err}");
         }
         // A cooldown that just ended changes what Connect would do: publish it.
         self.publish();
@@ -341,10 +342,6 @@ impl AgentTask {
         let earliest: Option<Timestamp> = due.into_iter().chain(cooldowns).flatten().min();
         earliest.map(|at| Instant::now() + now.until(at))
     }
-}
-
-fn record_id(agent: &Agent) -> crate::lifecycle::AgentId {
-    agent.record.id
 }
 
 async fn sleep_until(wake: Option<Instant>) {

@@ -82,7 +82,8 @@ pub struct Options {
 
 impl Supervisor {
     /// Opens the database, loads every agent and starts its task (P-3 runs
-    /// in each task before anything else).
+    /// in each task before anything else). Returns once every agent's first
+    /// view is published.
     pub async fn start(database: &Path, options: Options) -> Result<Supervisor, EngineError> {
         let path = database.to_owned();
         let (store, settings, records) = tokio::task::spawn_blocking(move || {
@@ -125,6 +126,9 @@ impl Supervisor {
             registry.insert(record.id, AgentHandle { inbox: handle, name_key: agent_name_key(&record.name) });
         }
         drop(registry);
+        // Every task publishes its first view after P-3; wait for all of them,
+        // so `list()` is complete as soon as `start` returns.
+        supervisor.settle().await;
         tracing::info!(agents = supervisor.list().len(), "supervisor started");
         Ok(supervisor)
     }
