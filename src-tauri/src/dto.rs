@@ -237,6 +237,9 @@ pub struct Snapshot {
     pub startup_error: Option<IpcError>,
     /// Where the database and logs are, to tell staff.
     pub data_dir: String,
+    /// What staff must know about the mode, shown as a banner (and on
+    /// Connect while real connections are unavailable).
+    pub mode_note: Option<String>,
 }
 
 /// An update pushed to the UI, in order.

@@ -106,8 +106,4 @@ impl Connector for RealUnavailable {
     fn forget_credentials(&self, _: AgentId) -> Result<(), ConnectorError> {
         Ok(())
     }
-
-    fn is_real(&self) -> bool {
-        true
-    }
 }

@@ -11,8 +11,6 @@ import { confirmDialog, nameDialog, settingsDialog } from "./views/dialogs";
 import { h, setText } from "./views/dom";
 import { AgentList, type Filter } from "./views/list";
 
-const UNAVAILABLE = "Real WhatsApp connections are not available in this build yet. Start Switchboard with --demo to practise.";
-
 export class App {
   readonly store = new AgentStore();
   readonly ticker: Ticker;
@@ -59,7 +57,7 @@ export class App {
 
   private build(snapshot: Snapshot): void {
     const demo = snapshot.mode === "demo";
-    const unavailable = snapshot.mode === "unavailable" ? UNAVAILABLE : null;
+    const unavailable = snapshot.mode === "unavailable" ? snapshot.modeNote : null;
     this.list = new AgentList(
       { select: (id) => this.select(id), connect: (id) => this.connect(id), disconnect: (id) => this.disconnect(id) },
       this.ticker,

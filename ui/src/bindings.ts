@@ -67,7 +67,12 @@ startupError: IpcError | null,
 /**
  * Where the database and logs are, to tell staff.
  */
-dataDir: string, };
+dataDir: string, 
+/**
+ * What staff must know about the mode, shown as a banner (and on
+ * Connect while real connections are unavailable).
+ */
+modeNote: string | null, };
 
 export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "resync", agents: Array<AgentDto>, };
 

@@ -86,7 +86,8 @@ export class FakeBackend implements Backend {
 }
 
 export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): Snapshot {
-  return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard" };
+  const modeNote = mode === "unavailable" ? "Real WhatsApp connections are not available in this build yet. Start Switchboard with --demo to practise." : null;
+  return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote };
 }
 
 /** Lets pending promise callbacks run. */

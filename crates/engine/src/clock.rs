@@ -18,10 +18,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
-    pub const fn from_millis(ms: i64) -> Self {
-        Timestamp(ms)
-    }
-
     pub const fn as_millis(self) -> i64 {
         self.0
     }

@@ -96,9 +96,6 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Deletes the agent's credentials (D-1, auth and fatal closes). Idempotent.
     fn forget_credentials(&self, agent: AgentId) -> Result<(), ConnectorError>;
-
-    /// Whether this connector speaks to the real WhatsApp (false for the simulator).
-    fn is_real(&self) -> bool;
 }
 
 /// One live attempt. Dropping it without `close` must also end it.

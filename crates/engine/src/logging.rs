@@ -6,7 +6,6 @@
 
 use std::io::{self, Write};
 
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 /// Masks every run of 7+ digits: `+4915112345678` → `+49•••••••••78`.
@@ -64,14 +63,6 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masked<M> {
     fn make_writer(&'a self) -> Self::Writer {
         MaskedWriter(self.0.make_writer())
     }
-}
-
-/// Logs to stderr, masked, filtered by `RUST_LOG` (default `info`).
-/// tracing's timestamps (`2026-11-22T10:00:00.123456Z`) have no run of 7
-/// digits, so they pass through unmasked.
-pub fn init_stderr() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(Masked(io::stderr)).try_init();
 }
 
 #[cfg(test)]

@@ -219,10 +219,6 @@ impl Connector for SimulatedWhatsApp {
         self.lock().credentials.remove(&agent);
         Ok(())
     }
-
-    fn is_real(&self) -> bool {
-        false
-    }
 }
 
 impl SimulatedWhatsApp {

@@ -7,7 +7,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::dto::{AgentDto, ModeDto, Snapshot, UiEvent, settings_dto};
 use crate::error::IpcError;
-use crate::state::AppState;
+use crate::state::{AppState, REAL_UNAVAILABLE};
 
 /// Returns everything the UI shows, and from then on pushes every change to
 /// `on_event` in order (no polling). A new subscription replaces the old one.
@@ -22,7 +22,15 @@ pub async fn subscribe<R: Runtime>(
         Ok(engine) => engine,
         Err(err) => {
             let mode = if state.config.demo { ModeDto::Demo } else { ModeDto::Unavailable };
-            return Ok(Snapshot { mode, agents: vec![], settings: vec![], startup_error: Some(err), data_dir });
+            let snapshot = Snapshot {
+                mode,
+                agents: vec![],
+                settings: vec![],
+                startup_error: Some(err),
+                data_dir,
+                mode_note: None,
+            };
+            return Ok(snapshot);
         }
     };
     let supervisor = engine.supervisor.clone();
@@ -35,7 +43,15 @@ pub async fn subscribe<R: Runtime>(
     if let Some(old) = state.forwarder.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
         old.abort();
     }
-    Ok(Snapshot { mode: engine.mode, agents, settings: settings_dto(&settings), startup_error: None, data_dir })
+    let mode_note = (engine.mode == ModeDto::Unavailable).then(|| REAL_UNAVAILABLE.to_owned());
+    Ok(Snapshot {
+        mode: engine.mode,
+        agents,
+        settings: settings_dto(&settings),
+        startup_error: None,
+        data_dir,
+        mode_note,
+    })
 }
 
 async fn forward<R: Runtime>(

@@ -93,10 +93,6 @@ export class AgentList {
     this.rows.get(id ?? -1)?.el.classList.add("selected");
   }
 
-  row(id: number): AgentRow | undefined {
-    return this.rows.get(id);
-  }
-
   get visibleCount(): number {
     let n = 0;
     for (const row of this.rows.values()) if (!row.el.hidden) n++;
