@@ -6,6 +6,8 @@
 //! ([`crate::simulator`]) and the real one (the `whatsapp` crate) implement it.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -26,6 +28,9 @@ pub enum ConnectorEvent {
     Opened { phone: Option<String> },
     /// The connection ended. The connection object is finished after this.
     Closed { code: CloseCode, until: Option<Timestamp> },
+    /// The connection ended because WhatsApp issued no more QR codes for it.
+    /// Like `Closed`, the connection object is finished after this.
+    QrExhausted,
     /// The connection stopped answering keep-alives (O-3).
     KeepAliveLost,
 }
@@ -81,6 +86,9 @@ pub enum ConnectorError {
     Credentials { agent: AgentId, detail: String },
     #[error("linking by phone number is not available here: {0}")]
     PairCodeUnavailable(String),
+    /// WhatsApp refused to issue a pairing code; the words say why and what to do.
+    #[error("{0}")]
+    PairCodeRefused(String),
     #[error("{0}")]
     Other(String),
 }
@@ -98,10 +106,16 @@ pub trait Connector: Send + Sync + 'static {
     fn forget_credentials(&self, agent: AgentId) -> Result<(), ConnectorError>;
 }
 
+/// The answer to a pairing-code request: `Ok` once WhatsApp accepted it (the
+/// code itself arrives as [`ConnectorEvent::PairCode`]), or why not.
+pub type PairCodeRequest = Pin<Box<dyn Future<Output = Result<(), ConnectorError>> + Send>>;
+
 /// One live attempt. Dropping it without `close` must also end it.
 pub trait Connection: Send {
-    /// Asks for an 8-character pairing code for `phone` (digits, country code first).
-    fn request_pair_code(&mut self, phone: &str) -> Result<(), ConnectorError>;
+    /// Asks for an 8-character pairing code for `phone` (digits, country code
+    /// first). The request runs on its own: the agent keeps handling events
+    /// while WhatsApp answers.
+    fn request_pair_code(&mut self, phone: &str) -> PairCodeRequest;
 
     /// Ends the attempt. `logout` unlinks the device from the phone first and
     /// deletes the credentials (D-1); without it the credentials stay (P-4).

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::connector::{Connection, Connector, ConnectorError, ConnectorEvent, EventSink, StartRequest};
+use crate::connector::{Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest};
 use crate::lifecycle::{AgentId, CloseCode};
 
 /// What a new attempt of an agent does.
@@ -122,7 +122,7 @@ impl SimulatedWhatsApp {
     /// The server ends the live connection of `agent` with `code`.
     pub fn drop_with(&self, agent: AgentId, code: CloseCode, until: Option<crate::clock::Timestamp>) -> bool {
         let Some((serial, sink)) = self.live_sink(agent) else { return false };
-        if crate::lifecycle::classify(code).class.clears_credentials() {
+        if crate::lifecycle::classify(code).clears_credentials {
             self.lock().credentials.remove(&agent);
         }
         sink.send(ConnectorEvent::Closed { code, until });
@@ -246,9 +246,11 @@ struct SimConnection {
 }
 
 impl Connection for SimConnection {
-    fn request_pair_code(&mut self, phone: &str) -> Result<(), ConnectorError> {
+    fn request_pair_code(&mut self, phone: &str) -> PairCodeRequest {
         let Some((_, sink)) = self.sim.live_sink(self.agent) else {
-            return Err(ConnectorError::PairCodeUnavailable("the attempt has ended".into()));
+            return Box::pin(std::future::ready(Err(ConnectorError::PairCodeUnavailable(
+                "the attempt has ended".into(),
+            ))));
         };
         // Eight characters from WhatsApp's alphabet, derived from the number so a test can predict it.
         const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTVWXYZ";
@@ -261,7 +263,7 @@ impl Connection for SimConnection {
             })
             .collect();
         sink.send(ConnectorEvent::PairCode(code));
-        Ok(())
+        Box::pin(std::future::ready(Ok(())))
     }
 
     fn close(self: Box<Self>, logout: bool) {

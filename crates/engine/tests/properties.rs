@@ -18,7 +18,7 @@ use switchboard_engine::lifecycle::{AgentId, CloseCode, Rule, Status, Trigger, V
 use switchboard_engine::simulator::OnStart;
 
 const AGENTS: usize = 3;
-const CODES: [u16; 11] = [401, 403, 404, 408, 411, 428, 440, 500, 503, 515, 999];
+const CODES: [u16; 12] = [401, 403, 404, 405, 408, 411, 428, 440, 500, 503, 515, 999];
 const JUMPS_MS: [u64; 9] = [0, 50, 1_000, 2_000, 5_000, 30_000, 61_000, 180_000, 301_000];
 
 #[derive(Debug, Clone)]

@@ -19,6 +19,8 @@ impl CloseCode {
     pub const CONNECTION_CLOSED: CloseCode = CloseCode(428);
     pub const REPLACED: CloseCode = CloseCode(440);
     pub const BAD_SESSION: CloseCode = CloseCode(500);
+    /// Not in SPEC's table: WhatsApp refuses this version of the client.
+    pub const CLIENT_OUTDATED: CloseCode = CloseCode(405);
     pub const UNAVAILABLE: CloseCode = CloseCode(503);
     pub const RESTART_REQUIRED: CloseCode = CloseCode(515);
 }
@@ -42,17 +44,13 @@ pub enum CloseClass {
     RestartRequired,
 }
 
-impl CloseClass {
-    /// Whether this close invalidates the saved credentials.
-    pub fn clears_credentials(self) -> bool {
-        matches!(self, CloseClass::Auth | CloseClass::Fatal)
-    }
-}
-
 /// One row of the table: the class and the words staff read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Classification {
     pub class: CloseClass,
+    /// Whether this close invalidates the saved credentials (auth and fatal
+    /// closes do, except an outdated client, whose session is still sound).
+    pub clears_credentials: bool,
     /// Short name, as in SPEC §2 ("logged out").
     pub name: &'static str,
     /// What happened and what to do, in plain words, for the UI and notifications.
@@ -60,7 +58,8 @@ pub struct Classification {
 }
 
 const fn row(class: CloseClass, name: &'static str, advice: &'static str) -> Classification {
-    Classification { class, name, advice }
+    let clears_credentials = matches!(class, CloseClass::Auth | CloseClass::Fatal);
+    Classification { class, clears_credentials, name, advice }
 }
 
 /// SPEC §2, the whole table. Unknown codes are recoverable (L-1), bounded by `max_retries`.
@@ -73,6 +72,10 @@ pub fn classify(code: CloseCode) -> Classification {
         404 => row(Fatal, "session not found", "WhatsApp no longer knows this session: scan a new QR"),
         411 => row(Fatal, "multi-device mismatch", "the phone's linked-devices state is out of step: scan a new QR"),
         500 => row(Fatal, "session corrupted", "session corrupted: scan a new QR"),
+        405 => Classification {
+            clears_credentials: false,
+            ..row(Fatal, "Switchboard is out of date", "WhatsApp no longer accepts this version: update Switchboard")
+        },
         408 => row(Recoverable, "timed out", "the connection timed out; retrying"),
         428 => row(Recoverable, "connection closed", "the connection closed; retrying"),
         503 => row(Recoverable, "WhatsApp unavailable", "WhatsApp asked for a restart; retrying"),
@@ -96,6 +99,7 @@ mod tests {
             (404, Fatal, true),
             (411, Fatal, true),
             (500, Fatal, true),
+            (405, Fatal, false),
             (408, Recoverable, false),
             (428, Recoverable, false),
             (503, Recoverable, false),
@@ -107,7 +111,7 @@ mod tests {
         for (code, class, clears) in table {
             let c = classify(CloseCode(code));
             assert_eq!(c.class, class, "code {code}");
-            assert_eq!(c.class.clears_credentials(), clears, "code {code}");
+            assert_eq!(c.clears_credentials, clears, "code {code}");
             assert!(!c.advice.is_empty() && !c.name.is_empty());
         }
     }

@@ -31,6 +31,8 @@ pub enum Input {
     Closed { code: CloseCode, until: Option<Timestamp> },
     /// The connection stopped answering keep-alives (O-3).
     KeepAliveLost,
+    /// The connection ended because WhatsApp issued no more QR codes.
+    QrExhausted,
     /// A stored deadline may have passed: QR expiry or connect timeout.
     DeadlinePassed,
     /// The app started (P-3).
@@ -107,6 +109,17 @@ pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rn
             if m.agent.record.status == Status::Connected && m.agent.has_live_connection() {
                 m.close_live(false);
                 m.closed(CloseCode::TIMED_OUT, None, Trigger::Connector, "O-3");
+            }
+        }
+        Input::QrExhausted => {
+            if m.agent.has_live_connection() {
+                m.agent.attempt.as_mut().expect("live").live = false;
+                if m.agent.record.status == Status::QrPending {
+                    m.qr_expired(Trigger::Connector);
+                } else {
+                    // The codes ran out after a scan or before any was shown: an ordinary close.
+                    m.closed(CloseCode::CONNECTION_CLOSED, None, Trigger::Connector, "");
+                }
             }
         }
         Input::DeadlinePassed => m.deadlines(),
@@ -317,7 +330,9 @@ impl<R: Rng> Machine<'_, R> {
                 self.transition(Status::Conflict, Some(code), reason, trigger, "L-2");
             }
             CloseClass::Fatal => {
-                self.drop_credentials();
+                if class.clears_credentials {
+                    self.drop_credentials();
+                }
                 self.agent.attempt = None;
                 self.record().retry_attempt = 0;
                 let ban = until.filter(|u| *u > self.now);
@@ -404,18 +419,8 @@ impl<R: Rng> Machine<'_, R> {
         let now = self.now;
         let status = self.agent.record.status;
         if status == Status::QrPending && self.agent.record.qr_expires_at.is_some_and(|t| t <= now) {
-            // an unscanned QR ends the attempt in a clean state.
             self.close_live(false);
-            self.effects.push(Effect::ForgetCredentials);
-            self.agent.attempt = None;
-            self.record().has_credentials = false;
-            self.transition(
-                Status::Disconnected,
-                None,
-                "QR expired — click Connect for a new one".into(),
-                Trigger::Timer,
-                "Q-2",
-            );
+            self.qr_expired(Trigger::Timer);
             return;
         }
         let timed_out = self.agent.attempt.as_ref().and_then(|a| a.connect_deadline).is_some_and(|t| t <= now);
@@ -424,6 +429,14 @@ impl<R: Rng> Machine<'_, R> {
             self.close_live(false);
             self.closed(CloseCode::TIMED_OUT, None, Trigger::Timer, "R-6");
         }
+    }
+
+    /// an unscanned QR ends the attempt in a clean state (the connection is already closed).
+    fn qr_expired(&mut self, trigger: Trigger) {
+        self.effects.push(Effect::ForgetCredentials);
+        self.agent.attempt = None;
+        self.record().has_credentials = false;
+        self.transition(Status::Disconnected, None, "QR expired — click Connect for a new one".into(), trigger, "Q-2");
     }
 
     fn startup(&mut self) {

@@ -131,6 +131,22 @@ fn l3_fatal_closes_fail_notify_in_plain_words_and_stop_retries() {
     }
 }
 
+/// SPEC L-3, read for a code SPEC's table does not name: WhatsApp refusing this
+/// version of Switchboard needs a person (an update) but the session is sound.
+#[test]
+fn l3_client_outdated_fails_asks_for_an_update_and_keeps_the_credentials() {
+    let mut h = Harness::connected();
+    let step = h.close(405).clone();
+    assert_eq!(h.status(), Status::Failed);
+    assert!(!step.effects.contains(&Effect::ForgetCredentials));
+    assert!(h.agent.record.has_credentials);
+    assert!(h.agent.record.reason.contains("update Switchboard"), "{}", h.agent.record.reason);
+    assert!(step.effects.iter().any(|e| matches!(e, Effect::Notify { body, .. } if body.contains("update Switchboard"))));
+    // After the update, Connect resumes the saved link (no new QR).
+    h.feed(Input::Connect(Trigger::User));
+    assert_eq!(h.effects(), [Effect::StartConnection { resume: true }]);
+}
+
 /// SPEC L-3.
 #[test]
 fn l3_a_temporary_ban_shows_its_end_and_blocks_connect_until_then() {
@@ -280,6 +296,31 @@ fn q2_an_unscanned_qr_expires_into_a_clean_disconnect() {
     assert_eq!(step.effects, [Effect::CloseConnection { logout: false }, Effect::ForgetCredentials]);
     // A new connect is allowed at once.
     assert_eq!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().rule, Rule::A2);
+}
+
+/// SPEC Q-2: WhatsApp running out of QR codes ends the attempt like the expiry timer does.
+#[test]
+fn q2_qr_codes_exhausted_by_whatsapp_is_a_qr_expiry() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    h.advance(MIN);
+    let step = h.feed(Input::QrExhausted).clone();
+    assert_eq!(h.status(), Status::Disconnected);
+    assert!(h.agent.record.reason.contains("QR expired"));
+    // The connection already ended: nothing to close, the half-made pairing is forgotten.
+    assert_eq!(step.effects, [Effect::ForgetCredentials]);
+    assert_eq!(step.history.last().unwrap().rule, "Q-2");
+    assert_eq!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().rule, Rule::A2);
+
+    // After a scan the codes no longer matter: the end is an ordinary recoverable close.
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    h.feed(Input::Scanned);
+    h.feed(Input::QrExhausted);
+    assert_eq!(h.status(), Status::Reconnecting);
+    assert_eq!(h.agent.record.last_code, Some(CloseCode::CONNECTION_CLOSED));
 }
 
 /// SPEC Q-3.

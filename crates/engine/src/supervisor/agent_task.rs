@@ -23,6 +23,9 @@ use crate::lifecycle::admission::{attempt_cooldown_until, auth_cooldown_until, b
 use crate::lifecycle::{self, Agent, CloseCode, Decision, Effect, Input, Settings, Status, Trigger};
 use crate::store::Change;
 
+/// How long a pairing-code request may wait for WhatsApp's answer.
+const PAIR_CODE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A request to an agent's task, with the channel for its answer.
 pub(super) enum Command {
     Connect(oneshot::Sender<Result<Decision, EngineError>>),
@@ -138,15 +141,24 @@ impl AgentTask {
             Command::Disconnect(reply) => {
                 let _ = reply.send(self.apply(Input::Disconnect).await.map(|_| ()));
             }
-            Command::PairCode(phone, reply) => {
-                let result = match (&mut self.connection, self.agent.record.status) {
-                    (Some(connection), Status::QrPending) => {
-                        connection.request_pair_code(&phone).map_err(EngineError::from)
-                    }
-                    _ => Err(EngineError::NotPairing),
-                };
-                let _ = reply.send(result);
-            }
+            Command::PairCode(phone, reply) => match (&mut self.connection, self.agent.record.status) {
+                (Some(connection), Status::QrPending) => {
+                    // WhatsApp answers over the network: wait beside the task, not in it.
+                    let request = connection.request_pair_code(&phone);
+                    tokio::spawn(async move {
+                        let result = match tokio::time::timeout(PAIR_CODE_ANSWER_TIMEOUT, request).await {
+                            Ok(result) => result.map_err(EngineError::from),
+                            Err(_) => Err(EngineError::from(ConnectorError::PairCodeRefused(
+                                "WhatsApp did not answer the pairing-code request in time; try again".into(),
+                            ))),
+                        };
+                        let _ = reply.send(result);
+                    });
+                }
+                _ => {
+                    let _ = reply.send(Err(EngineError::NotPairing));
+                }
+            },
             Command::Renamed(name, reply) => {
                 self.agent.record.name = name;
                 self.publish();
@@ -179,6 +191,10 @@ impl AgentTask {
                 // The connection is over; the object goes with it.
                 self.connection = None;
                 Input::Closed { code, until }
+            }
+            ConnectorEvent::QrExhausted => {
+                self.connection = None;
+                Input::QrExhausted
             }
             ConnectorEvent::KeepAliveLost => Input::KeepAliveLost,
         };
