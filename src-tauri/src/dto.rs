@@ -222,8 +222,6 @@ pub enum ModeDto {
     Demo,
     /// Real WhatsApp connections.
     Real,
-    /// Real connections are not available in this build.
-    Unavailable,
 }
 
 /// Everything the UI needs at start, then [`UiEvent`]s keep it current.
@@ -237,8 +235,7 @@ pub struct Snapshot {
     pub startup_error: Option<IpcError>,
     /// Where the database and logs are, to tell staff.
     pub data_dir: String,
-    /// What staff must know about the mode, shown as a banner (and on
-    /// Connect while real connections are unavailable).
+    /// What staff must know about the mode, shown as a banner.
     pub mode_note: Option<String>,
 }
 

@@ -15,10 +15,15 @@ pub struct LogGuard(#[allow(dead_code)] Option<WorkerGuard>);
 const KEEP_FILES: usize = 14;
 
 /// Installs the global logger. `RUST_LOG` filters (default `info`).
+const DEFAULT_FILTER: &str =
+    "warn,switchboard=info,switchboard_app=info,switchboard_engine=info,switchboard_whatsapp=info";
+
 pub fn init(dir: &Path) -> LogGuard {
     // The appender prunes old files by reading the directory, so it must exist first.
     let _ = std::fs::create_dir_all(dir);
-    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Our own lines at info; the WhatsApp library's (routed from `log`) only from warn,
+    // since at info it narrates every socket and key upload.
+    let filter = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let file = tracing_appender::rolling::Builder::new()
         .rotation(tracing_appender::rolling::Rotation::DAILY)
         .filename_prefix("switchboard")

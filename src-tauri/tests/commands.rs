@@ -134,11 +134,15 @@ fn demo_actions_drive_the_simulated_whatsapp() {
 }
 
 #[test]
-fn without_demo_real_connections_are_refused_plainly() {
+fn without_demo_the_app_is_real_warns_and_refuses_simulation() {
+    // No connect here: in real mode it would dial WhatsApp (tests stay offline).
     let h = harness(false);
     let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
-    assert_eq!(h.error_kind("connect_agent", json!({"id": id})), "real_unavailable");
     assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "scan"}})), "not_demo");
+    let snapshot = h.invoke("subscribe", json!({"onEvent": "__CHANNEL__:1"})).unwrap();
+    assert_eq!(snapshot["mode"], "real");
+    assert!(snapshot["modeNote"].as_str().unwrap().contains("not an official WhatsApp client"), "{snapshot}");
+    assert!(h._dir.path().join("switchboard.db").is_file(), "real agents live in their own database");
 }
 
 #[test]

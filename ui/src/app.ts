@@ -57,11 +57,9 @@ export class App {
 
   private build(snapshot: Snapshot): void {
     const demo = snapshot.mode === "demo";
-    const unavailable = snapshot.mode === "unavailable" ? snapshot.modeNote : null;
     this.list = new AgentList(
       { select: (id) => this.select(id), connect: (id) => this.connect(id), disconnect: (id) => this.disconnect(id) },
       this.ticker,
-      unavailable,
       this.clock,
     );
     this.detail = new DetailPanel(
@@ -105,7 +103,7 @@ export class App {
         h("button", { type: "button", class: "settings-button", onclick: () => this.settings() }, "Settings"),
       ),
     );
-    if (unavailable) this.banner("info", unavailable, null);
+    if (snapshot.modeNote) this.banner("info", snapshot.modeNote, null);
     this.root.replaceChildren(header, this.banners, h("main", { class: "body" }, this.list.el, this.detail.el), this.toastEl);
   }
 

@@ -47,7 +47,7 @@ export type SettingDto = { key: string, value: number, min: number, max: number,
 
 export type SettingChange = { key: string, value: number, };
 
-export type ModeDto = "demo" | "real" | "unavailable";
+export type ModeDto = "demo" | "real";
 
 export type IpcError = { 
 /**
@@ -69,8 +69,7 @@ startupError: IpcError | null,
  */
 dataDir: string, 
 /**
- * What staff must know about the mode, shown as a banner (and on
- * Connect while real connections are unavailable).
+ * What staff must know about the mode, shown as a banner.
  */
 modeNote: string | null, };
 

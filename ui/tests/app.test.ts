@@ -187,10 +187,10 @@ describe("dialogs and banners", () => {
     expect(root.querySelector(".banner.alert")).toBeNull();
   });
 
-  it("says plainly when real connections are not available, and shows DEMO in demo mode", async () => {
-    await start(new FakeBackend(snapshot([agent(1, "disconnected")], "unavailable")));
-    expect(root.querySelector(".banner.info")!.textContent).toContain("not available in this build");
-    expect(row(1).querySelector<HTMLButtonElement>("button.connect")!.disabled).toBe(true);
+  it("warns about unofficial clients in real mode, and shows DEMO in demo mode", async () => {
+    await start(new FakeBackend(snapshot([agent(1, "disconnected")], "real")));
+    expect(root.querySelector(".banner.info")!.textContent).toContain("not an official WhatsApp client");
+    expect(row(1).querySelector<HTMLButtonElement>("button.connect")!.disabled).toBe(false);
     expect(root.querySelector(".demo-label")).toBeNull();
     root = document.createElement("div");
     await start(new FakeBackend(snapshot([], "demo")));

@@ -86,7 +86,7 @@ export class FakeBackend implements Backend {
 }
 
 export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): Snapshot {
-  const modeNote = mode === "unavailable" ? "Real WhatsApp connections are not available in this build yet. Start Switchboard with --demo to practise." : null;
+  const modeNote = mode === "real" ? "Switchboard is not an official WhatsApp client. WhatsApp may restrict or ban accounts that use unofficial clients." : null;
   return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote };
 }
 

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::connector::{Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest};
+use crate::connector::{
+    Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest,
+};
 use crate::lifecycle::{AgentId, CloseCode};
 
 /// What a new attempt of an agent does.

@@ -68,10 +68,8 @@ fn l2_logged_out_is_401_and_replaced_is_440_both_auth_closes() {
 
 #[test]
 fn l3_a_temporary_ban_is_403_until_its_end_and_a_locked_account_is_403() {
-    let ban = TemporaryBan::builder()
-        .code(TempBanReason::SentToTooManyPeople)
-        .expire(chrono::Duration::hours(2))
-        .build();
+    let ban =
+        TemporaryBan::builder().code(TempBanReason::SentToTooManyPeople).expire(chrono::Duration::hours(2)).build();
     let (_, end) = run(&[Event::TemporaryBan(ban)]);
     let until = NOW.plus(Duration::from_secs(2 * 3600));
     assert_eq!(end, ConnectorEvent::Closed { code: CloseCode(403), until: Some(until) });
@@ -122,7 +120,8 @@ fn l1_connect_failures_map_by_reason() {
 
 #[test]
 fn l4_a_clean_disconnect_is_428_and_a_transport_failure_408() {
-    let clean = [DisconnectReason::StreamEnded, DisconnectReason::ServerClose { code: Some(1000), reason: String::new() }];
+    let clean =
+        [DisconnectReason::StreamEnded, DisconnectReason::ServerClose { code: Some(1000), reason: String::new() }];
     for reason in clean {
         assert_eq!(run(&[disconnected(reason.clone())]).1, closed(428), "{reason}");
     }
@@ -143,13 +142,15 @@ fn l4_a_clean_disconnect_is_428_and_a_transport_failure_408() {
 fn o3_an_end_without_any_event_is_a_408_timeout() {
     // DNS, TLS and handshake failures and a dead keep-alive emit no event at all.
     assert_eq!(run(&[]).1, closed(408));
-    let qr = Event::PairingQrCode(PairingQrCode::builder().code("2@abc".into()).timeout(Duration::from_secs(60)).build());
+    let qr =
+        Event::PairingQrCode(PairingQrCode::builder().code("2@abc".into()).timeout(Duration::from_secs(60)).build());
     assert_eq!(run(&[qr]).1, closed(408));
 }
 
 #[test]
 fn specific_reasons_are_not_replaced_by_the_socket_going_down() {
-    let events = [connect_failure(ConnectFailureReason::ServiceUnavailable), disconnected(DisconnectReason::StreamEnded)];
+    let events =
+        [connect_failure(ConnectFailureReason::ServiceUnavailable), disconnected(DisconnectReason::StreamEnded)];
     assert_eq!(run(&events).1, closed(503));
     let events = [logged_out(ConnectFailureReason::LoggedOut), disconnected(DisconnectReason::Unknown)];
     assert_eq!(run(&events).1, closed(401));
@@ -157,8 +158,11 @@ fn specific_reasons_are_not_replaced_by_the_socket_going_down() {
 
 #[test]
 fn q1_q4_qr_codes_and_pairing_codes_are_passed_on_at_once() {
-    let qr = |c: &str| Event::PairingQrCode(PairingQrCode::builder().code(c.into()).timeout(Duration::from_secs(20)).build());
-    let code = Event::PairingCode(PairingCode::builder().code("ABCD1234".into()).timeout(Duration::from_secs(180)).build());
+    let qr = |c: &str| {
+        Event::PairingQrCode(PairingQrCode::builder().code(c.into()).timeout(Duration::from_secs(20)).build())
+    };
+    let code =
+        Event::PairingCode(PairingCode::builder().code("ABCD1234".into()).timeout(Duration::from_secs(180)).build());
     let (reported, _) = run(&[qr("2@first"), qr("2@second"), code]);
     assert_eq!(
         reported,

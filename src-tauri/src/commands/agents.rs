@@ -4,9 +4,9 @@ use switchboard_engine::lifecycle::AgentId;
 use tauri::State;
 
 use crate::args::Arg;
-use crate::dto::{AgentDto, DecisionDto, HistoryDto, ModeDto};
+use crate::dto::{AgentDto, DecisionDto, HistoryDto};
 use crate::error::IpcError;
-use crate::state::{AppState, REAL_UNAVAILABLE};
+use crate::state::AppState;
 
 /// The most history entries one call returns.
 const MAX_HISTORY: u32 = 1_000;
@@ -32,11 +32,7 @@ pub async fn remove_agent(state: State<'_, AppState>, id: Arg<i64>) -> Result<()
 
 #[tauri::command]
 pub async fn connect_agent(state: State<'_, AppState>, id: Arg<i64>) -> Result<DecisionDto, IpcError> {
-    let engine = state.engine()?;
-    if engine.mode == ModeDto::Unavailable {
-        return Err(IpcError::new("real_unavailable", REAL_UNAVAILABLE));
-    }
-    let decision = engine.supervisor.connect(AgentId(id.0)).await?;
+    let decision = state.engine()?.supervisor.connect(AgentId(id.0)).await?;
     Ok(DecisionDto::from(&decision))
 }
 

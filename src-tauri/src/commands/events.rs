@@ -7,7 +7,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::dto::{AgentDto, ModeDto, Snapshot, UiEvent, settings_dto};
 use crate::error::IpcError;
-use crate::state::{AppState, REAL_UNAVAILABLE};
+use crate::state::{AppState, UNOFFICIAL_CLIENT_WARNING};
 
 /// Returns everything the UI shows, and from then on pushes every change to
 /// `on_event` in order (no polling). A new subscription replaces the old one.
@@ -21,7 +21,7 @@ pub async fn subscribe<R: Runtime>(
     let engine = match state.engine() {
         Ok(engine) => engine,
         Err(err) => {
-            let mode = if state.config.demo { ModeDto::Demo } else { ModeDto::Unavailable };
+            let mode = if state.config.demo { ModeDto::Demo } else { ModeDto::Real };
             let snapshot = Snapshot {
                 mode,
                 agents: vec![],
@@ -43,7 +43,7 @@ pub async fn subscribe<R: Runtime>(
     if let Some(old) = state.forwarder.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
         old.abort();
     }
-    let mode_note = (engine.mode == ModeDto::Unavailable).then(|| REAL_UNAVAILABLE.to_owned());
+    let mode_note = (engine.mode == ModeDto::Real).then(|| UNOFFICIAL_CLIENT_WARNING.to_owned());
     Ok(Snapshot {
         mode: engine.mode,
         agents,

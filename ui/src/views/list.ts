@@ -24,7 +24,6 @@ export class AgentList {
   constructor(
     private readonly actions: RowActions,
     private readonly ticker: Ticker,
-    private readonly connectUnavailable: string | null,
     private readonly clock: () => number = Date.now,
   ) {
     this.list = h("ul", { class: "rows", attrs: { "aria-label": "Agents" } });
@@ -53,7 +52,7 @@ export class AgentList {
       if (row) {
         row.update(change.agent, now);
       } else {
-        row = new AgentRow(change.agent, this.actions, this.connectUnavailable, now);
+        row = new AgentRow(change.agent, this.actions, now);
         this.rows.set(change.agent.id, row);
         this.insertInOrder(row);
       }

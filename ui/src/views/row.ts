@@ -27,7 +27,6 @@ export class AgentRow {
   constructor(
     agent: AgentDto,
     private readonly actions: RowActions,
-    private readonly connectUnavailable: string | null,
     now: number,
   ) {
     this.agent = agent;
@@ -83,7 +82,7 @@ export class AgentRow {
     setText(this.badge, STATUS_LABELS[agent.status]);
     this.el.dataset.status = agent.status;
     // Connect follows the engine's decision, never a guess of the UI's own.
-    const blockedReason = this.connectUnavailable ?? (agent.connect.allowed ? null : agent.connect.reason);
+    const blockedReason = agent.connect.allowed ? null : agent.connect.reason;
     this.connectButton.disabled = blockedReason !== null;
     this.connectButton.title = blockedReason ?? "Connect this agent";
     this.disconnectButton.disabled = agent.status === "disconnected";

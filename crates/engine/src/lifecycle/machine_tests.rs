@@ -141,8 +141,11 @@ fn l3_client_outdated_fails_asks_for_an_update_and_keeps_the_credentials() {
     assert!(!step.effects.contains(&Effect::ForgetCredentials));
     assert!(h.agent.record.has_credentials);
     assert!(h.agent.record.reason.contains("update Switchboard"), "{}", h.agent.record.reason);
-    assert!(step.effects.iter().any(|e| matches!(e, Effect::Notify { body, .. } if body.contains("update Switchboard"))));
-    // After the update, Connect resumes the saved link (no new QR).
+    assert!(
+        step.effects.iter().any(|e| matches!(e, Effect::Notify { body, .. } if body.contains("update Switchboard")))
+    );
+    // After the update (and the attempt cooldown), Connect resumes the saved link: no new QR.
+    h.advance(10 * SEC);
     h.feed(Input::Connect(Trigger::User));
     assert_eq!(h.effects(), [Effect::StartConnection { resume: true }]);
 }
