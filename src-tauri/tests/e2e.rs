@@ -85,11 +85,20 @@ async fn open_app(driver: &Driver, data_dir: &Path) -> Client {
             "args": ["--demo", "--data-dir", data_dir.to_str().unwrap()],
         }),
     );
-    let client = ClientBuilder::new(HttpConnector::new())
-        .capabilities(caps)
-        .connect(&driver.url)
-        .await
-        .expect("a WebDriver session");
+    // tauri-driver now and then drops the first session request while its
+    // WebKitWebDriver starts ("IncompleteMessage"); a second request succeeds.
+    let mut tries = 0;
+    let client = loop {
+        tries += 1;
+        match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&driver.url).await {
+            Ok(client) => break client,
+            Err(err) if tries < 3 => {
+                eprintln!("WebDriver session attempt {tries} failed, retrying: {err:?}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(err) => panic!("a WebDriver session: {err:?}"),
+        }
+    };
     client.wait().at_most(PATIENCE).for_element(Locator::Css("header.top")).await.expect("the panel renders");
     client
 }
