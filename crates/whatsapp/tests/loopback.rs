@@ -69,6 +69,14 @@ struct Setup {
     dir: tempfile::TempDir,
 }
 
+impl Setup {
+    /// Closes the app gracefully and waits until every client let go of its store (P-4).
+    async fn stop(&self) {
+        self.sup.shutdown().await;
+        assert!(self.connector.wait_closed(Duration::from_secs(30)).await, "a client did not stop");
+    }
+}
+
 /// A linked agent (a saved store, status `connected`) in a database, the app
 /// then started on it with the real connector pointed at `url`. P-3 resumes it.
 async fn linked_agent_resuming_against(url: &str) -> Setup {
@@ -150,8 +158,7 @@ async fn l4_a_refused_connection_is_a_408_retried_on_the_engines_backoff() {
     // The retry came when the engine scheduled it, not the library's 1 s.
     let gap = attempts[1].at.0 - attempts[0].at.0;
     assert!(gap >= BACKOFF.as_millis() as i64, "attempts {gap} ms apart");
-    s.sup.shutdown().await;
-    assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
+    s.stop().await;
 }
 
 /// L-4, R-1: the server accepts and drops; each TCP connection is one engine attempt.
@@ -162,8 +169,7 @@ async fn l4_a_dropped_connection_is_a_408_and_the_library_does_not_retry_by_itse
     assert_recoverable_timeout(&wait_for_retry(&s.sup, s.agent, 1).await);
     assert_recoverable_timeout(&wait_for_retry(&s.sup, s.agent, 2).await);
     let attempts = engine_attempts(&s.sup, s.agent).await;
-    s.sup.shutdown().await;
-    assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
+    s.stop().await;
 
     let accepted = accepted.lock().unwrap().clone();
     // Retry 2 is scheduled after the second attempt failed: two attempts, two connections.
@@ -184,8 +190,7 @@ async fn r6_a_silent_server_is_a_408_after_the_engines_connect_timeout() {
     let history = s.sup.history(s.agent, 100).await.unwrap();
     assert!(history.iter().any(|h| h.rule == "R-6" && h.code == Some(CloseCode::TIMED_OUT)), "{history:?}");
     assert_eq!(accepted.lock().unwrap().len(), 1);
-    s.sup.shutdown().await;
-    assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
+    s.stop().await;
 }
 
 fn mode(path: &Path) -> u32 {
@@ -199,8 +204,7 @@ async fn p6_store_files_are_private_kept_on_shutdown_and_deleted_on_disconnect()
     let (url, _) = start_server(Server::AcceptAndDrop).await;
     let s = linked_agent_resuming_against(&url).await;
     wait_for_retry(&s.sup, s.agent, 1).await;
-    s.sup.shutdown().await;
-    assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
+    s.stop().await;
 
     // The client wrote its device into the store; everything in it is private.
     let files = s.connector.files();
