@@ -2,40 +2,50 @@
 //!
 //! A tool for crash tests (P-5) and benchmarks: the engine on the simulated
 //! WhatsApp, changing agents as fast as it can, with real time and real
-//! fsyncs. Usage: `switchboard-storm --db PATH [--agents N] [--seed S]`.
+//! fsyncs. Usage: `switchboard-storm --db PATH [--agents N] [--seed S]
+//! [--confirmed LOG]`.
+//!
+//! With `--confirmed`, every committed change of an agent is appended to LOG
+//! as one line (`id<TAB>status<TAB>last_auth_failure_at<TAB>banned_until<TAB>reason`,
+//! times in ms or `-`), written only after its COMMIT: views are published
+//! after the commit (P-1). A crash test checks every such line against the database.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
-use switchboard_engine::clock::SystemClock;
+use switchboard_engine::clock::{SystemClock, Timestamp};
 use switchboard_engine::lifecycle::{AgentId, CloseCode};
 use switchboard_engine::simulator::SimulatedWhatsApp;
-use switchboard_engine::supervisor::{Options, Supervisor};
+use switchboard_engine::supervisor::{EngineEvent, Options, Supervisor};
+use tokio::sync::broadcast;
 
 struct Args {
     db: PathBuf,
     agents: usize,
     seed: u64,
+    confirmed: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut db, mut agents, mut seed) = (None, 8, u64::from(std::process::id()));
+    let (mut db, mut agents, mut seed, mut confirmed) = (None, 8, u64::from(std::process::id()), None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
             "--db" => db = Some(PathBuf::from(value("--db")?)),
             "--agents" => agents = value("--agents")?.parse().map_err(|e| format!("--agents: {e}"))?,
             "--seed" => seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--confirmed" => confirmed = Some(PathBuf::from(value("--confirmed")?)),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    let db = db.ok_or("usage: switchboard-storm --db PATH [--agents N] [--seed S]")?;
+    let db = db.ok_or("usage: switchboard-storm --db PATH [--agents N] [--seed S] [--confirmed LOG]")?;
     if !(1..=100_000).contains(&agents) {
         return Err("--agents must be between 1 and 100000".into());
     }
-    Ok(Args { db, agents, seed })
+    Ok(Args { db, agents, seed, confirmed })
 }
 
 fn main() {
@@ -57,6 +67,10 @@ async fn storm(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let sim = SimulatedWhatsApp::new();
     let options = Options { clock: Arc::new(SystemClock), connector: Arc::new(sim.clone()), seed: args.seed };
     let sup = Supervisor::start(&args.db, options).await?;
+    if let Some(path) = &args.confirmed {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+        tokio::spawn(confirm(sup.subscribe(), log));
+    }
     // No attempt cooldown, so clicks turn into transitions as fast as possible.
     sup.update_settings(vec![("attempt_cooldown_ms".into(), 0)]).await?;
     let mut ids: Vec<AgentId> = sup.list().iter().map(|v| v.record.id).collect();
@@ -76,5 +90,31 @@ async fn storm(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             _ => drop(sim.drop_with(id, CloseCode(codes[rng.random_range(0..codes.len())]), None)),
         }
         tokio::task::yield_now().await;
+    }
+}
+
+/// Appends each committed agent record to `log`, one unbuffered write per line
+/// (in the kernel when `write` returns, so a kill -9 cannot lose it).
+async fn confirm(mut events: broadcast::Receiver<EngineEvent>, mut log: std::fs::File) {
+    let ms = |t: Option<Timestamp>| t.map_or("-".to_owned(), |t| t.0.to_string());
+    loop {
+        match events.recv().await {
+            Ok(EngineEvent::Agent(view)) => {
+                let r = &view.record;
+                let line = format!(
+                    "{}\t{}\t{}\t{}\t{}\n",
+                    r.id.0,
+                    r.status,
+                    ms(r.last_auth_failure_at),
+                    ms(r.banned_until),
+                    r.reason.replace(['\t', '\n'], " ")
+                );
+                if log.write_all(line.as_bytes()).is_err() {
+                    return;
+                }
+            }
+            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
     }
 }
