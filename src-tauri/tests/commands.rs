@@ -1,51 +1,11 @@
 //! The IPC commands through Tauri's mock runtime, as the UI calls them,
 //! including bad payloads: every failure is a typed `{kind, message}`.
 
+mod common;
+
+use common::{Harness, harness};
 use serde_json::{Value, json};
 use switchboard_app::state::{AppState, Config};
-use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
-use tauri::webview::InvokeRequest;
-use tauri::{WebviewWindow, WebviewWindowBuilder};
-
-struct Harness {
-    _app: tauri::App<MockRuntime>,
-    webview: WebviewWindow<MockRuntime>,
-    _dir: tempfile::TempDir,
-}
-
-fn harness(demo: bool) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let config = Config { demo, data_dir: dir.path().to_owned() };
-    let state = tauri::async_runtime::block_on(AppState::start(config));
-    let app = switchboard_app::with_commands(mock_builder())
-        .plugin(tauri_plugin_notification::init())
-        .manage(state)
-        .build(mock_context(noop_assets()))
-        .unwrap();
-    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    Harness { _app: app, webview, _dir: dir }
-}
-
-impl Harness {
-    fn invoke(&self, cmd: &str, body: Value) -> Result<Value, Value> {
-        let request = InvokeRequest {
-            cmd: cmd.into(),
-            callback: tauri::ipc::CallbackFn(0),
-            error: tauri::ipc::CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: tauri::ipc::InvokeBody::Json(body),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
-        tauri::test::get_ipc_response(&self.webview, request).map(|b| b.deserialize::<Value>().unwrap())
-    }
-
-    fn error_kind(&self, cmd: &str, body: Value) -> String {
-        let err = self.invoke(cmd, body.clone()).expect_err(&format!("{cmd} {body} should fail"));
-        assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{err}");
-        err["kind"].as_str().unwrap_or_else(|| panic!("untyped error: {err}")).to_owned()
-    }
-}
 
 #[test]
 fn add_rename_remove_and_history() {
@@ -94,6 +54,7 @@ fn bad_payloads_are_typed_errors() {
         ("update_settings", json!({"changes": {"key": "max_retries"}}), "invalid_payload"),
         ("simulate", json!({"id": 1, "action": {"action": "explode"}}), "invalid_payload"),
         ("simulate", json!({"id": 1, "action": "scan"}), "invalid_payload"),
+        ("subscribe", json!({"onEvent": null}), "invalid_payload"),
     ];
     h.invoke("add_agent", json!({"name": "Support"})).unwrap();
     for (cmd, body, kind) in cases {
@@ -142,7 +103,7 @@ fn without_demo_the_app_is_real_warns_and_refuses_simulation() {
     let snapshot = h.invoke("subscribe", json!({"onEvent": "__CHANNEL__:1"})).unwrap();
     assert_eq!(snapshot["mode"], "real");
     assert!(snapshot["modeNote"].as_str().unwrap().contains("not an official WhatsApp client"), "{snapshot}");
-    assert!(h._dir.path().join("switchboard.db").is_file(), "real agents live in their own database");
+    assert!(h.dir.path().join("switchboard.db").is_file(), "real agents live in their own database");
 }
 
 #[test]

@@ -5,6 +5,7 @@ use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::args::ChannelArg;
 use crate::dto::{AgentDto, ModeDto, Snapshot, UiEvent, settings_dto};
 use crate::error::IpcError;
 use crate::state::{AppState, UNOFFICIAL_CLIENT_WARNING};
@@ -15,8 +16,9 @@ use crate::state::{AppState, UNOFFICIAL_CLIENT_WARNING};
 pub async fn subscribe<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    on_event: Channel<UiEvent>,
+    on_event: ChannelArg<UiEvent>,
 ) -> Result<Snapshot, IpcError> {
+    let ChannelArg(on_event) = on_event;
     let data_dir = state.config.data_dir.display().to_string();
     let engine = match state.engine() {
         Ok(engine) => engine,
