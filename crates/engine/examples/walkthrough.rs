@@ -130,6 +130,8 @@ async fn print_events(mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
             }
             EngineEvent::Removed(id) => println!("  {at}  agent {id} removed"),
             EngineEvent::Notification { body, .. } => println!("  {at}  NOTIFICATION: {body}"),
+            EngineEvent::StorageFault(Some(why)) => println!("  {at}  CANNOT SAVE: {why}"),
+            EngineEvent::StorageFault(None) => println!("  {at}  saving again"),
         }
     }
 }

@@ -511,3 +511,58 @@ async fn p3_start_returns_with_every_agent_listed() {
     .unwrap();
     assert_eq!(w.sup.list().len(), 50);
 }
+
+/// Makes every write to the history fail, as a full disk or a read-only
+/// database would, through a trigger installed by another connection.
+fn break_saving(db: &std::path::Path, broken: bool) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let sql = if broken {
+        "CREATE TRIGGER fail_saving BEFORE INSERT ON history BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+    } else {
+        "DROP TRIGGER fail_saving;"
+    };
+    conn.execute_batch(sql).unwrap();
+}
+
+/// SPEC P-1 when the database refuses writes: the agent stays as last saved,
+/// the change from WhatsApp is kept and saved once writing works again, one
+/// fault is announced and cleared, and a user's command gets the error.
+#[tokio::test(start_paused = true)]
+async fn p1_a_change_that_cannot_be_saved_is_kept_and_saved_later() {
+    let mut w = World::new().await;
+    let (a, b) = (w.add("a").await, w.add("b").await);
+    w.link(a).await;
+    let _ = w.notifications();
+    break_saving(&w.db, true);
+
+    assert!(w.sim.drop_with(a, CloseCode(428), None));
+    w.sup.settle().await;
+    assert_eq!(w.status(a), Status::Connected, "memory never runs ahead of the database");
+    let fault = w.sup.storage_fault().expect("the fault is known");
+    assert!(fault.contains("database or disk is full"), "{fault}");
+    let err = w.sup.connect(b).await.expect_err("a click cannot be saved either");
+    assert_eq!(err.kind(), "database");
+    // Retries keep failing quietly while the database refuses.
+    w.pass(Duration::from_secs(5)).await;
+    assert_eq!(w.status(a), Status::Connected);
+
+    break_saving(&w.db, false);
+    w.pass(Duration::from_secs(30)).await;
+    assert!(w.sup.storage_fault().is_none());
+    // The kept 428 was saved, then R-1's retry reconnected the agent.
+    let history = w.sup.history(a, 20).await.unwrap();
+    let dropped = history.iter().position(|h| h.code == Some(CloseCode(428))).expect("the 428 was saved");
+    assert_eq!(history[dropped].to, Status::Reconnecting);
+    assert_eq!(history[0].to, Status::Connected, "{history:?}");
+    assert_eq!(w.status(a), Status::Connected);
+    let mut faults = Vec::new();
+    while let Ok(event) = w.events.try_recv() {
+        if let EngineEvent::StorageFault(fault) = event {
+            faults.push(fault.is_some());
+        }
+    }
+    assert_eq!(faults, [true, false], "one fault announced, then its end");
+    // And the other agent works again.
+    assert!(w.sup.connect(b).await.unwrap().is_allowed());
+}

@@ -39,6 +39,15 @@ pub enum Input {
     Startup,
 }
 
+impl Input {
+    /// Whether a person asked for this. Their input is answered with the
+    /// error when it cannot be saved (they can click again); anything else
+    /// happened in the world and must not be forgotten (kept and retried).
+    pub fn is_from_user(&self) -> bool {
+        matches!(self, Input::Connect(Trigger::User) | Input::Disconnect)
+    }
+}
+
 /// What the supervisor must do after a step, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {

@@ -7,12 +7,16 @@
 //! fsync serves them all. A group that fails is retried change by change, so
 //! one bad change never fails its neighbours.
 //!
+//! When commits fail (disk full, database locked or read-only), the writer
+//! says so on a watch channel ([`Writer::fault`]) until a commit succeeds
+//! again, so the app can show one clear error instead of one per agent.
+//!
 //! The writer is an async task that runs each group on tokio's blocking pool.
 //! Besides keeping SQLite off the async workers, this matters for tests: while
 //! a blocking task runs, a paused tokio clock does not auto-advance, so a
 //! database write never lets simulated time jump.
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::{Change, Store, StoreError};
@@ -39,6 +43,7 @@ pub struct WriterHandle {
 /// Owns the writer task; [`Writer::stop`] waits for it to finish.
 pub struct Writer {
     handle: WriterHandle,
+    fault: watch::Receiver<Option<String>>,
     task: Option<JoinHandle<()>>,
 }
 
@@ -46,8 +51,14 @@ impl Writer {
     /// Starts the writer on the current tokio runtime.
     pub fn start(store: Store) -> Writer {
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(store, rx));
-        Writer { handle: WriterHandle { tx }, task: Some(task) }
+        let (fault_tx, fault) = watch::channel(None);
+        let task = tokio::spawn(run(store, rx, fault_tx));
+        Writer { handle: WriterHandle { tx }, fault, task: Some(task) }
+    }
+
+    /// Why the last commit failed, or `None` once commits succeed (again).
+    pub fn fault(&self) -> watch::Receiver<Option<String>> {
+        self.fault.clone()
     }
 
     pub fn handle(&self) -> WriterHandle {
@@ -91,7 +102,7 @@ impl WriterHandle {
     }
 }
 
-async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>) {
+async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>, fault: watch::Sender<Option<String>>) {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -101,14 +112,21 @@ async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>) {
             }
         }
         let work = tokio::task::spawn_blocking(move || {
-            let stop = process(&mut store, batch);
-            (store, stop)
+            let (stop, outcome) = process(&mut store, batch);
+            (store, stop, outcome)
         });
-        let Ok((back, stop)) = work.await else {
+        let Ok((back, stop, outcome)) = work.await else {
             tracing::error!("the database writer panicked; the engine can no longer save changes");
             return;
         };
         store = back;
+        if let Some(outcome) = outcome {
+            fault.send_if_modified(|now| {
+                let changed = *now != outcome;
+                *now = outcome;
+                changed
+            });
+        }
         if stop {
             return;
         }
@@ -116,41 +134,60 @@ async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>) {
 }
 
 /// Runs a batch in order; consecutive commits share one transaction.
-/// Returns true when the batch asked the writer to stop.
-fn process(store: &mut Store, batch: Vec<Op>) -> bool {
+/// Returns whether the batch asked the writer to stop, and the outcome of
+/// its last commit (`Some(None)` saved, `Some(Some(why))` failed, `None` no commit).
+fn process(store: &mut Store, batch: Vec<Op>) -> (bool, Option<Option<String>>) {
     let mut group = Vec::new();
+    let mut outcome = None;
     for op in batch {
         match op {
             Op::Commit(change, reply) => group.push((change, reply)),
             Op::Call(call) => {
-                commit_group(store, &mut group);
+                outcome = commit_group(store, &mut group).or(outcome);
                 call(store);
             }
             Op::Stop => {
-                commit_group(store, &mut group);
-                return true;
+                outcome = commit_group(store, &mut group).or(outcome);
+                return (true, outcome);
             }
         }
     }
-    commit_group(store, &mut group);
-    false
+    outcome = commit_group(store, &mut group).or(outcome);
+    (false, outcome)
 }
 
-fn commit_group(store: &mut Store, group: &mut Vec<(Change, oneshot::Sender<Result<(), StoreError>>)>) {
+type Group = Vec<(Change, oneshot::Sender<Result<(), StoreError>>)>;
+
+/// Commits the group and answers each caller. Returns `None` for an empty
+/// group, else the first failure's message or `Some(None)` when all saved.
+fn commit_group(store: &mut Store, group: &mut Group) -> Option<Option<String>> {
     if group.is_empty() {
-        return;
+        return None;
     }
     let changes: Vec<&Change> = group.iter().map(|(c, _)| c).collect();
     match store.commit(&changes) {
-        Ok(()) => group.drain(..).for_each(|(_, reply)| {
-            let _ = reply.send(Ok(()));
-        }),
+        Ok(()) => {
+            group.drain(..).for_each(|(_, reply)| {
+                let _ = reply.send(Ok(()));
+            });
+            Some(None)
+        }
         Err(err) if group.len() == 1 => {
             let (_, reply) = group.pop().expect("one");
+            let why = err.to_string();
             let _ = reply.send(Err(err));
+            Some(Some(why))
         }
-        Err(_) => group.drain(..).for_each(|(change, reply)| {
-            let _ = reply.send(store.commit(&[&change]));
-        }),
+        Err(_) => {
+            let mut first_failure = None;
+            for (change, reply) in group.drain(..) {
+                let result = store.commit(&[&change]);
+                if let Err(err) = &result {
+                    first_failure.get_or_insert_with(|| err.to_string());
+                }
+                let _ = reply.send(result);
+            }
+            Some(first_failure)
+        }
     }
 }

@@ -26,6 +26,11 @@ use crate::store::Change;
 /// How long a pairing-code request may wait for WhatsApp's answer.
 const PAIR_CODE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How soon a change that could not be saved is tried again, and the most
+/// the delay doubles to while the database stays unwritable.
+const UNSAVED_RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+const UNSAVED_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A request to an agent's task, with the channel for its answer.
 pub(super) enum Command {
     Connect(oneshot::Sender<Result<Decision, EngineError>>),
@@ -52,6 +57,12 @@ pub(super) struct AgentTask {
     start_slot: Option<Instant>,
     rng: SmallRng,
     published: Option<AgentView>,
+    /// Inputs from the world whose step could not be saved (disk full,
+    /// database locked or read-only), oldest first. The agent stays as last
+    /// saved (P-1) and they are tried again, before anything newer.
+    unsaved: VecDeque<Input>,
+    /// When to try them again, and the delay used (doubles up to the max).
+    unsaved_retry: Option<(Instant, std::time::Duration)>,
     /// Wakes the task when settings change (a shorter cooldown ends sooner).
     settings: watch::Receiver<Settings>,
     stop: CancellationToken,
@@ -79,6 +90,8 @@ impl AgentTask {
             start_slot: None,
             rng: SmallRng::seed_from_u64(seed),
             published: None,
+            unsaved: VecDeque::new(),
+            unsaved_retry: None,
             stop,
         }
     }
@@ -86,7 +99,7 @@ impl AgentTask {
     pub(super) async fn run(mut self) {
         // P-3: a restart ends every attempt; decide what each agent does now.
         if let Err(err) = self.apply(Input::Startup).await {
-            tracing::error!(agent = %self.agent.record.id, "could not record the start-up state: {err}");
+            tracing::warn!(agent = %self.agent.record.id, "could not record the start-up state, will retry: {err}");
         }
         self.publish();
         loop {
@@ -199,16 +212,22 @@ impl AgentTask {
             ConnectorEvent::KeepAliveLost => Input::KeepAliveLost,
         };
         if let Err(err) = self.apply(input).await {
-            tracing::error!(agent = %self.agent.record.id, "could not record a connection event: {err}");
+            tracing::warn!(agent = %self.agent.record.id, "could not record a connection event, will retry: {err}");
         }
     }
 
     async fn on_wake(&mut self) {
         let id = self.agent.record.id;
+        if self.unsaved_retry.is_some_and(|(at, _)| at <= Instant::now()) {
+            if let Err(err) = self.apply_all(VecDeque::new()).await {
+                tracing::warn!(agent = %id, "still cannot save: {err}");
+            }
+            return;
+        }
         if self.start_slot.is_some_and(|slot| slot <= Instant::now()) {
             self.start_slot = None;
             if let Err(err) = self.apply(Input::Connect(Trigger::Auto)).await {
-                tracing::error!(agent = %id, "could not record a retry: {err}");
+                tracing::warn!(agent = %id, "could not record a retry, will retry: {err}");
             }
             return;
         }
@@ -221,22 +240,29 @@ impl AgentTask {
             return;
         }
         if let Err(err) = self.apply(Input::DeadlinePassed).await {
-            tracing::error!(agent = %id, "could not record an expiry: {err}");
+            tracing::warn!(agent = %id, "could not record an expiry, will retry: {err}");
         }
         // A cooldown that just ended changes what Connect would do: publish it.
         self.publish();
     }
 
-    /// Runs inputs through the machine: commit, then effects, then publish.
+    /// Runs an input through the machine: commit, then effects, then publish.
     /// Returns the decision of a connect input. On a store error nothing of
-    /// the step is applied, so memory never runs ahead of the database.
-    async fn apply(&mut self, first: Input) -> Result<Option<Decision>, EngineError> {
-        let mut queue = VecDeque::from([first]);
+    /// the failed step is applied, so memory never runs ahead of the
+    /// database; inputs from the world are kept and retried ([`Self::unsaved`]).
+    async fn apply(&mut self, input: Input) -> Result<Option<Decision>, EngineError> {
+        self.apply_all(VecDeque::from([input])).await
+    }
+
+    async fn apply_all(&mut self, inputs: VecDeque<Input>) -> Result<Option<Decision>, EngineError> {
+        // Earlier inputs that could not be saved happened first: they go first.
+        let mut queue = std::mem::take(&mut self.unsaved);
+        queue.extend(inputs);
         let mut decision = None;
         while let Some(input) = queue.pop_front() {
             let now = self.shared.clock.now();
             let settings = *self.shared.settings.borrow();
-            let step = lifecycle::step(&self.agent, input, now, &settings, &mut self.rng);
+            let step = lifecycle::step(&self.agent, input.clone(), now, &settings, &mut self.rng);
             let changed = step.record_changed(&self.agent.record);
             if changed || !step.history.is_empty() {
                 let change = Change {
@@ -244,7 +270,11 @@ impl AgentTask {
                     record: changed.then(|| step.agent.record.clone()),
                     history: step.history.clone(),
                 };
-                self.shared.writer.commit(change).await?;
+                if let Err(err) = self.shared.writer.commit(change).await {
+                    self.keep_unsaved(std::iter::once(input).chain(queue));
+                    self.publish();
+                    return Err(err.into());
+                }
             }
             decision = decision.or(step.decision);
             self.agent = step.agent;
@@ -252,11 +282,21 @@ impl AgentTask {
                 self.perform(effect, &mut queue);
             }
         }
+        self.unsaved_retry = None;
         if self.agent.record.status != Status::Reconnecting {
             self.start_slot = None;
         }
         self.publish();
         Ok(decision)
+    }
+
+    /// Keeps the inputs from the world for a later try, with a growing delay.
+    fn keep_unsaved(&mut self, inputs: impl Iterator<Item = Input>) {
+        self.unsaved = inputs.filter(|input| !input.is_from_user()).collect();
+        self.unsaved_retry = (!self.unsaved.is_empty()).then(|| {
+            let delay = self.unsaved_retry.map_or(UNSAVED_RETRY_FIRST, |(_, last)| (last * 2).min(UNSAVED_RETRY_MAX));
+            (Instant::now() + delay, delay)
+        });
     }
 
     fn perform(&mut self, effect: Effect, queue: &mut VecDeque<Input>) {
@@ -337,9 +377,14 @@ impl AgentTask {
         self.published = Some(view);
     }
 
-    /// The next moment something is due: a start slot, a retry, an expiry, or
-    /// the end of a cooldown that changes what Connect would do.
+    /// The next moment something is due: saving again, a start slot, a
+    /// retry, an expiry, or the end of a cooldown that changes what Connect would do.
     fn next_wake(&self) -> Option<Instant> {
+        let retry = self.unsaved_retry.map(|(at, _)| at);
+        retry.into_iter().chain(self.next_deadline()).min()
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
         if let Some(slot) = self.start_slot {
             return Some(slot);
         }

@@ -61,6 +61,8 @@ struct Inner {
     /// Held across add/rename/remove so name checks and writes are atomic.
     registry: tokio::sync::Mutex<HashMap<AgentId, AgentHandle>>,
     writer: Mutex<Option<Writer>>,
+    /// Why the database cannot be written to right now (see [`Writer::fault`]).
+    storage_fault: watch::Receiver<Option<String>>,
     stop: CancellationToken,
     tasks: TaskTracker,
     seed: u64,
@@ -95,6 +97,7 @@ impl Supervisor {
         .await
         .map_err(|_| EngineError::ShuttingDown)??;
         let writer = Writer::start(store);
+        let storage_fault = writer.fault();
         let (settings_tx, settings_rx) = watch::channel(settings);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let shared = Arc::new(Shared {
@@ -113,11 +116,17 @@ impl Supervisor {
                 settings_tx,
                 registry: tokio::sync::Mutex::new(HashMap::new()),
                 writer: Mutex::new(Some(writer)),
+                storage_fault,
                 stop: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 seed: options.seed,
             }),
         };
+        supervisor.inner.tasks.spawn(publish_storage_faults(
+            supervisor.inner.storage_fault.clone(),
+            supervisor.inner.shared.events.clone(),
+            supervisor.inner.stop.clone(),
+        ));
         let mut registry = supervisor.inner.registry.lock().await;
         for mut record in records {
             // Trust the connector about whether credentials really exist.
@@ -157,6 +166,13 @@ impl Supervisor {
 
     pub fn settings(&self) -> Settings {
         *self.inner.settings_tx.borrow()
+    }
+
+    /// Why changes cannot be saved right now (disk full, database locked or
+    /// read-only), or `None` when saving works. Changes are announced as
+    /// [`EngineEvent::StorageFault`].
+    pub fn storage_fault(&self) -> Option<String> {
+        self.inner.storage_fault.borrow().clone()
     }
 
     /// Adds a cleanly disconnected agent.
@@ -316,5 +332,29 @@ impl Supervisor {
             writer.stop().await;
         }
         tracing::info!("supervisor stopped");
+    }
+}
+
+/// Announces every change of the writer's fault to subscribers.
+async fn publish_storage_faults(
+    mut fault: watch::Receiver<Option<String>>,
+    events: broadcast::Sender<EngineEvent>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            changed = fault.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                let now = fault.borrow_and_update().clone();
+                match &now {
+                    Some(why) => tracing::error!("changes cannot be saved: {why}"),
+                    None => tracing::info!("changes are saved again"),
+                }
+                let _ = events.send(EngineEvent::StorageFault(now));
+            }
+        }
     }
 }

@@ -32,4 +32,7 @@ pub enum EngineEvent {
     Removed(AgentId),
     /// A person must act (L-3, R-2): a desktop notification.
     Notification { agent: AgentId, title: String, body: String },
+    /// Saving started failing (`Some(why)`) or works again (`None`). Changes
+    /// from the world are kept in memory and saved when it works again.
+    StorageFault(Option<String>),
 }
