@@ -298,7 +298,9 @@ async fn build_client(
     attempt: &Arc<AttemptShared>,
 ) -> Result<Started, String> {
     let agent = request.agent;
-    if !request.resume {
+    if request.resume {
+        inner.files.check(agent)?;
+    } else {
         // A fresh pairing starts from nothing: no half-made store of an earlier attempt.
         inner.files.delete(agent).map_err(|err| format!("could not clear the old store: {err}"))?;
     }

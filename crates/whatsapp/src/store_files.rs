@@ -6,7 +6,7 @@
 //! mode of the database file, so they are 0600 too.
 
 use std::fs::{self, DirBuilder, OpenOptions};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -40,9 +40,27 @@ impl StoreFiles {
         self.dir(agent).join("session.db")
     }
 
-    /// Whether a store exists for `agent` (P-3 resumes only those).
+    /// Whether a store exists for `agent` (P-3 resumes only those). Anything
+    /// at the store's path counts, so a damaged store is found and reported
+    /// when the agent resumes ([`StoreFiles::check`]), not taken for "never linked".
     pub fn exists(&self, agent: AgentId) -> bool {
-        self.database(agent).is_file()
+        fs::symlink_metadata(self.database(agent)).is_ok()
+    }
+
+    /// Checks that the saved store can be read and is a SQLite database (or
+    /// still empty). A damaged store would otherwise fail inside the library
+    /// later, looking like a network fault (tried here: endless 408s).
+    pub fn check(&self, agent: AgentId) -> Result<(), String> {
+        const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+        let path = self.database(agent);
+        let unreadable = |err: io::Error| format!("the credentials store {} cannot be read: {err}", path.display());
+        let mut file = fs::File::open(&path).map_err(unreadable)?;
+        let mut header = Vec::with_capacity(16);
+        io::Read::take(&mut file, 16).read_to_end(&mut header).map_err(unreadable)?;
+        if header.is_empty() || header == SQLITE_HEADER {
+            return Ok(());
+        }
+        Err(format!("the credentials store {} is damaged (not a SQLite database)", path.display()))
     }
 
     /// Makes the directories 0700 and the database file 0600, creating what is

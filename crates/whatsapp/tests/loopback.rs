@@ -230,3 +230,49 @@ async fn p6_store_files_are_private_kept_on_shutdown_and_deleted_on_disconnect()
     assert!(!sup.view(s.agent).unwrap().record.has_credentials);
     sup.shutdown().await;
 }
+
+/// Faults in the credentials stores: one agent's store is garbage, another's
+/// cannot be read at all (a directory where the file should be). Each of
+/// them fails on its own with the plain-words reason of a corrupted session
+/// (SPEC §2, 500: scan a new QR) at its first attempt, not after retries;
+/// the agent beside them with a sound store goes on as usual (here: a
+/// refused connection, 408, retried).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l3_a_corrupted_or_unreadable_store_fails_only_its_own_agent() {
+    let (url, _) = start_server(Server::Refusing).await;
+    let s = linked_agent_resuming_against(&url).await;
+    wait_for_retry(&s.sup, s.agent, 1).await;
+    let sound = s.agent;
+    let garbage = s.sup.add("Support 2").await.unwrap().record.id;
+    let unreadable = s.sup.add("Support 3").await.unwrap().record.id;
+    s.stop().await;
+
+    let db = s.dir.path().join("switchboard.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    for agent in [garbage, unreadable] {
+        conn.execute("UPDATE agents SET status = 'connected', has_credentials = 1 WHERE id = ?1", [agent.0]).unwrap();
+    }
+    drop(conn);
+    let files = s.connector.files();
+    std::fs::write(files.prepare(garbage).unwrap(), b"this is not a SQLite database ".repeat(200)).unwrap();
+    let path = files.prepare(unreadable).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::create_dir(&path).unwrap();
+
+    let options = Options { clock: Arc::new(SystemClock), connector: Arc::new(s.connector.clone()), seed: 7 };
+    let sup = Supervisor::start(&db, options).await.unwrap();
+    for agent in [garbage, unreadable] {
+        let view = wait_for(&sup, agent, "the store fault", |v| v.record.status == Status::Failed).await;
+        assert_eq!(view.record.last_code, Some(CloseCode::BAD_SESSION));
+        assert!(view.record.reason.contains("session corrupted: scan a new QR"), "{}", view.record.reason);
+        assert!(!view.record.has_credentials);
+        assert_eq!(engine_attempts(&sup, agent).await.len(), 1, "it failed at its first attempt");
+    }
+    let view = wait_for(&sup, sound, "the sound agent's next retry", |v| {
+        v.record.status == Status::Reconnecting && v.record.retry_attempt >= 2
+    })
+    .await;
+    assert_recoverable_timeout(&view);
+    sup.shutdown().await;
+    assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
+}
