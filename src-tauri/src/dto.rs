@@ -237,6 +237,9 @@ pub struct Snapshot {
     pub data_dir: String,
     /// What staff must know about the mode, shown as a banner.
     pub mode_note: Option<String>,
+    /// Why changes cannot be saved right now (disk full, database locked or
+    /// read-only); `null` when saving works.
+    pub storage_fault: Option<String>,
 }
 
 /// An update pushed to the UI, in order.
@@ -254,6 +257,10 @@ pub enum UiEvent {
         agent_id: i64,
         title: String,
         body: String,
+    },
+    /// Saving started failing (`message`) or works again (`null`).
+    StorageFault {
+        message: Option<String>,
     },
     /// The UI fell behind; here is everything again.
     Resync {

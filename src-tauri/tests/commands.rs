@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{Harness, harness};
-use serde_json::{Value, json};
+use common::harness;
+use serde_json::json;
 use switchboard_app::state::{AppState, Config};
 
 #[test]
@@ -84,10 +84,10 @@ fn demo_actions_drive_the_simulated_whatsapp() {
     let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
     assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "scan"}})), "no_connection");
     h.invoke("connect_agent", json!({"id": id})).unwrap();
-    wait_for_rule(&h, &id, "Q-1");
+    h.wait_for_rule(&id, "Q-1");
     assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "drop", "code": 7}})), "invalid_payload");
     h.invoke("simulate", json!({"id": id, "action": {"action": "drop", "code": 401}})).unwrap();
-    wait_for_rule(&h, &id, "L-2");
+    h.wait_for_rule(&id, "L-2");
     let decision = h.invoke("connect_agent", json!({"id": id})).unwrap();
     assert_eq!(decision["allowed"], false);
     assert_eq!(decision["rule"], "A-3");
@@ -100,10 +100,10 @@ fn without_demo_the_app_is_real_warns_and_refuses_simulation() {
     let h = harness(false);
     let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
     assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "scan"}})), "not_demo");
-    let snapshot = h.invoke("subscribe", json!({"onEvent": "__CHANNEL__:1"})).unwrap();
+    let snapshot = h.snapshot();
     assert_eq!(snapshot["mode"], "real");
     assert!(snapshot["modeNote"].as_str().unwrap().contains("not an official WhatsApp client"), "{snapshot}");
-    assert!(h.dir.path().join("switchboard.db").is_file(), "real agents live in their own database");
+    assert!(h.data_dir.join("switchboard.db").is_file(), "real agents live in their own database");
 }
 
 #[test]
@@ -119,17 +119,4 @@ fn rusqlite_user_version(path: &std::path::Path, version: i64) {
     // The engine refuses to write a newer schema; write one with SQLite directly.
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.pragma_update(None, "user_version", version).unwrap();
-}
-
-/// Waits (in real time: the engine runs on Tauri's runtime here) until the
-/// agent's newest history entry has the given rule, at most 5 s.
-fn wait_for_rule(h: &Harness, id: &Value, rule: &str) {
-    for _ in 0..500 {
-        let history = h.invoke("agent_history", json!({"id": id, "limit": 1})).unwrap();
-        if history[0]["rule"] == rule {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    panic!("agent {id} never reached a {rule} entry");
 }

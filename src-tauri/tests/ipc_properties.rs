@@ -169,7 +169,7 @@ fn random_payloads_at_every_command_get_typed_errors_and_write_nothing() {
     let cases = std::env::var("IPC_PROPERTY_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(CASES);
     let h = common::harness(true);
     let db =
-        rusqlite::Connection::open_with_flags(h.dir.path().join("demo.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        rusqlite::Connection::open_with_flags(h.data_dir.join("demo.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .unwrap();
     let empty = data_version(&db);
     for (name, id) in ["Alpha", "Beta", "Gamma"].into_iter().zip(EXISTING) {

@@ -19,6 +19,8 @@ export class App {
   private readonly counts = new Map<StatusDto | "all", HTMLElement>();
   private readonly banners = h("div", { class: "banners", attrs: { "aria-live": "polite" } });
   private readonly toastEl = h("div", { class: "toast", role: "status", hidden: true });
+  /** The one banner saying changes cannot be saved; shown while the engine says so. */
+  private readonly storageBanner = h("div", { class: "banner storage", role: "alert", hidden: true });
   private toastTimer: ReturnType<typeof setTimeout> | null = null;
   private filter: Filter = { text: "", status: "all" };
   /** Events that arrive while the snapshot is still on its way. */
@@ -103,6 +105,8 @@ export class App {
         h("button", { type: "button", class: "settings-button", onclick: () => this.settings() }, "Settings"),
       ),
     );
+    this.banners.append(this.storageBanner);
+    this.showStorageFault(snapshot.storageFault);
     if (snapshot.modeNote) this.banner("info", snapshot.modeNote, null);
     this.root.replaceChildren(header, this.banners, h("main", { class: "body" }, this.list.el, this.detail.el), this.toastEl);
   }
@@ -114,6 +118,10 @@ export class App {
     }
     if (event.type === "notice") {
       this.banner("alert", event.body, event.agentId);
+      return;
+    }
+    if (event.type === "storage_fault") {
+      this.showStorageFault(event.message);
       return;
     }
     const changes = this.store.apply(event);
@@ -195,6 +203,16 @@ export class App {
     } catch (err) {
       this.toast(asIpcError(err).message);
     }
+  }
+
+  /** Shown until saving works again; it cannot be dismissed, as the problem is still there. */
+  private showStorageFault(message: string | null): void {
+    this.storageBanner.hidden = message === null;
+    this.storageBanner.textContent =
+      message === null
+        ? ""
+        : `Changes cannot be saved: ${message}. Switchboard keeps the latest changes and keeps trying; ` +
+          "free disk space, or close the program that holds the database.";
   }
 
   /** A banner that stays until dismissed: fatal errors (L-3, R-2) and mode notes. */

@@ -71,8 +71,13 @@ dataDir: string,
 /**
  * What staff must know about the mode, shown as a banner.
  */
-modeNote: string | null, };
+modeNote: string | null, 
+/**
+ * Why changes cannot be saved right now (disk full, database locked or
+ * read-only); `null` when saving works.
+ */
+storageFault: string | null, };
 
-export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "resync", agents: Array<AgentDto>, };
+export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "storage_fault", message: string | null, } | { "type": "resync", agents: Array<AgentDto>, };
 
 export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" };

@@ -36,6 +36,7 @@ export class AgentStore {
       case "resync":
         return this.reset(event.agents);
       case "notice":
+      case "storage_fault":
         return [];
     }
   }

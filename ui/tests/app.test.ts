@@ -187,6 +187,20 @@ describe("dialogs and banners", () => {
     expect(root.querySelector(".banner.alert")).toBeNull();
   });
 
+  it("says while changes cannot be saved, and stops saying it when they can (P-1)", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "connected")]));
+    await start(backend);
+    const banner = () => root.querySelector<HTMLElement>(".banner.storage")!;
+    expect(banner().hidden).toBe(true);
+    backend.emit({ type: "storage_fault", message: "database error: database or disk is full" });
+    expect(banner().hidden).toBe(false);
+    expect(banner().textContent).toContain("database or disk is full");
+    expect(banner().querySelector("button.dismiss")).toBeNull();
+    backend.emit({ type: "storage_fault", message: null });
+    expect(banner().hidden).toBe(true);
+    expect(row(1).dataset.status).toBe("connected");
+  });
+
   it("warns about unofficial clients in real mode, and shows DEMO in demo mode", async () => {
     await start(new FakeBackend(snapshot([agent(1, "disconnected")], "real")));
     expect(root.querySelector(".banner.info")!.textContent).toContain("not an official WhatsApp client");

@@ -87,7 +87,7 @@ export class FakeBackend implements Backend {
 
 export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): Snapshot {
   const modeNote = mode === "real" ? "Switchboard is not an official WhatsApp client. WhatsApp may restrict or ban accounts that use unofficial clients." : null;
-  return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote };
+  return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote, storageFault: null };
 }
 
 /** Lets pending promise callbacks run. */

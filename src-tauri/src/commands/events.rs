@@ -31,6 +31,7 @@ pub async fn subscribe<R: Runtime>(
                 startup_error: Some(err),
                 data_dir,
                 mode_note: None,
+                storage_fault: None,
             };
             return Ok(snapshot);
         }
@@ -53,6 +54,7 @@ pub async fn subscribe<R: Runtime>(
         startup_error: None,
         data_dir,
         mode_note,
+        storage_fault: supervisor.storage_fault(),
     })
 }
 
@@ -68,6 +70,7 @@ async fn forward<R: Runtime>(
                 UiEvent::Agent { agent: Box::new(AgentDto::from_view(&view, &supervisor.settings())) }
             }
             Ok(EngineEvent::Removed(id)) => UiEvent::Removed { id: id.0 },
+            Ok(EngineEvent::StorageFault(message)) => UiEvent::StorageFault { message },
             Ok(EngineEvent::Notification { agent, title, body }) => {
                 notify_desktop(&app, &title, &body);
                 UiEvent::Notice { agent_id: agent.0, title, body }

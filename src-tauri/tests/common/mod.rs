@@ -9,17 +9,25 @@ use tauri::webview::InvokeRequest;
 use tauri::{WebviewWindow, WebviewWindowBuilder};
 
 pub struct Harness {
-    _app: tauri::App<MockRuntime>,
+    app: tauri::App<MockRuntime>,
     webview: WebviewWindow<MockRuntime>,
-    pub dir: tempfile::TempDir,
+    pub data_dir: std::path::PathBuf,
+    _temp: Option<tempfile::TempDir>,
 }
 
 /// The app with its data directory in a fresh temporary directory: in
 /// memory (`/dev/shm`) where there is one, so fsyncs do not set the pace.
 pub fn harness(demo: bool) -> Harness {
     let shm = std::path::Path::new("/dev/shm");
-    let dir = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
-    let config = Config { demo, data_dir: dir.path().to_owned() };
+    let temp = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
+    let mut h = harness_at(demo, temp.path().to_owned());
+    h._temp = Some(temp);
+    h
+}
+
+/// The app on the data directory `data_dir`.
+pub fn harness_at(demo: bool, data_dir: std::path::PathBuf) -> Harness {
+    let config = Config { demo, data_dir: data_dir.clone() };
     let state = tauri::async_runtime::block_on(AppState::start(config));
     let app = switchboard_app::with_commands(mock_builder())
         .plugin(tauri_plugin_notification::init())
@@ -27,7 +35,7 @@ pub fn harness(demo: bool) -> Harness {
         .build(mock_context(noop_assets()))
         .unwrap();
     let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    Harness { _app: app, webview, dir }
+    Harness { app, webview, data_dir, _temp: None }
 }
 
 impl Harness {
@@ -42,6 +50,30 @@ impl Harness {
             invoke_key: INVOKE_KEY.to_string(),
         };
         tauri::test::get_ipc_response(&self.webview, request).map(|b| b.deserialize::<Value>().unwrap())
+    }
+
+    /// Closes the app as its window closing would (P-4), so its files are let go.
+    pub fn shutdown(&self) {
+        use tauri::Manager;
+        tauri::async_runtime::block_on(self.app.state::<AppState>().shutdown());
+    }
+
+    /// What the window shows right now: the snapshot a new subscription gets.
+    pub fn snapshot(&self) -> Value {
+        self.invoke("subscribe", serde_json::json!({"onEvent": "__CHANNEL__:1"})).expect("a snapshot")
+    }
+
+    /// Waits (in real time: the engine runs on Tauri's runtime here) until
+    /// the agent's newest history entry has the given rule, at most 5 s.
+    pub fn wait_for_rule(&self, id: &Value, rule: &str) {
+        for _ in 0..500 {
+            let history = self.invoke("agent_history", serde_json::json!({"id": id, "limit": 1})).unwrap();
+            if history[0]["rule"] == rule {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("agent {id} never reached a {rule} entry");
     }
 
     pub fn error_kind(&self, cmd: &str, body: Value) -> String {

@@ -90,7 +90,7 @@ impl Store {
 
     /// Inserts a new, cleanly disconnected agent. The name must be validated already.
     pub fn insert_agent(&mut self, name: &str, now: Timestamp) -> Result<AgentRecord, StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         let taken: bool =
             tx.query_row("SELECT EXISTS (SELECT 1 FROM agents WHERE name_key = ?1)", [agent_name_key(name)], |r| {
                 r.get(0)
@@ -109,7 +109,7 @@ impl Store {
     }
 
     pub fn rename_agent(&mut self, id: AgentId, name: &str) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         let other: Option<i64> = tx
             .query_row("SELECT id FROM agents WHERE name_key = ?1", [agent_name_key(name)], |r| r.get(0))
             .optional()?;

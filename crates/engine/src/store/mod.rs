@@ -33,6 +33,10 @@ pub enum StoreError {
     SchemaTooNew { path: PathBuf, found: i64, supported: usize },
     #[error("could not open the database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "the database {path} cannot be written to (a read-only file or disk?); Switchboard must save every change, so it did not start — the file was not changed"
+    )]
+    ReadOnly { path: PathBuf },
     #[error("could not upgrade the database schema: {0}")]
     Migration(#[from] rusqlite_migration::Error),
     #[error("database error: {0}")]
@@ -64,24 +68,37 @@ impl Store {
     /// A database whose schema is newer than this build is refused before
     /// anything is written to it, not even a journal-mode change.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let mut conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        let opening = |source| StoreError::Open { path: path.to_owned(), source };
+        // On a read-only disk SQLite only says "unable to open database file".
+        // Opening the file for writing (it changes nothing) tells why.
+        if let Err(err) = std::fs::OpenOptions::new().write(true).open(path)
+            && matches!(err.kind(), std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied)
+        {
+            return Err(StoreError::ReadOnly { path: path.to_owned() });
+        }
+        let mut conn = Connection::open(path).map_err(opening)?;
+        let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(opening)?;
         if found > SCHEMA_VERSION as i64 {
             return Err(StoreError::SchemaTooNew { path: path.to_owned(), found, supported: SCHEMA_VERSION });
         }
+        // SQLite falls back to reading when it may not write (a read-only
+        // file or disk); the engine must write, so say so now, not at the first change.
+        if conn.is_readonly(rusqlite::MAIN_DB).map_err(opening)? {
+            return Err(StoreError::ReadOnly { path: path.to_owned() });
+        }
         // WAL lets readers run beside the writer; FULL makes every COMMIT durable
         // across a power cut, which P-2 and P-5 rely on.
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "FULL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(opening)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(opening)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(opening)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(opening)?;
         Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
         Ok(Store { conn })
     }
 
     /// Writes a group of changes in one transaction. Either all land or none.
     pub fn commit(&mut self, changes: &[&Change]) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         for change in changes {
             if let Some(record) = &change.record {
                 agents::update(&tx, record)?;
@@ -92,6 +109,14 @@ impl Store {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Every write goes through here. IMMEDIATE takes the write lock at the
+    /// start: when another program holds it, SQLite then waits up to the
+    /// busy timeout. A deferred transaction that reads first and writes later
+    /// gets "database is locked" at once instead (tried here).
+    fn write_transaction(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+        self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
     }
 
     pub fn connection(&self) -> &Connection {

@@ -30,7 +30,7 @@ impl Store {
 
     /// Writes every setting in one transaction.
     pub fn save_settings(&mut self, settings: &Settings) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let tx = self.write_transaction()?;
         for name in SettingName::ALL {
             tx.execute(
                 "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
