@@ -39,6 +39,22 @@ use_shared_target_dir() {
     mkdir -p "$CARGO_TARGET_DIR"
 }
 
+# The window tests and benchmarks drive the app through tauri-driver, which
+# needs Xvfb for a display and WebKitWebDriver.
+ensure_window_driver() {
+    ensure_apt_packages xvfb xauth webkit2gtk-driver
+    if ! command -v tauri-driver >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/tauri-driver" ]]; then
+        echo "==> cargo install tauri-driver"
+        cargo install tauri-driver --locked
+    fi
+}
+
+# tauri-driver leaves WebKitWebDriver behind when it is killed; a leftover
+# keeps the caller's output pipe open (a `| tee` would wait forever).
+stop_leftover_webdrivers() {
+    pkill -f WebKitWebDriver >/dev/null 2>&1 || true
+}
+
 # True when the rustup component is there, after trying to add it once.
 have_cargo_component() {
     local tool=$1 component=$2

@@ -7,13 +7,9 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 ensure_build_packages
-# Xvfb for a display, WebKitWebDriver for the end-to-end test.
-ensure_apt_packages xvfb xauth webkit2gtk-driver
 use_shared_target_dir
-if ! command -v tauri-driver >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/tauri-driver" ]]; then
-    echo "==> cargo install tauri-driver"
-    cargo install tauri-driver --locked
-fi
+ensure_window_driver
+trap stop_leftover_webdrivers EXIT
 
 build_ui
 echo "==> UI tests"

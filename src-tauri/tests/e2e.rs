@@ -6,99 +6,22 @@
 //! `tauri-driver` (installed by `scripts/test.sh`) and `WebKitWebDriver`
 //! (Debian's `webkit2gtk-driver`).
 
+mod webdriver;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine as _;
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use fantoccini::{Client, Locator};
 use serde_json::json;
-
-/// How long any one thing may take to appear in the window.
-const PATIENCE: Duration = Duration::from_secs(20);
-
-struct Driver {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn tauri_driver() -> PathBuf {
-    if let Some(path) = std::env::var_os("TAURI_DRIVER") {
-        return path.into();
-    }
-    let in_cargo = dirs_home().join(".cargo/bin/tauri-driver");
-    if in_cargo.exists() { in_cargo } else { PathBuf::from("tauri-driver") }
-}
-
-fn dirs_home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"))
-}
+use webdriver::{PATIENCE, invoke, start_driver};
 
 /// The tests take turns: two windows at once would only compete for two cores.
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn start_driver() -> Driver {
-    assert!(
-        std::env::var_os("DISPLAY").is_some(),
-        "the end-to-end test needs a display: run it under xvfb-run (scripts/test.sh does)"
-    );
-    let (port, native) = (free_port(), free_port());
-    let child = Command::new(tauri_driver())
-        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
-        // With compositing disabled, WebKitWebDriver's screenshot never answers (tried here).
-        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
-        // The app inherits this: warnings and errors only, so the test's output stays readable.
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("tauri-driver (cargo install tauri-driver --locked; scripts/test.sh does)");
-    let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };
-    let status = format!("127.0.0.1:{port}");
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(&status).await.is_ok() {
-            return driver;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("tauri-driver did not listen on {status}");
-}
-
-async fn open_app(driver: &Driver, data_dir: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "tauri:options".into(),
-        json!({
-            "application": env!("CARGO_BIN_EXE_switchboard"),
-            "args": ["--demo", "--data-dir", data_dir.to_str().unwrap()],
-        }),
-    );
-    // tauri-driver now and then drops the first session request while its
-    // WebKitWebDriver starts ("IncompleteMessage"); a second request succeeds.
-    let mut tries = 0;
-    let client = loop {
-        tries += 1;
-        match ClientBuilder::new(HttpConnector::new()).capabilities(caps.clone()).connect(&driver.url).await {
-            Ok(client) => break client,
-            Err(err) if tries < 3 => {
-                eprintln!("WebDriver session attempt {tries} failed, retrying: {err:?}");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            Err(err) => panic!("a WebDriver session: {err:?}"),
-        }
-    };
+async fn open_app(driver: &webdriver::Driver, data_dir: &Path) -> Client {
+    let args = ["--demo", "--data-dir", data_dir.to_str().unwrap()];
+    let client = driver.open(Path::new(env!("CARGO_BIN_EXE_switchboard")), &args).await;
     client.wait().at_most(PATIENCE).for_element(Locator::Css("header.top")).await.expect("the panel renders");
     client
 }
@@ -240,15 +163,6 @@ async fn e2e_seed_flows_in_the_real_window_and_a_restart_keeps_the_deadline() {
     assert!(text(&client, ".modal .error").await.contains("between 1 and 100"));
     shots.take(&client, "08-settings-error").await;
     client.close().await.unwrap();
-}
-
-/// Calls a command from inside the page, as the UI does, and returns its JSON.
-async fn invoke(client: &Client, cmd: &str, args: serde_json::Value) -> serde_json::Value {
-    let script = "const [cmd, args, done] = arguments; \
-        window.__TAURI_INTERNALS__.invoke(cmd, args).then((v) => done({ ok: v }), (e) => done({ err: e }));";
-    let answer = client.execute_async(script, vec![json!(cmd), args]).await.unwrap();
-    assert!(answer.get("err").is_none(), "{cmd}: {answer}");
-    answer["ok"].clone()
 }
 
 async fn wait_row_status(client: &Client, id: i64, status: &str) {

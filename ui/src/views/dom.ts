@@ -41,3 +41,13 @@ export function h<K extends keyof HTMLElementTagNameMap>(
 export function setText(el: Element, text: string): void {
   if (el.textContent !== text) el.textContent = text;
 }
+
+/** Sets an attribute only when it changes: an unchanged write still costs the
+ * browser a style check, 4 times a second for every counting row. */
+export function setAttr(el: Element, name: string, value: string | null): void {
+  if (value === null) {
+    if (el.hasAttribute(name)) el.removeAttribute(name);
+  } else if (el.getAttribute(name) !== value) {
+    el.setAttribute(name, value);
+  }
+}

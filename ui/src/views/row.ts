@@ -2,7 +2,7 @@
 
 import type { AgentDto } from "../bindings";
 import { STATUS_LABELS, countdownOf, progress, statusLine } from "../format";
-import { h, setText } from "./dom";
+import { h, setAttr, setText } from "./dom";
 
 export interface RowActions {
   select(id: number): void;
@@ -76,39 +76,40 @@ export class AgentRow {
   update(agent: AgentDto, now: number): void {
     this.agent = agent;
     setText(this.name, agent.name);
-    this.name.title = agent.name;
+    setAttr(this.name, "title", agent.name);
     setText(this.phone, agent.phone ?? "not linked");
-    this.badge.className = `badge status-${agent.status}`;
+    setAttr(this.badge, "class", `badge status-${agent.status}`);
     setText(this.badge, STATUS_LABELS[agent.status]);
-    this.el.dataset.status = agent.status;
+    setAttr(this.el, "data-status", agent.status);
     // Connect follows the engine's decision, never a guess of the UI's own.
     const blockedReason = agent.connect.allowed ? null : agent.connect.reason;
     this.connectButton.disabled = blockedReason !== null;
-    this.connectButton.title = blockedReason ?? "Connect this agent";
+    setAttr(this.connectButton, "title", blockedReason ?? "Connect this agent");
     this.disconnectButton.disabled = agent.status === "disconnected";
-    this.disconnectButton.title = "Disconnect, unlink the device and delete its credentials";
+    setAttr(this.disconnectButton, "title", "Disconnect, unlink the device and delete its credentials");
     this.tick(now);
   }
 
   /** Redraws the time-dependent parts: the countdown text and its bar. */
   tick(now: number): void {
     setText(this.line, statusLine(this.agent, now));
-    this.line.title = this.agent.reason;
+    setAttr(this.line, "title", this.agent.reason);
     const countdown = countdownOf(this.agent);
     if (!countdown) {
-      this.bar.hidden = true;
+      if (!this.bar.hidden) this.bar.hidden = true;
       this.deadlineSeen = null;
-      delete this.el.dataset.until;
+      setAttr(this.el, "data-until", null);
       return;
     }
     // The deadline itself, for tests and for anyone inspecting the page.
-    this.el.dataset.until = String(countdown.until);
+    setAttr(this.el, "data-until", String(countdown.until));
     if (!this.deadlineSeen || this.deadlineSeen.until !== countdown.until) {
       this.deadlineSeen = { until: countdown.until, at: Math.min(now, countdown.until) };
     }
-    this.bar.hidden = false;
+    if (this.bar.hidden) this.bar.hidden = false;
     const fraction = progress(this.deadlineSeen.at, countdown.until, now);
-    const width = `${(100 * (1 - fraction)).toFixed(1)}%`;
-    if (this.fill.style.width !== width) this.fill.style.width = width;
+    // A transform, not a width: the bar moves without laying anything out.
+    const scale = `scaleX(${(1 - fraction).toFixed(3)})`;
+    if (this.fill.style.transform !== scale) this.fill.style.transform = scale;
   }
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Switchboard's benchmarks (BENCHMARKS.md): builds the release app, then
+# prints one table of every figure with its goal. Installs what is missing
+# first. Takes about 5 minutes after the release build (the first release
+# build takes 20–30 minutes on two cores).
+#
+# Usage: bash scripts/bench.sh [--runs N] [--quick]
+#   --runs N   runs per figure; the table shows medians (default 3)
+#   --quick    1,000 agents only and shorter windows (a smoke run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+ensure_build_packages
+use_shared_target_dir
+ensure_window_driver
+trap stop_leftover_webdrivers EXIT
+build_ui
+
+runs=3
+engine_args=()
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --runs) runs=$2; engine_args+=(--runs "$2"); shift 2 ;;
+        --quick) engine_args+=(--quick); shift ;;
+        *) echo "usage: bash scripts/bench.sh [--runs N] [--quick]" >&2; exit 2 ;;
+    esac
+done
+
+echo "==> building the release app and benchmarks"
+cargo build --release --locked -p switchboard
+cargo build --release --locked -p switchboard-engine --example bench
+cargo build --locked -p switchboard --example window_bench
+
+echo "==> machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(uname -r)"
+echo
+"$CARGO_TARGET_DIR/release/examples/bench" "${engine_args[@]}"
+echo
+xvfb-run -a -s "-screen 0 1280x800x24" \
+    "$CARGO_TARGET_DIR/debug/examples/window_bench" --app "$CARGO_TARGET_DIR/release/switchboard" --runs "$runs"
