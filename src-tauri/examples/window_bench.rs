@@ -135,7 +135,7 @@ async fn bench(app: &Path, runs: usize) {
     );
     let idle = median(idle_p95);
     row(
-        &format!("5 | frame time p95 without changes: the same list (empty window)"),
+        "5 | frame time p95 without changes: the same list (empty window)",
         format!("{idle:.1} ms ({:.1} ms)", median(empty_p95)),
         "—",
         None,
