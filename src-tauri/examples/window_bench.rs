@@ -13,6 +13,8 @@
 //! - the memory (PSS) of the app and its WebKit processes;
 //! - the size of the release binary.
 
+#[path = "../../crates/engine/examples/report/mod.rs"]
+mod report;
 #[path = "../tests/webdriver/mod.rs"]
 mod webdriver;
 
@@ -20,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, Locator};
+use report::{median, row};
 use serde_json::{Value, json};
 use webdriver::{Driver, PATIENCE, start_driver};
 
@@ -52,21 +55,6 @@ fn main() {
         .build()
         .unwrap()
         .block_on(bench(&app, runs));
-}
-
-fn row(figure: &str, result: String, goal: &str, met: Option<bool>) {
-    let met = match met {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "—",
-    };
-    println!("| {figure} | {result} | {goal} | {met} |");
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
 }
 
 fn percentile(values: &[f64], p: f64) -> f64 {

@@ -15,6 +15,8 @@
 //! 3. A reconnect storm of 1,000 agents in paused time.
 //! 4. Restart: process start to every agent restored, against an empty database.
 
+mod report;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -22,6 +24,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
+use report::{median, row};
 use switchboard_engine::clock::{Clock, SystemClock, Timestamp, TokioClock};
 use switchboard_engine::lifecycle::{AgentId, CloseCode, Status};
 use switchboard_engine::simulator::SimulatedWhatsApp;
@@ -85,21 +88,6 @@ fn main() {
     memory(dir.path(), &args);
     let storm_db = storm(dir.path());
     restart(dir.path(), &storm_db, &args);
-}
-
-fn row(figure: &str, result: String, goal: &str, met: Option<bool>) {
-    let met = match met {
-        Some(true) => "yes",
-        Some(false) => "**no**",
-        None => "—",
-    };
-    println!("| {figure} | {result} | {goal} | {met} |");
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let mid = values.len() / 2;
-    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

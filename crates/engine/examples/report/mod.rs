@@ -1,0 +1,20 @@
+//! The benchmarks' shared table: one Markdown row per figure, and medians.
+//! Used by `bench.rs` here and by the app's `examples/window_bench.rs`
+//! (included by path), so both print the same table.
+
+/// Prints one row: the figure, its result, its goal, and whether it was met
+/// (`None` for a figure without a goal).
+pub fn row(figure: &str, result: String, goal: &str, met: Option<bool>) {
+    let met = match met {
+        Some(true) => "yes",
+        Some(false) => "**no**",
+        None => "—",
+    };
+    println!("| {figure} | {result} | {goal} | {met} |");
+}
+
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 { values[mid] } else { (values[mid - 1] + values[mid]) / 2.0 }
+}
