@@ -11,11 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_build_packages
-use_shared_target_dir
-ensure_window_driver
-trap stop_leftover_webdrivers EXIT
-build_ui
+prepare_app_with_window_driver
 
 runs=3
 engine_args=()

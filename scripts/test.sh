@@ -6,12 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-ensure_build_packages
-use_shared_target_dir
-ensure_window_driver
-trap stop_leftover_webdrivers EXIT
-
-build_ui
+prepare_app_with_window_driver
 echo "==> UI tests"
 (cd ui && npm test --silent)
 

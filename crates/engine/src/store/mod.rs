@@ -66,7 +66,9 @@ impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     ///
     /// A database whose schema is newer than this build is refused before
-    /// anything is written to it, not even a journal-mode change.
+    /// anything is written to it, not even a journal-mode change; so is one
+    /// that cannot be written to ([`StoreError::ReadOnly`]). Every error
+    /// names the file.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let opening = |source| StoreError::Open { path: path.to_owned(), source };
         // On a read-only disk SQLite only says "unable to open database file".
