@@ -32,7 +32,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 options.data_dir = Some(PathBuf::from(dir));
             }
             "-h" | "--help" => options.help = true,
-            other => return Err(format!("unknown argument {other:?}")),
+            other => return Err(format!("unknown argument “{other}”")),
         }
     }
     Ok(options)

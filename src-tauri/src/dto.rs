@@ -6,20 +6,22 @@
 //! bindings` rewrites it).
 
 use base64::Engine as _;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 use switchboard_engine::clock::Timestamp;
-use switchboard_engine::lifecycle::{Decision, HistoryEntry, SettingName, Settings, Status, Verdict, settings::Unit};
-use switchboard_engine::logging::mask_phone;
+use switchboard_engine::lifecycle::{
+    BlockKind, Decision, HistoryEntry, Rule, SettingName, Settings, Status, Trigger, Verdict, settings::Unit,
+};
 use switchboard_engine::supervisor::AgentView;
 use ts_rs::TS;
 
+use crate::display::mask_phone;
 use crate::error::IpcError;
 
 fn ms(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::as_millis)
 }
 
-/// SPEC §1's statuses, plus `unreadable` for a row this version cannot read.
+/// RULES.md §1's statuses, plus `unreadable` for a row this version cannot read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum StatusDto {
@@ -48,14 +50,56 @@ impl From<Status> for StatusDto {
     }
 }
 
+/// A rule of `docs/RULES.md`, sent as its ID, such as A-3. Its TypeScript type,
+/// `RuleId`, is the union of every ID, written from [`Rule::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleDto(pub Rule);
+
+impl Serialize for RuleDto {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0.id())
+    }
+}
+
+/// What blocks Connect; the window words it and counts down to `until`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockKindDto {
+    /// An attempt is in flight or the link is open.
+    InProgress,
+    /// Two manual connects must be apart.
+    AttemptCooldown,
+    /// The auth cooldown after a 401/440.
+    AuthCooldown,
+    /// A temporary ban.
+    Ban,
+    /// An automatic connect for an agent that waits for no retry.
+    NotRetrying,
+}
+
+impl From<BlockKind> for BlockKindDto {
+    fn from(kind: BlockKind) -> Self {
+        match kind {
+            BlockKind::InProgress => BlockKindDto::InProgress,
+            BlockKind::AttemptCooldown => BlockKindDto::AttemptCooldown,
+            BlockKind::AuthCooldown => BlockKindDto::AuthCooldown,
+            BlockKind::Ban => BlockKindDto::Ban,
+            BlockKind::NotRetrying => BlockKindDto::NotRetrying,
+        }
+    }
+}
+
 /// The engine's answer to a connect request (or what it would answer now).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct DecisionDto {
     pub allowed: bool,
-    /// The SPEC rule that decided ("A-3").
-    pub rule: String,
-    /// Shown verbatim.
+    /// The rule that decided.
+    #[ts(type = "RuleId")]
+    pub rule: RuleDto,
+    /// What blocks it; `null` exactly when allowed.
+    pub block: Option<BlockKindDto>,
+    /// Shown verbatim; holds no countdown (the window draws one from `until`).
     pub reason: String,
     /// When a blocked request would pass, in ms since the epoch.
     pub until: Option<i64>,
@@ -63,11 +107,11 @@ pub struct DecisionDto {
 
 impl From<&Decision> for DecisionDto {
     fn from(d: &Decision) -> Self {
-        let until = match d.verdict {
-            Verdict::Allowed => None,
-            Verdict::Blocked { until } => ms(until),
+        let (block, until) = match d.verdict {
+            Verdict::Allowed => (None, None),
+            Verdict::Blocked { kind, until } => (Some(kind.into()), ms(until)),
         };
-        DecisionDto { allowed: d.is_allowed(), rule: d.rule.id().to_owned(), reason: d.reason.clone(), until }
+        DecisionDto { allowed: d.is_allowed(), rule: RuleDto(d.rule), block, reason: d.reason.clone(), until }
     }
 }
 
@@ -130,11 +174,34 @@ impl AgentDto {
 
 /// A QR string as a `data:` URL, which the CSP allows for images.
 fn qr_data_url(qr: &str) -> Option<String> {
-    match switchboard_engine::qr::png(qr) {
+    match crate::qr::png(qr) {
         Ok(png) => Some(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))),
         Err(err) => {
             tracing::error!("could not render a QR code: {err}");
             None
+        }
+    }
+}
+
+/// Who or what caused a change (O-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerDto {
+    User,
+    Auto,
+    Connector,
+    Timer,
+    Startup,
+}
+
+impl From<Trigger> for TriggerDto {
+    fn from(t: Trigger) -> Self {
+        match t {
+            Trigger::User => TriggerDto::User,
+            Trigger::Auto => TriggerDto::Auto,
+            Trigger::Connector => TriggerDto::Connector,
+            Trigger::Timer => TriggerDto::Timer,
+            Trigger::Startup => TriggerDto::Startup,
         }
     }
 }
@@ -148,8 +215,11 @@ pub struct HistoryDto {
     pub to: StatusDto,
     pub code: Option<u16>,
     pub reason: String,
-    pub trigger: String,
-    pub rule: String,
+    pub trigger: TriggerDto,
+    /// The rule that applied; `null` for an entry written by another version
+    /// with a rule this one does not know.
+    #[ts(type = "RuleId | null")]
+    pub rule: Option<RuleDto>,
 }
 
 impl From<&HistoryEntry> for HistoryDto {
@@ -160,8 +230,8 @@ impl From<&HistoryEntry> for HistoryDto {
             to: h.to.into(),
             code: h.code.map(|c| c.0),
             reason: h.reason.clone(),
-            trigger: h.trigger.as_str().to_owned(),
-            rule: h.rule.to_owned(),
+            trigger: h.trigger.into(),
+            rule: h.rule.map(RuleDto),
         }
     }
 }
@@ -283,10 +353,14 @@ pub enum SimAction {
 /// Every type the UI uses, in the order written to `ui/src/bindings.ts`.
 pub fn typescript_bindings() -> String {
     let cfg = ts_rs::Config::new().with_large_int("number");
+    let rule_ids: Vec<String> = Rule::ALL.iter().map(|rule| format!("\"{}\"", rule.id())).collect();
     let decls = [
         StatusDto::decl(&cfg),
+        format!("type RuleId = {};", rule_ids.join(" | ")),
+        BlockKindDto::decl(&cfg),
         DecisionDto::decl(&cfg),
         AgentDto::decl(&cfg),
+        TriggerDto::decl(&cfg),
         HistoryDto::decl(&cfg),
         UnitDto::decl(&cfg),
         SettingDto::decl(&cfg),

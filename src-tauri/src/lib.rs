@@ -3,7 +3,9 @@
 //! Thin by design: commands are one-line wrappers over the engine's
 //! [`Supervisor`](switchboard_engine::supervisor::Supervisor), grouped by
 //! domain in [`commands`]; [`dto`] is the only place that knows JSON;
-//! [`state`] holds the running engine.
+//! [`state`] holds the running engine. What people see is drawn here, not in
+//! the engine: [`qr`] renders QR strings as PNG images and [`display`]
+//! masks phone numbers.
 //!
 //! Layout: [`cli`] reads the command line; [`logs`] sets up masked logs to
 //! stderr and a rolling file; [`run`] builds and runs the app.
@@ -11,9 +13,11 @@
 pub mod args;
 pub mod cli;
 pub mod commands;
+pub mod display;
 pub mod dto;
 pub mod error;
 pub mod logs;
+pub mod qr;
 pub mod state;
 
 use tauri::{Manager, RunEvent, Runtime};

@@ -12,7 +12,6 @@ use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::supervisor::{Options, Supervisor};
 use switchboard_whatsapp::WhatsAppConnector;
 
-use crate::dto::ModeDto;
 use crate::error::IpcError;
 
 /// How the app was started.
@@ -36,14 +35,19 @@ impl Config {
     }
 }
 
+/// Which WhatsApp the engine talks to, holding what the app needs of it.
+#[derive(Clone)]
+pub enum Mode {
+    /// The simulated WhatsApp (`--demo`), for the "Simulate" actions.
+    Demo(SimulatedWhatsApp),
+    /// Real WhatsApp, held to let its clients flush their stores at exit.
+    Real(WhatsAppConnector),
+}
+
 /// The running engine.
 pub struct Engine {
     pub supervisor: Supervisor,
-    /// The simulated WhatsApp in demo mode, for the "Simulate" actions.
-    pub simulator: Option<SimulatedWhatsApp>,
-    /// The real connector otherwise, to let its clients flush at exit.
-    pub whatsapp: Option<WhatsAppConnector>,
-    pub mode: ModeDto,
+    pub mode: Mode,
 }
 
 /// How long the exit waits for WhatsApp clients to close (they flush their stores).
@@ -64,16 +68,18 @@ impl AppState {
     /// Starts the engine on the database of `config`. Must run inside the
     /// async runtime. A failure is kept, not raised: the window shows it.
     pub async fn start(config: Config) -> AppState {
-        let (connector, simulator, whatsapp, mode): (Arc<dyn Connector>, _, _, _) = if config.demo {
-            let sim = SimulatedWhatsApp::new();
-            (Arc::new(sim.clone()), Some(sim), None, ModeDto::Demo)
+        let mode = if config.demo {
+            Mode::Demo(SimulatedWhatsApp::new())
         } else {
-            let real = WhatsAppConnector::new(config.credentials_dir());
-            (Arc::new(real.clone()), None, Some(real), ModeDto::Real)
+            Mode::Real(WhatsAppConnector::new(config.credentials_dir()))
+        };
+        let connector: Arc<dyn Connector> = match mode.clone() {
+            Mode::Demo(simulated) => Arc::new(simulated),
+            Mode::Real(real) => Arc::new(real),
         };
         let options = Options { clock: Arc::new(SystemClock), connector, seed: rand_seed() };
         let engine = match Supervisor::start(&config.database(), options).await {
-            Ok(supervisor) => Ok(Engine { supervisor, simulator, whatsapp, mode }),
+            Ok(supervisor) => Ok(Engine { supervisor, mode }),
             Err(err) => {
                 tracing::error!("the engine could not start: {err}");
                 Err(IpcError::from(err))
@@ -89,12 +95,12 @@ impl AppState {
     /// P-4: stops forwarding, closes every connection without logging out,
     /// and gives the WhatsApp clients a moment to flush their stores.
     pub async fn shutdown(&self) {
-        if let Some(task) = self.forwarder.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(task) = self.forwarder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
             task.abort();
         }
         if let Ok(engine) = &self.engine {
             engine.supervisor.shutdown().await;
-            if let Some(whatsapp) = &engine.whatsapp
+            if let Mode::Real(whatsapp) = &engine.mode
                 && !whatsapp.wait_closed(CLIENT_FLUSH_LIMIT).await
             {
                 tracing::warn!("some WhatsApp connections did not close in time");
@@ -105,5 +111,5 @@ impl AppState {
 
 fn rand_seed() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use switchboard_engine::clock::{Clock, SystemClock, TokioClock};
 use switchboard_engine::lifecycle::{AgentId, CloseCode, Verdict};
-use switchboard_engine::logging::mask_phone;
+use switchboard_engine::logging::mask_digits;
 use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::supervisor::{EngineEvent, Options, Supervisor};
 
@@ -85,7 +85,7 @@ async fn walk_through(db: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
     say("Final state:");
     for view in sup.list() {
         let r = &view.record;
-        let phone = r.phone.as_deref().map(mask_phone).unwrap_or_else(|| "—".into());
+        let phone = r.phone.as_deref().map_or_else(|| "—".into(), mask_digits);
         println!("  {:<22} {:<13} {:<16} {}", r.name, r.status.as_str(), phone, r.reason);
     }
     sup.shutdown().await;

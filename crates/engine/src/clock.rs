@@ -2,7 +2,7 @@
 //!
 //! Two clocks matter. Deadlines that are *stored* (cooldowns, retry times, QR
 //! expiry) are wall-clock [`Timestamp`]s, because they must mean the same thing
-//! after a restart (SPEC P-2). Timers that *wait* run on tokio time, so tests
+//! after a restart (P-2). Timers that *wait* run on tokio time, so tests
 //! pause and advance it. A [`Clock`] gives the wall-clock time; the supervisor
 //! converts a stored deadline into a tokio sleep by subtracting `clock.now()`.
 //!
@@ -18,11 +18,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The raw milliseconds, as written to the database and sent over IPC.
     pub const fn as_millis(self) -> i64 {
         self.0
     }
 
     /// `self + d`, saturating instead of overflowing on absurd durations.
+    #[must_use]
     pub fn plus(self, d: Duration) -> Timestamp {
         let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
         Timestamp(self.0.saturating_add(ms))
@@ -31,11 +33,6 @@ impl Timestamp {
     /// How long from `self` until `later`; zero when `later` is not later.
     pub fn until(self, later: Timestamp) -> Duration {
         Duration::from_millis(later.0.saturating_sub(self.0).max(0) as u64)
-    }
-
-    /// How long from `earlier` until `self`; zero when `earlier` is in the future.
-    pub fn since(self, earlier: Timestamp) -> Duration {
-        earlier.until(self)
     }
 }
 
@@ -47,6 +44,7 @@ impl fmt::Debug for Timestamp {
 
 /// The source of wall-clock time for everything the engine stores.
 pub trait Clock: Send + Sync + 'static {
+    /// The current wall-clock time, used to stamp and compare stored deadlines.
     fn now(&self) -> Timestamp;
 }
 
@@ -90,12 +88,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn until_and_since_never_go_negative() {
+    fn until_never_goes_negative_and_plus_saturates() {
         let a = Timestamp(1_000);
         let b = Timestamp(4_500);
         assert_eq!(a.until(b), Duration::from_millis(3_500));
         assert_eq!(b.until(a), Duration::ZERO);
-        assert_eq!(b.since(a), Duration::from_millis(3_500));
         assert_eq!(a.plus(Duration::MAX), Timestamp(i64::MAX));
     }
 

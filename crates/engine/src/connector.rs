@@ -25,9 +25,17 @@ pub enum ConnectorEvent {
     /// The phone accepted the pairing; credentials are saved.
     Scanned,
     /// The link is open; `phone` is the linked number when known.
-    Opened { phone: Option<String> },
+    Opened {
+        /// The linked number, shown masked; `None` when the connection did not say.
+        phone: Option<String>,
+    },
     /// The connection ended. The connection object is finished after this.
-    Closed { code: CloseCode, until: Option<Timestamp> },
+    Closed {
+        /// Why it ended, for the close table (L-1).
+        code: CloseCode,
+        /// When a temporary ban ends, reported with a 403 (L-3).
+        until: Option<Timestamp>,
+    },
     /// The connection ended because WhatsApp issued no more QR codes for it.
     /// Like `Closed`, the connection object is finished after this.
     QrExhausted,
@@ -39,7 +47,9 @@ pub enum ConnectorEvent {
 /// drop events of an attempt it already stopped (D-2).
 #[derive(Debug)]
 pub struct TaggedEvent {
+    /// The serial of the attempt that sent it; stale serials are dropped (D-2).
     pub attempt: u64,
+    /// What the connection reported.
     pub event: ConnectorEvent,
 }
 
@@ -58,12 +68,9 @@ impl fmt::Debug for EventSink {
 }
 
 impl EventSink {
+    /// A sink for one attempt of `agent`; every event it sends carries `attempt`.
     pub fn new(agent: AgentId, attempt: u64, tx: mpsc::UnboundedSender<TaggedEvent>) -> Self {
         EventSink { agent, attempt, tx }
-    }
-
-    pub fn agent(&self) -> AgentId {
-        self.agent
     }
 
     /// Sends an event; `false` once nobody listens any more (the agent was removed).
@@ -75,22 +82,29 @@ impl EventSink {
 /// How to start an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StartRequest {
+    /// Whose connection to start; also selects the credentials store.
     pub agent: AgentId,
     /// Use the saved credentials (no QR). False starts a fresh pairing.
     pub resume: bool,
 }
 
+/// Why a connector could not do what the engine asked.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConnectorError {
+    /// The agent's credentials store could not be opened, read or deleted (P-6).
     #[error("the credentials store of agent {agent} could not be used: {detail}")]
-    Credentials { agent: AgentId, detail: String },
+    Credentials {
+        /// Whose store failed.
+        agent: AgentId,
+        /// The underlying error, for the message.
+        detail: String,
+    },
+    /// The attempt cannot take a pairing-code request now: still starting or already ended.
     #[error("linking by phone number is not available here: {0}")]
     PairCodeUnavailable(String),
     /// WhatsApp refused to issue a pairing code; the words say why and what to do.
     #[error("{0}")]
     PairCodeRefused(String),
-    #[error("{0}")]
-    Other(String),
 }
 
 /// A factory of connections, one live connection per agent at most (the engine ensures it).

@@ -3,27 +3,37 @@
 use thiserror::Error;
 
 use crate::connector::ConnectorError;
-use crate::lifecycle::{AgentId, NameError, SettingsError};
+use crate::lifecycle::{AgentId, NameError, PhoneError, SettingsError};
 use crate::store::StoreError;
 
+/// Why a command of the engine failed; shown to the person who gave it.
 #[derive(Debug, Error)]
 pub enum EngineError {
+    /// An added or renamed agent's name was empty, too long or held a control character.
     #[error("invalid name: {0}")]
     InvalidName(#[from] NameError),
-    #[error("an agent named {0:?} already exists (names are compared regardless of case)")]
+    /// Another agent already has this name, ignoring case.
+    #[error("an agent named “{0}” already exists (names are compared regardless of case)")]
     DuplicateName(String),
+    /// The command named an agent that does not exist (or was just removed).
     #[error("no agent with id {0}")]
     UnknownAgent(AgentId),
+    /// A settings change was out of range or named an unknown key; nothing was saved.
     #[error("invalid setting: {0}")]
     InvalidSetting(#[from] SettingsError),
-    #[error("invalid phone number {0:?}: give the full number with country code, 7 to 15 digits")]
-    InvalidPhone(String),
+    /// The number typed for linking by phone number is not usable.
+    #[error("{0}")]
+    InvalidPhone(#[from] PhoneError),
+    /// A pairing code was asked for while no QR is shown.
     #[error("no QR pairing is in progress for this agent: click Connect first")]
     NotPairing,
+    /// The connector refused or failed, e.g. WhatsApp declined a pairing code.
     #[error("{0}")]
     Connector(#[from] ConnectorError),
+    /// The database could not be opened, read or written.
     #[error("{0}")]
     Store(StoreError),
+    /// The command arrived after shutdown began, or its agent task had already stopped.
     #[error("Switchboard is shutting down")]
     ShuttingDown,
 }
@@ -56,34 +66,23 @@ impl EngineError {
     }
 }
 
-/// Checks a phone number for linking by code: an optional `+`, then 7–15
-/// digits; spaces, dashes and brackets are allowed and dropped. Returns the digits.
-pub fn validate_phone(raw: &str) -> Result<String, EngineError> {
-    let trimmed = raw.trim();
-    let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    let mut digits = String::new();
-    for c in body.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '(' | ')' => {}
-            _ => return Err(EngineError::InvalidPhone(raw.to_owned())),
-        }
-    }
-    if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
-        return Err(EngineError::InvalidPhone(raw.to_owned()));
-    }
-    Ok(digits)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::validate_phone;
 
     #[test]
-    fn phone_numbers_are_normalised_or_rejected() {
-        assert_eq!(validate_phone("+49 151 1234-5678").unwrap(), "4915112345678");
-        for bad in ["", "12345", "+49abc1234567", "0151123456789", "1234567890123456"] {
-            assert_eq!(validate_phone(bad).unwrap_err().kind(), "invalid_phone", "{bad}");
-        }
+    fn names_in_messages_read_exactly_as_typed() {
+        let name = "SUPPORT 🚀👩🏽\u{200d}💻 \"night\"";
+        let message = EngineError::DuplicateName(name.to_owned()).to_string();
+        assert!(message.contains(&format!("“{name}”")), "{message}");
+        assert!(!message.contains("\\u{"), "{message}");
+        let message = EngineError::from(StoreError::DuplicateName(name.to_owned())).to_string();
+        assert!(message.contains(name), "{message}");
+    }
+
+    #[test]
+    fn a_bad_phone_number_is_its_own_kind() {
+        assert_eq!(EngineError::from(validate_phone("12").unwrap_err()).kind(), "invalid_phone");
     }
 }

@@ -1,8 +1,8 @@
 //! Switchboard's lifecycle engine.
 //!
-//! It keeps one WhatsApp connection per agent and applies SPEC.md's rules to
-//! every change. No Tauri, no JSON: the desktop shell converts the views it
-//! publishes.
+//! It keeps one WhatsApp connection per agent and applies the rules of
+//! `docs/RULES.md` to every change. No Tauri, no JSON, no pictures: the
+//! desktop shell converts and draws the views it publishes.
 //!
 //! Layout:
 //!
@@ -12,18 +12,19 @@
 //!   commits each step, performs its effects and publishes views; the
 //!   [`supervisor::Supervisor`] handle is the engine's front door.
 //! - [`store`]: SQLite through `rusqlite` and the numbered `migrations/`,
-//!   with a writer that groups concurrent commits ([`store::writer`]).
+//!   with a writer thread that groups concurrent commits.
 //! - [`connector`]: the trait through which the engine talks to WhatsApp;
 //!   [`simulator`] is the simulated WhatsApp (demo mode, tests, benchmarks).
 //! - [`clock`]: wall-clock time as an input ([`clock::Clock`]).
-//! - [`qr`]: QR strings to PNG images. [`logging`]: masked structured logs.
+//! - [`logging`]: masked structured logs, each history entry logged after its commit.
 //! - [`error`]: the typed errors of every command, each with a stable kind.
+#![warn(missing_docs)]
+
 pub mod clock;
 pub mod connector;
 pub mod error;
 pub mod lifecycle;
 pub mod logging;
-pub mod qr;
 pub mod simulator;
 pub mod store;
 pub mod supervisor;

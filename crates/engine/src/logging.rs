@@ -8,6 +8,8 @@ use std::io::{self, Write};
 
 use tracing_subscriber::fmt::MakeWriter;
 
+use crate::lifecycle::{AgentId, HistoryEntry, Rule};
+
 /// Masks every run of 7+ digits: `+4915112345678` → `+49•••••••••78`.
 pub fn mask_digits(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -34,15 +36,26 @@ pub fn mask_digits(text: &str) -> String {
     out
 }
 
-/// A phone number for display: country code and last two digits only.
-pub fn mask_phone(phone: &str) -> String {
-    mask_digits(phone)
+/// Logs one committed history entry: the one log line of every decision and
+/// change (O-1, A-7), with the agent and the rule. Called only after the
+/// entry's COMMIT, so the log never tells of a change that was not saved.
+pub fn log_history(agent: AgentId, entry: &HistoryEntry) {
+    let rule = entry.rule.map_or("?", Rule::id);
+    let code = entry.code.map(|c| c.0);
+    let trigger = entry.trigger.as_str();
+    let (from, to) = (entry.from, entry.to);
+    if from == to {
+        tracing::info!(%agent, rule, %from, code, trigger, "refused or kept: {}", entry.reason);
+    } else {
+        tracing::info!(%agent, rule, %from, %to, code, trigger, "{}", entry.reason);
+    }
 }
 
 /// Wraps a writer so that every log line is masked before it is written.
 #[derive(Clone)]
 pub struct Masked<M>(pub M);
 
+/// The writer [`Masked`] makes: masks, then writes to the inner writer.
 pub struct MaskedWriter<W: Write>(W);
 
 impl<W: Write> Write for MaskedWriter<W> {
@@ -68,9 +81,10 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for Masked<M> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lifecycle::{Status, Trigger};
     use std::sync::{Arc, Mutex};
 
-    /// SPEC O-1.
+    /// O-1.
     #[test]
     fn o1_phone_numbers_and_jids_are_masked() {
         assert_eq!(mask_digits("+4915112345678"), "+49•••••••••78");
@@ -92,7 +106,7 @@ mod tests {
         }
     }
 
-    /// SPEC O-1.
+    /// O-1.
     #[test]
     fn o1_log_lines_carry_agent_and_rule_and_are_masked() {
         let buffer = Buffer::default();
@@ -103,16 +117,20 @@ mod tests {
             .without_time()
             .finish();
         tracing::subscriber::with_default(subscriber, || {
-            tracing::info!(
-                agent = 3,
-                rule = "A-2",
-                phone = "+4915112345678",
-                "connected as 4915112345678@s.whatsapp.net"
-            );
+            let entry = HistoryEntry {
+                at: crate::clock::Timestamp(1),
+                from: Status::Connecting,
+                to: Status::Connected,
+                code: None,
+                reason: "connected as 4915112345678@s.whatsapp.net".into(),
+                trigger: Trigger::Connector,
+                rule: Some(Rule::R3),
+            };
+            log_history(AgentId(3), &entry);
         });
         let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
-        assert!(text.contains("agent=3") && text.contains("rule=\"A-2\""), "{text}");
+        assert!(text.contains("agent=3") && text.contains(&format!("rule=\"{}\"", Rule::R3)), "{text}");
         assert!(!text.contains("5112345"), "{text}");
-        assert!(text.contains("+49•••••••••78"), "{text}");
+        assert!(text.contains("49•••••••••78@s.whatsapp.net"), "{text}");
     }
 }

@@ -32,6 +32,7 @@ pub enum OnStart {
 
 /// How long the first QR lives and how often codes rotate, as WhatsApp does.
 pub const FIRST_QR_LIFETIME: Duration = Duration::from_secs(60);
+/// How long each later QR lives before the next replaces it, as WhatsApp does.
 pub const QR_ROTATION: Duration = Duration::from_secs(20);
 /// How long a silent connection takes to be noticed (O-3).
 pub const KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(20);
@@ -43,6 +44,7 @@ pub struct SimStats {
     pub starts: Vec<(AgentId, tokio::time::Instant, bool)>,
     /// The most connections one agent ever had open at once (must stay ≤ 1).
     pub max_live_per_agent: usize,
+    /// How many closes unlinked the device (D-1), so tests can tell a logout from a plain close (P-4).
     pub logouts: usize,
 }
 
@@ -66,13 +68,14 @@ pub struct SimulatedWhatsApp {
 }
 
 impl SimulatedWhatsApp {
+    /// A service with no credentials saved and every agent on [`OnStart::Normal`].
     pub fn new() -> Self {
         Self::default()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock is a bug elsewhere; the state stays usable.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Scripts what the next attempts of `agent` do.
@@ -163,10 +166,12 @@ impl SimulatedWhatsApp {
         self.live_sink(agent).map(|(_, sink)| sink)
     }
 
+    /// Whether `agent` has a connection open, so tests can check that a stop really closed it.
     pub fn is_live(&self, agent: AgentId) -> bool {
         self.lock().live.get(&agent).is_some_and(|v| !v.is_empty())
     }
 
+    /// A copy of what the simulator noticed so far.
     pub fn stats(&self) -> SimStats {
         self.lock().stats.clone()
     }
@@ -249,13 +254,13 @@ struct SimConnection {
 
 impl Connection for SimConnection {
     fn request_pair_code(&mut self, phone: &str) -> PairCodeRequest {
+        // Eight characters from WhatsApp's alphabet, derived from the number so a test can predict it.
+        const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTVWXYZ";
         let Some((_, sink)) = self.sim.live_sink(self.agent) else {
             return Box::pin(std::future::ready(Err(ConnectorError::PairCodeUnavailable(
                 "the attempt has ended".into(),
             ))));
         };
-        // Eight characters from WhatsApp's alphabet, derived from the number so a test can predict it.
-        const ALPHABET: &[u8] = b"123456789ABCDEFGHJKLMNPQRSTVWXYZ";
         let mut n = phone.bytes().fold(self.serial, |acc, b| acc.wrapping_mul(31).wrapping_add(u64::from(b)));
         let code: String = (0..8)
             .map(|_| {

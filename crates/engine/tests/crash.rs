@@ -113,7 +113,7 @@ impl Ledger {
     }
 }
 
-/// SPEC P-5.
+/// P-5.
 #[test]
 fn p5_kill_9_at_any_moment_leaves_legal_consistent_agents() {
     let dir = common::temp_dir();

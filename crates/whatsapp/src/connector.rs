@@ -17,7 +17,7 @@ use switchboard_engine::clock::{Clock, SystemClock};
 use switchboard_engine::connector::{
     Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest,
 };
-use switchboard_engine::lifecycle::{AgentId, CloseCode};
+use switchboard_engine::lifecycle::{AgentId, CloseCode, Rule};
 use tokio::sync::{Notify, watch};
 use tokio_util::task::TaskTracker;
 use whatsapp_rust::Client;
@@ -93,7 +93,7 @@ impl WhatsAppConnector {
     }
 
     fn slot(&self, agent: AgentId) -> Arc<StoreSlot> {
-        let mut slots = self.inner.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let mut slots = self.inner.slots.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         slots.entry(agent).or_default().clone()
     }
 }
@@ -143,7 +143,7 @@ struct SlotState {
 
 impl StoreSlot {
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Waits until no other client has the store open, then takes it.
@@ -168,7 +168,7 @@ impl StoreSlot {
         let mut state = self.lock();
         if std::mem::take(&mut state.forget_pending) {
             if let Err(err) = files.delete(agent) {
-                tracing::error!(agent = %agent, rule = "P-6", "could not delete the credentials store: {err}");
+                tracing::error!(agent = %agent, rule = %Rule::P6, "could not delete the credentials store: {err}");
             }
         }
         state.busy = false;
@@ -268,7 +268,7 @@ impl EventHandler for EventRecorder {
         if self.attempt.closing.load(Ordering::SeqCst) {
             return; // The engine closed this attempt: it hears nothing more of it (D-2).
         }
-        let mut observer = self.observer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut observer = self.observer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let report = observer.observe(&event, self.clock.now(), || {
             let client = self.attempt.client()?;
             client.pn().map(|jid| format!("+{}", jid.user))
@@ -350,7 +350,7 @@ async fn run_attempt(
     match started {
         None => {} // Closed before it began.
         Some(Err(detail)) => {
-            // The store cannot be used: for the engine a corrupted session (SPEC §2, 500).
+            // The store cannot be used: for the engine a corrupted session (RULES.md §2, 500).
             tracing::error!(agent = %agent, "the credentials store could not be opened: {detail}");
             if !attempt.closing.load(Ordering::SeqCst) {
                 sink.send(ConnectorEvent::Closed { code: CloseCode::BAD_SESSION, until: None });
@@ -371,7 +371,7 @@ async fn run_client(
 ) {
     let Started { bot, observer, end_now } = started;
     let client = bot.client();
-    // Our policy decides about reconnecting (SPEC §2, §5), not the library's.
+    // Our policy decides about reconnecting (RULES.md §2, §5), not the library's.
     client.enable_auto_reconnect.store(false, Ordering::SeqCst);
     let _ = attempt.client.set(Arc::downgrade(&client));
     let run = bot.run();
@@ -397,7 +397,7 @@ async fn run_client(
         }
     }
     if !attempt.closing.load(Ordering::SeqCst) {
-        let end = observer.lock().unwrap_or_else(|p| p.into_inner()).finish();
+        let end = observer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).finish();
         tracing::info!(agent = %agent, "the WhatsApp connection ended: {end:?}");
         sink.send(end);
     }

@@ -5,7 +5,7 @@
 //! one attempt as they are dispatched: it passes pairing and link events on at
 //! once, remembers the last word on why the connection is ending, and at the
 //! end turns that into exactly one closing event for the engine
-//! ([`Observer::finish`]). The engine's SPEC §2 table then decides what the
+//! ([`Observer::finish`]). The engine's RULES.md §2 table then decides what the
 //! close means; nothing here retries or waits.
 //!
 //! | whatsapp-rust event                          | the engine sees                         |
@@ -147,7 +147,7 @@ pub fn failure_code(reason: ConnectFailureReason) -> CloseCode {
         R::AccountLocked | R::TempBanned => CloseCode::FORBIDDEN,
         R::ClientOutdated | R::BadUserAgent => CloseCode::CLIENT_OUTDATED,
         R::NotFound | R::ClientUnknown => CloseCode::NOT_FOUND,
-        // WhatsApp's own trouble, not a bad session (SPEC's 500 means corrupted keys).
+        // WhatsApp's own trouble, not a bad session (RULES.md's 500 means corrupted keys).
         R::InternalServerError | R::Experimental | R::ServiceUnavailable => CloseCode::UNAVAILABLE,
         // An expired or invalid client token is fetched anew on the next connection.
         R::CatExpired | R::CatInvalid | R::Generic | R::Unknown(_) => CloseCode::CONNECTION_CLOSED,

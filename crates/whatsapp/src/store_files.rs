@@ -56,7 +56,7 @@ impl StoreFiles {
         let unreadable = |err: io::Error| format!("the credentials store {} cannot be read: {err}", path.display());
         let mut file = fs::File::open(&path).map_err(unreadable)?;
         let mut header = Vec::with_capacity(16);
-        io::Read::take(&mut file, 16).read_to_end(&mut header).map_err(unreadable)?;
+        Read::take(&mut file, 16).read_to_end(&mut header).map_err(unreadable)?;
         if header.is_empty() || header == SQLITE_HEADER {
             return Ok(());
         }

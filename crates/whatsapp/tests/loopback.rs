@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use switchboard_engine::clock::SystemClock;
-use switchboard_engine::lifecycle::{AgentId, CloseCode, HistoryEntry, Status, Trigger};
+use switchboard_engine::lifecycle::{AgentId, CloseCode, HistoryEntry, Rule, Status, Trigger};
 use switchboard_engine::supervisor::{AgentView, Options, Supervisor};
 use switchboard_whatsapp::{ServerOptions, WhatsAppConnector};
 use tokio::net::TcpListener;
@@ -188,7 +188,7 @@ async fn r6_a_silent_server_is_a_408_after_the_engines_connect_timeout() {
     let view = wait_for_retry(&s.sup, s.agent, 1).await;
     assert_recoverable_timeout(&view);
     let history = s.sup.history(s.agent, 100).await.unwrap();
-    assert!(history.iter().any(|h| h.rule == "R-6" && h.code == Some(CloseCode::TIMED_OUT)), "{history:?}");
+    assert!(history.iter().any(|h| h.rule == Some(Rule::R6) && h.code == Some(CloseCode::TIMED_OUT)), "{history:?}");
     assert_eq!(accepted.lock().unwrap().len(), 1);
     s.stop().await;
 }
@@ -234,7 +234,7 @@ async fn p6_store_files_are_private_kept_on_shutdown_and_deleted_on_disconnect()
 /// Faults in the credentials stores: one agent's store is garbage, another's
 /// cannot be read at all (a directory where the file should be). Each of
 /// them fails on its own with the plain-words reason of a corrupted session
-/// (SPEC §2, 500: scan a new QR) at its first attempt, not after retries;
+/// (RULES.md §2, 500: scan a new QR) at its first attempt, not after retries;
 /// the agent beside them with a sound store goes on as usual (here: a
 /// refused connection, 408, retried).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
 //! Every whatsapp-rust event of the mapping table, built synthetically, is
-//! classified as the table in `mapping.rs` says (SPEC §2 L-1..L-4, Q-1..Q-4, O-3).
+//! classified as the table in `mapping.rs` says (RULES.md §2 L-1..L-4, Q-1..Q-4, O-3).
 
 use std::time::Duration;
 
@@ -105,7 +105,7 @@ fn l1_connect_failures_map_by_reason() {
         (R::CatInvalid, 428, CloseClass::Recoverable),
         (R::NotFound, 404, CloseClass::Fatal),
         (R::ClientUnknown, 404, CloseClass::Fatal),
-        // WhatsApp's own server trouble is not SPEC's 500 (corrupted keys).
+        // WhatsApp's own server trouble is not RULES.md's 500 (corrupted keys).
         (R::InternalServerError, 503, CloseClass::Recoverable),
         (R::Experimental, 503, CloseClass::Recoverable),
         (R::ServiceUnavailable, 503, CloseClass::Recoverable),

@@ -6,12 +6,12 @@ use tauri::State;
 use crate::args::Arg;
 use crate::dto::SimAction;
 use crate::error::IpcError;
-use crate::state::AppState;
+use crate::state::{AppState, Mode};
 
 #[tauri::command]
 pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimAction>) -> Result<(), IpcError> {
     let engine = state.engine()?;
-    let Some(sim) = &engine.simulator else {
+    let Mode::Demo(sim) = &engine.mode else {
         return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
     };
     let id = AgentId(id.0);

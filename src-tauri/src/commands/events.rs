@@ -8,7 +8,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::args::ChannelArg;
 use crate::dto::{AgentDto, ModeDto, Snapshot, UiEvent, settings_dto};
 use crate::error::IpcError;
-use crate::state::{AppState, UNOFFICIAL_CLIENT_WARNING};
+use crate::state::{AppState, Mode, UNOFFICIAL_CLIENT_WARNING};
 
 /// Returns everything the UI shows, and from then on pushes every change to
 /// `on_event` in order (no polling). A new subscription replaces the old one.
@@ -43,12 +43,15 @@ pub async fn subscribe<R: Runtime>(
     let settings = supervisor.settings();
     let agents = supervisor.list().iter().map(|v| AgentDto::from_view(v, &settings)).collect();
     let task = tauri::async_runtime::spawn(forward(app, supervisor.clone(), events, on_event));
-    if let Some(old) = state.forwarder.lock().unwrap_or_else(|p| p.into_inner()).replace(task) {
+    if let Some(old) = state.forwarder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(task) {
         old.abort();
     }
-    let mode_note = (engine.mode == ModeDto::Real).then(|| UNOFFICIAL_CLIENT_WARNING.to_owned());
+    let (mode, mode_note) = match engine.mode {
+        Mode::Demo(_) => (ModeDto::Demo, None),
+        Mode::Real(_) => (ModeDto::Real, Some(UNOFFICIAL_CLIENT_WARNING.to_owned())),
+    };
     Ok(Snapshot {
-        mode: engine.mode,
+        mode,
         agents,
         settings: settings_dto(&settings),
         startup_error: None,

@@ -1,4 +1,4 @@
-//! Settings: read and change every duration of SPEC, validated by the engine.
+//! Settings: read and change every duration of RULES.md, validated by the engine.
 
 use tauri::State;
 

@@ -23,10 +23,13 @@ impl fmt::Display for AgentId {
 /// `qr_expires_at` exactly when `qr_pending`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRecord {
+    /// The row's key; never reused for another agent.
     pub id: AgentId,
+    /// What staff call the agent, unique regardless of case.
     pub name: String,
     /// The linked phone number, as the connector reported it. Shown masked.
     pub phone: Option<String>,
+    /// The one status of §1, stored as its text.
     pub status: Status,
     /// The plain-words reason of the last change, shown under the badge.
     pub reason: String,
@@ -35,15 +38,18 @@ pub struct AgentRecord {
     /// Whether the connector holds credentials for this agent, so that an
     /// attempt can resume without a QR (R-4, P-3).
     pub has_credentials: bool,
+    /// When the agent became `disconnected`; set exactly in that status.
     pub disconnected_at: Option<Timestamp>,
     /// Start of the auth cooldown (L-2); cleared only by a manual disconnect
     /// or the A-2 bypass.
     pub last_auth_failure_at: Option<Timestamp>,
     /// Start of the last attempt, for the attempt cooldown.
     pub last_attempt_at: Option<Timestamp>,
+    /// When the scheduled retry is due; set exactly in `reconnecting`.
     pub next_retry_at: Option<Timestamp>,
     /// The retry counter k of: attempts since the last `connected`.
     pub retry_attempt: u32,
+    /// When the shown QR expires; set exactly in `qr_pending`.
     pub qr_expires_at: Option<Timestamp>,
     /// End of a temporary ban reported with a 403 (L-3).
     pub banned_until: Option<Timestamp>,
@@ -106,6 +112,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The text stored in the history table and shown in the timeline (O-2).
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::User => "user",
@@ -116,6 +123,7 @@ impl Trigger {
         }
     }
 
+    /// Reads a stored trigger; `None` for text this version does not know.
     pub fn parse(text: &str) -> Option<Trigger> {
         [Trigger::User, Trigger::Auto, Trigger::Connector, Trigger::Timer, Trigger::Startup]
             .into_iter()
@@ -126,6 +134,7 @@ impl Trigger {
 /// The live part of an attempt, never persisted: a restart ends every attempt (P-3).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
+    /// Who started it: an automatic attempt that is shown a QR stops.
     pub trigger: Trigger,
     /// Whether a connection object is open for this attempt. False after a 515
     /// that keeps an unscanned QR on screen.
@@ -143,11 +152,14 @@ pub struct Attempt {
 /// An agent as the state machine sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
+    /// What is persisted and survives a restart.
     pub record: AgentRecord,
+    /// The attempt in flight, if any; lost on restart (P-3).
     pub attempt: Option<Attempt>,
 }
 
 impl Agent {
+    /// An agent with no attempt in flight, as loaded from the database.
     pub fn new(record: AgentRecord) -> Self {
         Agent { record, attempt: None }
     }

@@ -6,9 +6,12 @@
 
 use rand::Rng;
 
-use super::admission::{Decision, admit};
+use std::time::Duration;
+
+use super::admission::{Decision, Verdict, admit};
 use super::{
-    Agent, AgentRecord, Attempt, CloseClass, CloseCode, Settings, Status, Trigger, backoff, classify, format_time_left,
+    Agent, AgentRecord, Attempt, Classification, CloseClass, CloseCode, Rule, Settings, Status, Trigger, backoff,
+    classify,
 };
 use crate::clock::Timestamp;
 
@@ -26,9 +29,17 @@ pub enum Input {
     /// The phone scanned the QR; credentials are saved.
     Scanned,
     /// The link is open.
-    Opened { phone: Option<String> },
+    Opened {
+        /// The linked number, when the connection reported it; kept in the record.
+        phone: Option<String>,
+    },
     /// The connection ended with a code (L-rules); `until` ends a temporary ban.
-    Closed { code: CloseCode, until: Option<Timestamp> },
+    Closed {
+        /// What the close table makes of it (L-1).
+        code: CloseCode,
+        /// The end of a temporary ban, stored as `banned_until` (L-3).
+        until: Option<Timestamp>,
+    },
     /// The connection stopped answering keep-alives (O-3).
     KeepAliveLost,
     /// The connection ended because WhatsApp issued no more QR codes.
@@ -52,36 +63,56 @@ impl Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Open a connection; `resume` uses the saved credentials (no QR).
-    StartConnection { resume: bool },
+    StartConnection {
+        /// Whether credentials are saved, so the attempt resumes without a QR.
+        resume: bool,
+    },
     /// Close the live connection; `logout` unlinks the device first (D-1).
-    CloseConnection { logout: bool },
+    CloseConnection {
+        /// Unlink the device from the phone first; false keeps the link (P-4).
+        logout: bool,
+    },
     /// Delete the agent's credentials (D-1, auth and fatal closes, P-6).
     ForgetCredentials,
     /// Raise a desktop notification: a person must act (L-3, R-2).
-    Notify { title: String, body: String },
+    Notify {
+        /// The headline, naming the agent ("<name>: needs attention").
+        title: String,
+        /// The agent's name and the reason, in plain words.
+        body: String,
+    },
 }
 
 /// One history row (O-2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryEntry {
+    /// When it happened, for ordering the timeline.
     pub at: Timestamp,
+    /// The status before the change.
     pub from: Status,
+    /// The status after; equal to `from` for a refusal.
     pub to: Status,
+    /// The close code that caused the change, if a close did.
     pub code: Option<CloseCode>,
+    /// The plain-words reason, as shown under the badge.
     pub reason: String,
+    /// Who or what caused the change.
     pub trigger: Trigger,
-    /// The SPEC rule that applied (A-2, L-2, R-2 …).
-    pub rule: &'static str,
+    /// The rule that applied (A-2, L-2, R-2 …). `None` only for a stored
+    /// entry whose rule this version does not know (written by another one).
+    pub rule: Option<Rule>,
 }
 
 /// The result of one step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
+    /// The agent after the input; its record is what gets committed.
     pub agent: Agent,
     /// Set for [`Input::Connect`]: the answer the caller gets.
     pub decision: Option<Decision>,
     /// To append in the same transaction as the record (P-1).
     pub history: Vec<HistoryEntry>,
+    /// What to do after the commit, in order (P-1).
     pub effects: Vec<Effect>,
 }
 
@@ -111,13 +142,13 @@ pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rn
         Input::Closed { code, until } => {
             if m.agent.has_live_connection() {
                 m.agent.attempt.as_mut().expect("live").live = false;
-                m.closed(code, until, Trigger::Connector, "");
+                m.closed(code, until, Trigger::Connector, None);
             }
         }
         Input::KeepAliveLost => {
             if m.agent.record.status == Status::Connected && m.agent.has_live_connection() {
                 m.close_live(false);
-                m.closed(CloseCode::TIMED_OUT, None, Trigger::Connector, "O-3");
+                m.closed(CloseCode::TIMED_OUT, None, Trigger::Connector, Some(Rule::O3));
             }
         }
         Input::QrExhausted => {
@@ -127,7 +158,7 @@ pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rn
                     m.qr_expired(Trigger::Connector);
                 } else {
                     // The codes ran out after a scan or before any was shown: an ordinary close.
-                    m.closed(CloseCode::CONNECTION_CLOSED, None, Trigger::Connector, "");
+                    m.closed(CloseCode::CONNECTION_CLOSED, None, Trigger::Connector, None);
                 }
             }
         }
@@ -152,20 +183,15 @@ impl<R: Rng> Machine<'_, R> {
         &mut self.agent.record
     }
 
-    /// Moves to `to`, keeping the per-status fields consistent, and writes history.
-    fn transition(
-        &mut self,
-        to: Status,
-        code: Option<CloseCode>,
-        reason: String,
-        trigger: Trigger,
-        rule: &'static str,
-    ) {
+    /// Moves to `to`, keeping the per-status fields consistent, and writes
+    /// history. The step is logged by whoever commits it, after the commit:
+    /// a change that could not be saved never happened.
+    fn transition(&mut self, to: Status, code: Option<CloseCode>, reason: String, trigger: Trigger, rule: Rule) {
         let now = self.now;
         let r = &mut self.agent.record;
         let from = r.status;
         r.status = to;
-        r.reason = reason.clone();
+        r.reason.clone_from(&reason);
         r.last_code = code;
         if to != Status::Disconnected {
             r.disconnected_at = None;
@@ -178,8 +204,7 @@ impl<R: Rng> Machine<'_, R> {
         if to != Status::QrPending {
             r.qr_expires_at = None;
         }
-        tracing::info!(agent = %r.id, rule, %from, %to, code = code.map(|c| c.0), trigger = trigger.as_str(), "{reason}");
-        self.history.push(HistoryEntry { at: now, from, to, code, reason, trigger, rule });
+        self.history.push(HistoryEntry { at: now, from, to, code, reason, trigger, rule: Some(rule) });
     }
 
     fn close_live(&mut self, logout: bool) {
@@ -198,7 +223,6 @@ impl<R: Rng> Machine<'_, R> {
     fn connect(&mut self, trigger: Trigger) {
         let decision = admit(&self.agent.record, trigger, self.now, self.settings);
         let status = self.agent.record.status;
-        tracing::info!(agent = %self.agent.record.id, rule = decision.rule.id(), allowed = decision.is_allowed(), trigger = trigger.as_str(), "connect: {}", decision.reason);
         if !decision.is_allowed() {
             // a refusal changes nothing but is still written to the history.
             self.history.push(HistoryEntry {
@@ -208,10 +232,10 @@ impl<R: Rng> Machine<'_, R> {
                 code: None,
                 reason: decision.reason.clone(),
                 trigger,
-                rule: decision.rule.id(),
+                rule: Some(decision.rule),
             });
             // An automatic retry refused by a running auth cooldown waits for its end.
-            if let (Trigger::Auto, super::Verdict::Blocked { until: Some(until) }) = (trigger, decision.verdict) {
+            if let (Trigger::Auto, Verdict::Blocked { until: Some(until), .. }) = (trigger, decision.verdict) {
                 if status == Status::Reconnecting {
                     self.record().next_retry_at = Some(until);
                 }
@@ -221,7 +245,7 @@ impl<R: Rng> Machine<'_, R> {
         }
         let now = self.now;
         let r = self.record();
-        if decision.rule == super::Rule::A2 {
+        if decision.rule == Rule::A2 {
             r.last_auth_failure_at = None;
         }
         if trigger == Trigger::User {
@@ -238,7 +262,7 @@ impl<R: Rng> Machine<'_, R> {
             scanned: false,
             connect_deadline: Some(now.plus(self.settings.connect_timeout)),
         });
-        self.transition(Status::Connecting, None, decision.reason.clone(), trigger, decision.rule.id());
+        self.transition(Status::Connecting, None, decision.reason.clone(), trigger, decision.rule);
         self.effects.push(Effect::StartConnection { resume });
         self.decision = Some(decision);
     }
@@ -257,7 +281,7 @@ impl<R: Rng> Machine<'_, R> {
         r.banned_until = None;
         // A repeated disconnect refreshes the time of the clean state.
         r.disconnected_at = None;
-        self.transition(Status::Disconnected, None, "disconnected by user".into(), Trigger::User, "D-1");
+        self.transition(Status::Disconnected, None, "disconnected by user".into(), Trigger::User, Rule::D1);
     }
 
     fn qr(&mut self, code: String) {
@@ -270,7 +294,7 @@ impl<R: Rng> Machine<'_, R> {
             self.agent.attempt = None;
             self.record().has_credentials = false;
             let reason = "saved credentials were not accepted — click Connect to scan a new QR".to_owned();
-            self.transition(Status::Disconnected, None, reason, Trigger::Connector, "R-4");
+            self.transition(Status::Disconnected, None, reason, Trigger::Connector, Rule::R4);
             return;
         }
         attempt.qr = Some(code);
@@ -283,7 +307,7 @@ impl<R: Rng> Machine<'_, R> {
                 None,
                 "scan the QR code with WhatsApp".into(),
                 Trigger::Connector,
-                "Q-1",
+                Rule::Q1,
             );
             self.record().qr_expires_at = Some(expires);
         }
@@ -302,7 +326,7 @@ impl<R: Rng> Machine<'_, R> {
                 None,
                 "QR scanned — finishing pairing".into(),
                 Trigger::Connector,
-                "Q-3",
+                Rule::Q3,
             );
         }
     }
@@ -319,15 +343,18 @@ impl<R: Rng> Machine<'_, R> {
         r.has_credentials = true;
         r.retry_attempt = 0;
         r.banned_until = None;
-        self.transition(Status::Connected, None, "connected".into(), Trigger::Connector, "R-3");
+        self.transition(Status::Connected, None, "connected".into(), Trigger::Connector, Rule::R3);
     }
 
     /// The connection is gone (already marked not live); classify why (L-rules).
-    fn closed(&mut self, code: CloseCode, until: Option<Timestamp>, trigger: Trigger, rule_hint: &'static str) {
-        let class = classify(code);
+    /// `rule` names the rule that closed it when it was not the connection
+    /// itself (O-3's dead keep-alive, R-6's timeout).
+    fn closed(&mut self, code: CloseCode, until: Option<Timestamp>, trigger: Trigger, rule: Option<Rule>) {
+        // The one classification of this close; everything below reads it.
+        let close = classify(code);
         let scanned = self.agent.attempt.as_ref().is_some_and(|a| a.scanned);
         let qr_shown = self.agent.record.status == Status::QrPending;
-        match class.class {
+        match close.class {
             CloseClass::Auth => {
                 self.drop_credentials();
                 self.agent.attempt = None;
@@ -335,26 +362,31 @@ impl<R: Rng> Machine<'_, R> {
                 let r = self.record();
                 r.last_auth_failure_at = Some(now); // L-2
                 r.retry_attempt = 0;
-                let reason = format!("{} ({code}) — {}", class.name, class.advice);
-                self.transition(Status::Conflict, Some(code), reason, trigger, "L-2");
+                let reason = format!("{} ({code}) — {}", close.name, close.advice);
+                self.transition(Status::Conflict, Some(code), reason, trigger, Rule::L2);
             }
             CloseClass::Fatal => {
-                if class.clears_credentials {
+                if close.clears_credentials {
                     self.drop_credentials();
                 }
                 self.agent.attempt = None;
                 self.record().retry_attempt = 0;
                 let ban = until.filter(|u| *u > self.now);
                 self.record().banned_until = ban;
+                // The reason stays true as long as the status lasts; the
+                // window counts the ban down from `banned_until`.
                 let reason = match ban {
-                    Some(u) => format!(
-                        "temporarily banned by WhatsApp ({code}) — the ban ends in {}",
-                        format_time_left(self.now.until(u))
-                    ),
-                    None => format!("{} ({code}) — {}", class.name, class.advice),
+                    Some(_) => format!("temporarily banned by WhatsApp ({code}) — Connect waits for the ban to end"),
+                    None => format!("{} ({code}) — {}", close.name, close.advice),
                 };
-                self.notify(&reason);
-                self.transition(Status::Failed, Some(code), reason, trigger, "L-3");
+                let notice = match ban {
+                    Some(u) => {
+                        format!("temporarily banned by WhatsApp ({code}) for {}", format_time_left(self.now.until(u)))
+                    }
+                    None => reason.clone(),
+                };
+                self.notify(&notice);
+                self.transition(Status::Failed, Some(code), reason, trigger, Rule::L3);
             }
             CloseClass::RestartRequired if qr_shown && !scanned => {
                 // keep the QR on screen for the person who is about to scan it.
@@ -366,55 +398,54 @@ impl<R: Rng> Machine<'_, R> {
                     code: Some(code),
                     reason: "stream restart while a QR is shown — QR kept, no retry".into(),
                     trigger,
-                    rule: "Q-3",
+                    rule: Some(Rule::Q3),
                 });
             }
             CloseClass::RestartRequired if scanned => {
                 // the phone paired; restart after `backoff_base` to finish.
-                let delay = self.settings.backoff_base;
-                self.schedule_retry(code, Some(delay), trigger, "Q-3");
+                let reason = format!("QR scanned — restarting to finish pairing ({code})");
+                self.schedule_retry(code, &close, Some(self.settings.backoff_base), reason, trigger, Rule::Q3);
             }
             CloseClass::Recoverable | CloseClass::RestartRequired => {
                 if !self.agent.record.has_credentials {
                     // Nothing to resume from, and a retry must not show a QR:
                     // a clean state the person can retry from at once.
                     self.agent.attempt = None;
-                    let reason = format!("could not connect: {} ({code}) — click Connect to try again", class.name);
-                    self.transition(Status::Disconnected, Some(code), reason, trigger, "R-4");
+                    let reason = format!("could not connect: {} ({code}) — click Connect to try again", close.name);
+                    self.transition(Status::Disconnected, Some(code), reason, trigger, Rule::R4);
                     return;
                 }
-                let rule = if rule_hint.is_empty() { "L-4" } else { rule_hint };
-                self.schedule_retry(code, None, trigger, rule);
+                let k = self.agent.record.retry_attempt + 1;
+                let reason = format!("{} ({code}) — retry {k} of {}", close.name, self.settings.max_retries);
+                self.schedule_retry(code, &close, None, reason, trigger, rule.unwrap_or(Rule::L4));
             }
         }
     }
 
-    /// count the failed attempt and schedule the next, or give up.
+    /// count the failed attempt and schedule the next (`reason`
+    /// says why), or give up. `fixed_delay` replaces the backoff.
     fn schedule_retry(
         &mut self,
         code: CloseCode,
-        fixed_delay: Option<std::time::Duration>,
+        close: &Classification,
+        fixed_delay: Option<Duration>,
+        reason: String,
         trigger: Trigger,
-        rule: &'static str,
+        rule: Rule,
     ) {
         self.agent.attempt = None;
         let k = self.agent.record.retry_attempt + 1;
         let max = self.settings.max_retries;
         if k > max {
-            let reason = format!("gave up after {max} attempts (last: {} {code})", classify(code).name);
+            let reason = format!("gave up after {max} attempts (last: {} {code})", close.name);
             self.record().retry_attempt = 0;
             self.notify(&reason);
-            self.transition(Status::Failed, Some(code), reason, trigger, "R-2");
+            self.transition(Status::Failed, Some(code), reason, trigger, Rule::R2);
             return;
         }
         let delay = fixed_delay.unwrap_or_else(|| backoff::retry_delay(k, self.settings, self.rng));
         let at = self.now.plus(delay);
         self.record().retry_attempt = k;
-        let reason = if rule == "Q-3" {
-            format!("QR scanned — restarting to finish pairing ({code})")
-        } else {
-            format!("{} ({code}) — retry {k} of {max}", classify(code).name)
-        };
         self.transition(Status::Reconnecting, Some(code), reason, trigger, rule);
         self.record().next_retry_at = Some(at);
     }
@@ -436,7 +467,7 @@ impl<R: Rng> Machine<'_, R> {
         if timed_out && self.agent.has_live_connection() {
             // neither a QR nor an open link in time counts as a 408.
             self.close_live(false);
-            self.closed(CloseCode::TIMED_OUT, None, Trigger::Timer, "R-6");
+            self.closed(CloseCode::TIMED_OUT, None, Trigger::Timer, Some(Rule::R6));
         }
     }
 
@@ -445,7 +476,13 @@ impl<R: Rng> Machine<'_, R> {
         self.effects.push(Effect::ForgetCredentials);
         self.agent.attempt = None;
         self.record().has_credentials = false;
-        self.transition(Status::Disconnected, None, "QR expired — click Connect for a new one".into(), trigger, "Q-2");
+        self.transition(
+            Status::Disconnected,
+            None,
+            "QR expired — click Connect for a new one".into(),
+            trigger,
+            Rule::Q2,
+        );
     }
 
     fn startup(&mut self) {
@@ -456,18 +493,48 @@ impl<R: Rng> Machine<'_, R> {
             Status::Reconnecting if linked => {}
             Status::Connected | Status::Connecting if linked => {
                 let now = self.now;
-                self.transition(Status::Reconnecting, None, "resuming after restart".into(), Trigger::Startup, "P-3");
+                self.transition(
+                    Status::Reconnecting,
+                    None,
+                    "resuming after restart".into(),
+                    Trigger::Startup,
+                    Rule::P3,
+                );
                 self.record().next_retry_at = Some(now);
             }
             Status::QrPending | Status::Connecting | Status::Connected | Status::Reconnecting => {
                 self.effects.push(Effect::ForgetCredentials);
                 self.record().has_credentials = false;
                 let reason = "QR expired while the app was closed".into();
-                self.transition(Status::Disconnected, None, reason, Trigger::Startup, "P-3");
+                self.transition(Status::Disconnected, None, reason, Trigger::Startup, Rule::P3);
             }
             // `disconnected`, `conflict`, `failed` and unreadable rows stay as they are.
             Status::Disconnected | Status::Conflict | Status::Failed | Status::Unreadable => {}
         }
         self.agent.attempt = None;
+    }
+}
+
+/// "4:05" for minutes and seconds left, rounding up so "0:00" never shows
+/// while something still runs. Only for words written once (a notification);
+/// anything shown for a while counts down in the window.
+fn format_time_left(left: Duration) -> String {
+    let secs = left.as_millis().div_ceil(1_000);
+    if secs >= 3_600 {
+        format!("{}:{:02}:{:02}", secs / 3_600, secs / 60 % 60, secs % 60)
+    } else {
+        format!("{}:{:02}", secs / 60, secs % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_rounds_up_and_grows_an_hour_field() {
+        assert_eq!(format_time_left(Duration::from_millis(1)), "0:01");
+        assert_eq!(format_time_left(Duration::from_secs(222)), "3:42");
+        assert_eq!(format_time_left(Duration::from_secs(3_600 + 61)), "1:01:01");
     }
 }

@@ -1,4 +1,4 @@
-//! Table tests of the state machine, one or more per SPEC rule ID.
+//! Table tests of the state machine, one or more per rule of `docs/RULES.md`.
 
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ impl Harness {
     }
 }
 
-/// SPEC A-2.
+///
 #[test]
 fn a2_connect_from_disconnected_starts_a_fresh_pairing_and_clears_the_auth_failure() {
     let mut h = Harness::new();
@@ -81,7 +81,7 @@ fn a2_connect_from_disconnected_starts_a_fresh_pairing_and_clears_the_auth_failu
     assert_eq!(h.agent.record.last_attempt_at, Some(h.now));
 }
 
-/// SPEC A-7.
+///
 #[test]
 fn a7_a_refused_connect_changes_nothing_but_is_written_to_history() {
     let mut h = Harness::connected();
@@ -90,11 +90,11 @@ fn a7_a_refused_connect_changes_nothing_but_is_written_to_history() {
     assert_eq!(step.agent, before);
     assert!(step.effects.is_empty());
     assert_eq!(step.history.len(), 1);
-    assert_eq!(step.history[0].rule, "A-1");
+    assert_eq!(step.history[0].rule, Some(Rule::A1));
     assert_eq!((step.history[0].from, step.history[0].to), (Status::Connected, Status::Connected));
 }
 
-/// SPEC L-2.
+/// L-2.
 #[test]
 fn l2_auth_closes_set_conflict_start_the_cooldown_and_forget_credentials() {
     for code in [401, 440] {
@@ -105,11 +105,11 @@ fn l2_auth_closes_set_conflict_start_the_cooldown_and_forget_credentials() {
         assert_eq!(h.agent.record.last_code, Some(CloseCode(code)));
         assert!(!h.agent.record.has_credentials);
         assert_eq!(step.effects, [Effect::ForgetCredentials]);
-        assert_eq!(step.history[0].rule, "L-2");
+        assert_eq!(step.history[0].rule, Some(Rule::L2));
     }
 }
 
-/// SPEC L-3.
+/// L-3.
 #[test]
 fn l3_fatal_closes_fail_notify_in_plain_words_and_stop_retries() {
     let table = [
@@ -131,7 +131,7 @@ fn l3_fatal_closes_fail_notify_in_plain_words_and_stop_retries() {
     }
 }
 
-/// SPEC L-3, read for a code SPEC's table does not name: WhatsApp refusing this
+/// L-3, read for a code the close table of RULES.md does not name: WhatsApp refusing this
 /// version of Switchboard needs a person (an update) but the session is sound.
 #[test]
 fn l3_client_outdated_fails_asks_for_an_update_and_keeps_the_credentials() {
@@ -150,20 +150,26 @@ fn l3_client_outdated_fails_asks_for_an_update_and_keeps_the_credentials() {
     assert_eq!(h.effects(), [Effect::StartConnection { resume: true }]);
 }
 
-/// SPEC L-3.
+/// L-3.
 #[test]
 fn l3_a_temporary_ban_shows_its_end_and_blocks_connect_until_then() {
     let mut h = Harness::connected();
     let until = Timestamp(h.now.0 + 2 * 60 * MIN);
-    h.feed(Input::Closed { code: CloseCode::FORBIDDEN, until: Some(until) });
+    let step = h.feed(Input::Closed { code: CloseCode::FORBIDDEN, until: Some(until) });
+    let notice = step.effects.iter().find_map(|e| match e {
+        Effect::Notify { body, .. } => Some(body.clone()),
+        _ => None,
+    });
+    assert!(notice.is_some_and(|body| body.contains("for 2:00:00")), "the notice names how long");
     assert_eq!(h.agent.record.banned_until, Some(until));
-    assert!(h.agent.record.reason.contains("ban ends in 2:00:00"), "{}", h.agent.record.reason);
+    // The stored reason stays true while the ban runs: no countdown frozen in words.
+    assert!(h.agent.record.reason.contains("waits for the ban to end"), "{}", h.agent.record.reason);
     h.advance(10 * SEC);
     let d = h.feed(Input::Connect(Trigger::User)).decision.clone().unwrap();
-    assert_eq!(d.verdict, Verdict::Blocked { until: Some(until) });
+    assert_eq!(d.verdict, Verdict::Blocked { kind: BlockKind::Ban, until: Some(until) });
 }
 
-/// SPEC L-4.
+/// L-4.
 #[test]
 fn l4_recoverable_closes_while_connected_schedule_a_retry_and_keep_credentials() {
     for code in [408, 428, 503, 515, 999] {
@@ -177,7 +183,7 @@ fn l4_recoverable_closes_while_connected_schedule_a_retry_and_keep_credentials()
     }
 }
 
-/// SPEC R-1.
+///
 #[test]
 fn r1_retry_times_follow_the_backoff_within_jitter() {
     let mut h = Harness::connected();
@@ -192,7 +198,7 @@ fn r1_retry_times_follow_the_backoff_within_jitter() {
     }
 }
 
-/// SPEC R-2.
+///
 #[test]
 fn r2_after_max_retries_the_agent_fails_with_a_notification() {
     let mut h = Harness::connected();
@@ -207,7 +213,7 @@ fn r2_after_max_retries_the_agent_fails_with_a_notification() {
     assert!(h.effects().iter().any(|e| matches!(e, Effect::Notify { .. })));
 }
 
-/// SPEC R-3.
+///
 #[test]
 fn r3_a_successful_open_resets_the_attempt_counter() {
     let mut h = Harness::connected();
@@ -223,7 +229,7 @@ fn r3_a_successful_open_resets_the_attempt_counter() {
     assert_eq!(h.agent.record.phone.as_deref(), Some("+4915112345678"), "phone kept");
 }
 
-/// SPEC R-4.
+///
 #[test]
 fn r4_a_retry_that_is_shown_a_qr_stops_and_asks_a_person() {
     let mut h = Harness::connected();
@@ -236,7 +242,7 @@ fn r4_a_retry_that_is_shown_a_qr_stops_and_asks_a_person() {
     assert_eq!(h.agent.attempt, None);
 }
 
-/// SPEC R-4.
+///
 #[test]
 fn r4_a_recoverable_close_before_any_link_ends_in_a_clean_state_not_a_qr_retry() {
     let mut h = Harness::new();
@@ -248,7 +254,7 @@ fn r4_a_recoverable_close_before_any_link_ends_in_a_clean_state_not_a_qr_retry()
     assert!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().is_allowed());
 }
 
-/// SPEC R-6.
+///
 #[test]
 fn r6_an_attempt_without_qr_or_open_times_out_as_408() {
     let mut h = Harness::connected();
@@ -263,10 +269,10 @@ fn r6_an_attempt_without_qr_or_open_times_out_as_408() {
     assert_eq!(h.status(), Status::Reconnecting);
     assert_eq!(h.agent.record.last_code, Some(CloseCode::TIMED_OUT));
     assert_eq!(step.effects, [Effect::CloseConnection { logout: false }]);
-    assert_eq!(step.history[0].rule, "R-6");
+    assert_eq!(step.history[0].rule, Some(Rule::R6));
 }
 
-/// SPEC Q-1.
+///
 #[test]
 fn q1_the_first_qr_sets_the_expiry_and_rotations_replace_the_code_only() {
     let mut h = Harness::new();
@@ -283,7 +289,7 @@ fn q1_the_first_qr_sets_the_expiry_and_rotations_replace_the_code_only() {
     assert_eq!(h.agent.record.qr_expires_at, Some(expires));
 }
 
-/// SPEC Q-2.
+///
 #[test]
 fn q2_an_unscanned_qr_expires_into_a_clean_disconnect() {
     let mut h = Harness::new();
@@ -301,7 +307,7 @@ fn q2_an_unscanned_qr_expires_into_a_clean_disconnect() {
     assert_eq!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().rule, Rule::A2);
 }
 
-/// SPEC Q-2: WhatsApp running out of QR codes ends the attempt like the expiry timer does.
+/// WhatsApp running out of QR codes ends the attempt like the expiry timer does.
 #[test]
 fn q2_qr_codes_exhausted_by_whatsapp_is_a_qr_expiry() {
     let mut h = Harness::new();
@@ -313,7 +319,7 @@ fn q2_qr_codes_exhausted_by_whatsapp_is_a_qr_expiry() {
     assert!(h.agent.record.reason.contains("QR expired"));
     // The connection already ended: nothing to close, the half-made pairing is forgotten.
     assert_eq!(step.effects, [Effect::ForgetCredentials]);
-    assert_eq!(step.history.last().unwrap().rule, "Q-2");
+    assert_eq!(step.history.last().unwrap().rule, Some(Rule::Q2));
     assert_eq!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().rule, Rule::A2);
 
     // After a scan the codes no longer matter: the end is an ordinary recoverable close.
@@ -326,7 +332,7 @@ fn q2_qr_codes_exhausted_by_whatsapp_is_a_qr_expiry() {
     assert_eq!(h.agent.record.last_code, Some(CloseCode::CONNECTION_CLOSED));
 }
 
-/// SPEC Q-3.
+///
 #[test]
 fn q3_515_after_a_scan_restarts_after_backoff_base_to_finish_pairing() {
     let mut h = Harness::new();
@@ -342,7 +348,7 @@ fn q3_515_after_a_scan_restarts_after_backoff_base_to_finish_pairing() {
     assert_eq!(step.effects, [Effect::StartConnection { resume: true }]);
 }
 
-/// SPEC Q-3.
+///
 #[test]
 fn q3_515_with_an_unscanned_qr_keeps_the_qr_and_schedules_nothing() {
     let mut h = Harness::new();
@@ -352,14 +358,14 @@ fn q3_515_with_an_unscanned_qr_keeps_the_qr_and_schedules_nothing() {
     assert_eq!(h.status(), Status::QrPending);
     assert_eq!(h.agent.attempt.as_ref().unwrap().qr.as_deref(), Some("qr-1"));
     assert!(step.effects.is_empty());
-    assert_eq!(step.history[0].rule, "Q-3");
+    assert_eq!(step.history[0].rule, Some(Rule::Q3));
     // The QR still expires.
     h.advance(3 * MIN);
     h.feed(Input::DeadlinePassed);
     assert_eq!(h.status(), Status::Disconnected);
 }
 
-/// SPEC Q-3.
+///
 #[test]
 fn q3_515_with_no_qr_is_a_normal_recoverable_retry() {
     let mut h = Harness::connected();
@@ -368,7 +374,7 @@ fn q3_515_with_no_qr_is_a_normal_recoverable_retry() {
     assert_eq!(h.agent.record.retry_attempt, 1);
 }
 
-/// SPEC D-1.
+/// D-1.
 #[test]
 fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
     type Setup = Box<dyn Fn() -> Harness>;
@@ -435,7 +441,7 @@ fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
     }
 }
 
-/// SPEC D-2.
+/// D-2.
 #[test]
 fn d2_events_after_a_disconnect_change_nothing() {
     let mut h = Harness::connected();
@@ -456,7 +462,7 @@ fn d2_events_after_a_disconnect_change_nothing() {
     }
 }
 
-/// SPEC D-3.
+/// D-3.
 #[test]
 fn d3_disconnect_connect_cycles_never_hit_a_cooldown() {
     let mut h = Harness::connected();
@@ -469,7 +475,7 @@ fn d3_disconnect_connect_cycles_never_hit_a_cooldown() {
     }
 }
 
-/// SPEC O-3.
+/// O-3.
 #[test]
 fn o3_a_dead_keep_alive_is_a_recoverable_408() {
     let mut h = Harness::connected();
@@ -477,10 +483,10 @@ fn o3_a_dead_keep_alive_is_a_recoverable_408() {
     assert_eq!(h.status(), Status::Reconnecting);
     assert_eq!(h.agent.record.last_code, Some(CloseCode::TIMED_OUT));
     assert_eq!(step.effects, [Effect::CloseConnection { logout: false }]);
-    assert_eq!(step.history[0].rule, "O-3");
+    assert_eq!(step.history[0].rule, Some(Rule::O3));
 }
 
-/// SPEC P-3.
+/// P-3.
 #[test]
 fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
     fn with(status: Status, creds: bool) -> Harness {
@@ -512,7 +518,7 @@ fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
         match from {
             Status::Connected | Status::Connecting if creds => assert_eq!(h.agent.record.next_retry_at, Some(h.now)),
             Status::QrPending | Status::Connecting => {
-                assert!(h.agent.record.reason.contains("while the app was closed"))
+                assert!(h.agent.record.reason.contains("while the app was closed"));
             }
             // Everything else keeps its deadlines exactly (P-2).
             _ => assert_eq!(h.agent.record, before, "{from}"),
@@ -520,7 +526,7 @@ fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
     }
 }
 
-/// SPEC A-6.
+///
 #[test]
 fn a6_an_auto_retry_in_an_auth_cooldown_waits_for_its_end() {
     let mut h = Harness::connected();

@@ -5,12 +5,19 @@ use thiserror::Error;
 /// The longest name, in characters. Longer names would not fit a list row.
 pub const MAX_NAME_CHARS: usize = 64;
 
+/// Why a name was refused when adding or renaming an agent.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum NameError {
+    /// Nothing is left after trimming white space.
     #[error("the name is empty")]
     Empty,
+    /// The trimmed name is longer than [`MAX_NAME_CHARS`].
     #[error("the name has {chars} characters; at most {MAX_NAME_CHARS} are allowed")]
-    TooLong { chars: usize },
+    TooLong {
+        /// How many characters the trimmed name has, for the message.
+        chars: usize,
+    },
+    /// The name holds a line break, tab or other control character, which would break a list row.
     #[error("the name contains a control character (such as a line break or tab)")]
     ControlCharacter,
 }

@@ -1,4 +1,4 @@
-//! The durations and limits of SPEC, with their defaults and allowed ranges.
+//! The durations and limits of RULES.md, with their defaults and allowed ranges.
 //!
 //! Every value is validated in one place, [`Settings::validate`], whichever
 //! door it came through (the settings page, the database, a test).
@@ -49,27 +49,41 @@ impl Default for Settings {
 /// The settings by name, as stored and shown. The order is the settings page's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SettingName {
+    /// `auth_cooldown_ms`: how long a 401/440 blocks connecting.
     AuthCooldown,
+    /// `attempt_cooldown_ms`: the least gap between two user attempts.
     AttemptCooldown,
+    /// `qr_lifetime_ms`: how long a QR waits for a scan.
     QrLifetime,
+    /// `backoff_base_ms`: the first retry delay, and the 515 restart delay.
     BackoffBase,
+    /// `backoff_cap_ms`: the longest retry delay.
     BackoffCap,
+    /// `max_retries`: failed retries before giving up.
     MaxRetries,
+    /// `jitter_percent`: how far retry delays are spread either way.
     JitterPercent,
+    /// `start_rate_per_s`: the fleet's automatic starts per second.
     StartRate,
+    /// `connect_timeout_ms`: how long an attempt may take to show a QR or open.
     ConnectTimeout,
 }
 
 /// How a setting's number is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
+    /// A duration in whole milliseconds.
     Millis,
+    /// A plain number of times.
     Count,
+    /// A share, 0 to 100.
     Percent,
+    /// A rate, per second.
     PerSecond,
 }
 
 impl SettingName {
+    /// Every setting, in the settings page's order.
     pub const ALL: [SettingName; 9] = [
         SettingName::AuthCooldown,
         SettingName::AttemptCooldown,
@@ -97,10 +111,12 @@ impl SettingName {
         }
     }
 
+    /// The setting stored or sent under `key`; `None` for an unknown key.
     pub fn from_key(key: &str) -> Option<SettingName> {
         SettingName::ALL.into_iter().find(|n| n.key() == key)
     }
 
+    /// How the UI labels and converts the value.
     pub fn unit(self) -> Unit {
         match self {
             SettingName::MaxRetries => Unit::Count,
@@ -132,11 +148,28 @@ impl SettingName {
 /// A rejected settings change. Nothing is applied or written when one is returned.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SettingsError {
+    /// A value falls outside its setting's allowed range.
     #[error("{key} must be between {min} and {max}, got {value}")]
-    OutOfRange { key: &'static str, value: i64, min: u64, max: u64 },
+    OutOfRange {
+        /// The setting's key, as the person knows it.
+        key: &'static str,
+        /// The value that was refused.
+        value: i64,
+        /// The lower end of the allowed range, named in the message.
+        min: u64,
+        /// The upper end of the allowed range, named in the message.
+        max: u64,
+    },
+    /// The retry delay's cap would be below its base.
     #[error("backoff_cap_ms ({cap}) must not be below backoff_base_ms ({base})")]
-    CapBelowBase { base: u64, cap: u64 },
-    #[error("unknown setting {0:?}")]
+    CapBelowBase {
+        /// The requested `backoff_base_ms`.
+        base: u64,
+        /// The requested `backoff_cap_ms`.
+        cap: u64,
+    },
+    /// A change names a key that is not a setting.
+    #[error("unknown setting “{0}”")]
     UnknownKey(String),
 }
 

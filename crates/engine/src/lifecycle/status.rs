@@ -1,4 +1,4 @@
-//! The statuses of SPEC §1.
+//! The statuses of RULES.md §1.
 
 use std::fmt;
 
@@ -11,6 +11,7 @@ pub enum Status {
     Connecting,
     /// A QR code is shown and waits to be scanned.
     QrPending,
+    /// The link is open; the retry counter is reset.
     Connected,
     /// An automatic retry is scheduled.
     Reconnecting,

@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Store, StoreError};
 use crate::clock::Timestamp;
-use crate::lifecycle::{AgentId, AgentRecord, CloseCode, Status};
+use crate::lifecycle::{AgentId, AgentRecord, CloseCode, Rule, Status};
 
 const COLUMNS: &str = "id, name, phone, status, reason, last_code, has_credentials, disconnected_at, \
     last_auth_failure_at, last_attempt_at, next_retry_at, retry_attempt, qr_expires_at, banned_until";
@@ -18,7 +18,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<AgentRecord> {
     let status_text: String = row.get(3)?;
     let status = Status::parse(&status_text).unwrap_or_else(|| {
         // A row from another version: kept as it is, treated conservatively (A-4).
-        tracing::warn!(agent = %id, status = %status_text, rule = "A-4", "unknown stored status; treated as unreadable");
+        tracing::warn!(agent = %id, status = %status_text, rule = %Rule::A4, "unknown stored status; treated as unreadable");
         Status::Unreadable
     });
     let code: Option<i64> = row.get(5)?;
@@ -83,13 +83,15 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    pub fn load_agent(&self, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
+    /// One agent by id; `None` when there is no such row.
+    #[cfg(test)]
+    pub(crate) fn load_agent(&self, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = ?1");
         Ok(self.conn.query_row(&sql, [id.0], from_row).optional()?)
     }
 
     /// Inserts a new, cleanly disconnected agent. The name must be validated already.
-    pub fn insert_agent(&mut self, name: &str, now: Timestamp) -> Result<AgentRecord, StoreError> {
+    pub(crate) fn insert_agent(&mut self, name: &str, now: Timestamp) -> Result<AgentRecord, StoreError> {
         let tx = self.write_transaction()?;
         let taken: bool =
             tx.query_row("SELECT EXISTS (SELECT 1 FROM agents WHERE name_key = ?1)", [agent_name_key(name)], |r| {
@@ -108,7 +110,7 @@ impl Store {
         Ok(record)
     }
 
-    pub fn rename_agent(&mut self, id: AgentId, name: &str) -> Result<(), StoreError> {
+    pub(crate) fn rename_agent(&mut self, id: AgentId, name: &str) -> Result<(), StoreError> {
         let tx = self.write_transaction()?;
         let other: Option<i64> = tx
             .query_row("SELECT id FROM agents WHERE name_key = ?1", [agent_name_key(name)], |r| r.get(0))
@@ -128,10 +130,12 @@ impl Store {
     }
 
     /// Deletes an agent and, by cascade, its history.
-    pub fn remove_agent(&mut self, id: AgentId) -> Result<(), StoreError> {
-        match self.conn.execute("DELETE FROM agents WHERE id = ?1", [id.0])? {
-            0 => Err(StoreError::NoSuchAgent(id.0)),
-            _ => Ok(()),
+    pub(crate) fn remove_agent(&mut self, id: AgentId) -> Result<(), StoreError> {
+        let tx = self.write_transaction()?;
+        if tx.execute("DELETE FROM agents WHERE id = ?1", [id.0])? == 0 {
+            return Err(StoreError::NoSuchAgent(id.0));
         }
+        tx.commit()?;
+        Ok(())
     }
 }

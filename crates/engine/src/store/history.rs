@@ -4,7 +4,7 @@ use rusqlite::{Connection, params};
 
 use super::{Store, StoreError};
 use crate::clock::Timestamp;
-use crate::lifecycle::{AgentId, CloseCode, HistoryEntry, Status, Trigger};
+use crate::lifecycle::{AgentId, CloseCode, HistoryEntry, Rule, Status, Trigger};
 
 pub(super) fn append(conn: &Connection, agent: AgentId, e: &HistoryEntry) -> Result<(), StoreError> {
     conn.prepare_cached(
@@ -19,20 +19,9 @@ pub(super) fn append(conn: &Connection, agent: AgentId, e: &HistoryEntry) -> Res
         e.code.map(|c| c.0),
         e.reason,
         e.trigger.as_str(),
-        e.rule
+        e.rule.map_or("?", Rule::id)
     ])?;
     Ok(())
-}
-
-/// Rule IDs are `&'static str` in memory; stored ones are matched back to the
-/// known set so a history entry never allocates a leaked string.
-fn known_rule(text: &str) -> &'static str {
-    const RULES: &[&str] = &[
-        "A-1", "A-2", "A-3", "A-4", "A-5", "A-6", "A-7", "L-1", "L-2", "L-3", "L-4", "D-1", "D-2", "D-3", "R-1", "R-2",
-        "R-3", "R-4", "R-5", "R-6", "Q-1", "Q-2", "Q-3", "Q-4", "P-1", "P-2", "P-3", "P-4", "P-5", "P-6", "O-1", "O-2",
-        "O-3",
-    ];
-    RULES.iter().find(|r| **r == text).copied().unwrap_or("?")
 }
 
 impl Store {
@@ -52,7 +41,7 @@ impl Store {
                 code: code.and_then(|c| u16::try_from(c).ok()).map(CloseCode),
                 reason: row.get(4)?,
                 trigger: Trigger::parse(&row.get::<_, String>(5)?).unwrap_or(Trigger::Auto),
-                rule: known_rule(&row.get::<_, String>(6)?),
+                rule: Rule::parse(&row.get::<_, String>(6)?),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -9,7 +9,7 @@ mod agents;
 pub use agents::agent_name_key;
 mod history;
 mod settings;
-pub mod writer;
+pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
 
@@ -25,26 +25,50 @@ const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../../../migrations/0
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
+/// Why the database could not be opened, read or written.
 #[derive(Debug, Error)]
 pub enum StoreError {
+    /// At open: a newer Switchboard wrote the file; it is left untouched.
     #[error(
         "the database {path} was written by a newer Switchboard (schema {found}, this version knows {supported}); update Switchboard — the file was not changed"
     )]
-    SchemaTooNew { path: PathBuf, found: i64, supported: usize },
+    SchemaTooNew {
+        /// The database file, named in the message.
+        path: PathBuf,
+        /// The schema version the file holds.
+        found: i64,
+        /// The newest schema this build understands ([`SCHEMA_VERSION`]).
+        supported: usize,
+    },
+    /// At open: SQLite could not open the file or set it up.
     #[error("could not open the database {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        /// The database file, named in the message.
+        path: PathBuf,
+        /// SQLite's own error.
+        source: rusqlite::Error,
+    },
+    /// At open: the file or its disk is read-only, so no change could be saved.
     #[error(
         "the database {path} cannot be written to (a read-only file or disk?); Switchboard must save every change, so it did not start — the file was not changed"
     )]
-    ReadOnly { path: PathBuf },
+    ReadOnly {
+        /// The database file, named in the message.
+        path: PathBuf,
+    },
+    /// At open: a migration to the current schema failed.
     #[error("could not upgrade the database schema: {0}")]
     Migration(#[from] rusqlite_migration::Error),
+    /// A query or commit failed: disk full, database locked, and the like.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A write named an agent whose row does not exist (removed meanwhile).
     #[error("no agent with id {0}")]
     NoSuchAgent(i64),
-    #[error("an agent named {0:?} already exists")]
+    /// An insert or rename would give two agents the same name, ignoring case.
+    #[error("an agent named “{0}” already exists")]
     DuplicateName(String),
+    /// The writer task has stopped (shutdown, or it panicked), so nothing more is saved.
     #[error("the database writer has stopped")]
     WriterGone,
 }
@@ -52,12 +76,13 @@ pub enum StoreError {
 /// One status change: the agent's new row (if it changed) and its history
 /// entries, committed together (P-1).
 #[derive(Debug, Clone)]
-pub struct Change {
-    pub agent: crate::lifecycle::AgentId,
-    pub record: Option<AgentRecord>,
-    pub history: Vec<HistoryEntry>,
+pub(crate) struct Change {
+    pub(crate) agent: crate::lifecycle::AgentId,
+    pub(crate) record: Option<AgentRecord>,
+    pub(crate) history: Vec<HistoryEntry>,
 }
 
+/// An open, migrated database; one per app, owned by the writer while the engine runs.
 pub struct Store {
     conn: Connection,
 }
@@ -99,7 +124,7 @@ impl Store {
     }
 
     /// Writes a group of changes in one transaction. Either all land or none.
-    pub fn commit(&mut self, changes: &[&Change]) -> Result<(), StoreError> {
+    pub(crate) fn commit(&mut self, changes: &[&Change]) -> Result<(), StoreError> {
         let tx = self.write_transaction()?;
         for change in changes {
             if let Some(record) = &change.record {
@@ -121,6 +146,7 @@ impl Store {
         self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
     }
 
+    /// The raw SQLite connection, for tests and benchmarks that inspect or tamper with rows.
     pub fn connection(&self) -> &Connection {
         &self.conn
     }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::clock::Timestamp;
-use crate::lifecycle::{AgentId, CloseCode, Settings, Status, Trigger};
+use crate::lifecycle::{AgentId, CloseCode, Rule, Settings, Status, Trigger};
 
 fn temp_db() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -57,7 +57,7 @@ fn records_round_trip_and_names_are_unique_regardless_of_case() {
         code: Some(CloseCode::REPLACED),
         reason: "logged in elsewhere".into(),
         trigger: Trigger::Connector,
-        rule: "L-2",
+        rule: Some(Rule::L2),
     };
     let change = Change { agent: r.id, record: Some(r.clone()), history: vec![entry.clone()] };
     store.commit(&[&change]).unwrap();
@@ -77,6 +77,27 @@ fn an_unknown_stored_status_loads_as_unreadable() {
     assert_eq!(loaded.status, Status::Unreadable);
     let raw: String = store.connection().query_row("SELECT status FROM agents", [], |row| row.get(0)).unwrap();
     assert_eq!(raw, "hibernating", "loading rewrites nothing");
+}
+
+/// O-2: a history row written by another version, with a rule this one
+/// does not know, still reads (its rule as unknown) and is not rewritten.
+#[test]
+fn o2_a_stored_rule_this_version_does_not_know_reads_as_unknown() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let r = store.insert_agent("a", Timestamp(5)).unwrap();
+    let entry = HistoryEntry {
+        at: Timestamp(6),
+        from: Status::Disconnected,
+        to: Status::Connecting,
+        code: None,
+        reason: "connecting".into(),
+        trigger: Trigger::User,
+        rule: Some(Rule::A2),
+    };
+    store.commit(&[&Change { agent: r.id, record: None, history: vec![entry.clone()] }]).unwrap();
+    store.connection().execute("UPDATE history SET rule = 'Z-99'", []).unwrap();
+    assert_eq!(store.history(r.id, 1).unwrap(), vec![HistoryEntry { rule: None, ..entry }]);
 }
 
 #[test]
@@ -136,7 +157,7 @@ fn the_writer_groups_concurrent_commits_and_answers_each() {
         writer.stop().await;
         out
     });
-    assert!(results[..50].iter().all(|r| r.is_ok()));
+    assert!(results[..50].iter().all(Result::is_ok));
     assert!(matches!(results[50], Err(StoreError::NoSuchAgent(999))), "the bad change fails alone");
     let store = Store::open(&path).unwrap();
     let attempts: Vec<u32> = store.load_agents().unwrap().iter().map(|r| r.retry_attempt).collect();

@@ -136,6 +136,8 @@ async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>, fault: watch
 /// Runs a batch in order; consecutive commits share one transaction.
 /// Returns whether the batch asked the writer to stop, and the outcome of
 /// its last commit (`Some(None)` saved, `Some(Some(why))` failed, `None` no commit).
+// The inner option is the fault channel's value; the outer one says whether to send it.
+#[allow(clippy::option_option)]
 fn process(store: &mut Store, batch: Vec<Op>) -> (bool, Option<Option<String>>) {
     let mut group = Vec::new();
     let mut outcome = None;
@@ -160,6 +162,8 @@ type Group = Vec<(Change, oneshot::Sender<Result<(), StoreError>>)>;
 
 /// Commits the group and answers each caller. Returns `None` for an empty
 /// group, else the first failure's message or `Some(None)` when all saved.
+// As in `process`: `None` leaves the fault channel alone, `Some(fault)` is its new value.
+#[allow(clippy::option_option)]
 fn commit_group(store: &mut Store, group: &mut Group) -> Option<Option<String>> {
     if group.is_empty() {
         return None;

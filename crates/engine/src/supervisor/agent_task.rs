@@ -20,7 +20,8 @@ use crate::clock::Timestamp;
 use crate::connector::{Connection, ConnectorError, ConnectorEvent, EventSink, StartRequest, TaggedEvent};
 use crate::error::EngineError;
 use crate::lifecycle::admission::{attempt_cooldown_until, auth_cooldown_until, ban_until};
-use crate::lifecycle::{self, Agent, CloseCode, Decision, Effect, Input, Settings, Status, Trigger};
+use crate::lifecycle::{self, Agent, CloseCode, Decision, Effect, Input, Rule, Settings, Status, Trigger};
+use crate::logging::log_history;
 use crate::store::Change;
 
 /// How long a pairing-code request may wait for WhatsApp's answer.
@@ -30,6 +31,24 @@ const PAIR_CODE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_
 /// the delay doubles to while the database stays unwritable.
 const UNSAVED_RETRY_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
 const UNSAVED_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Why the task wakes up without a message: each cause of a timer, so
+/// [`AgentTask::on_wake`] acts on it instead of guessing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// Inputs that could not be saved are due to be tried again.
+    SaveAgain,
+    /// The start slot reserved for a due retry has come.
+    StartSlot,
+    /// The scheduled retry is due; it first reserves a start slot.
+    RetryDue,
+    /// The unscanned QR's lifetime ends.
+    QrExpires,
+    /// The attempt reached neither a QR nor a link in time.
+    ConnectTimeout,
+    /// A cooldown or ban ends: what Connect would do changes (A-3…A-5).
+    BlockEnds,
+}
 
 /// A request to an agent's task, with the channel for its answer.
 pub(super) enum Command {
@@ -137,9 +156,10 @@ impl AgentTask {
                     None => return,
                 },
                 Ok(()) = self.settings.changed() => self.publish(),
-                () = sleep_until(wake) => {
+                () = sleep_until(wake.map(|(at, _)| at)) => {
                     self.shared.activity.fetch_add(1, Ordering::Relaxed);
-                    self.on_wake().await;
+                    let (_, why) = wake.expect("a pending sleep never ends");
+                    self.on_wake(why).await;
                 }
             }
         }
@@ -156,14 +176,19 @@ impl AgentTask {
             }
             Command::PairCode(phone, reply) => match (&mut self.connection, self.agent.record.status) {
                 (Some(connection), Status::QrPending) => {
-                    // WhatsApp answers over the network: wait beside the task, not in it.
+                    // WhatsApp answers over the network: wait beside the task, not
+                    // in it, as a tracked task that stops with the engine.
                     let request = connection.request_pair_code(&phone);
-                    tokio::spawn(async move {
-                        let result = match tokio::time::timeout(PAIR_CODE_ANSWER_TIMEOUT, request).await {
-                            Ok(result) => result.map_err(EngineError::from),
-                            Err(_) => Err(EngineError::from(ConnectorError::PairCodeRefused(
-                                "WhatsApp did not answer the pairing-code request in time; try again".into(),
-                            ))),
+                    let stop = self.stop.clone();
+                    self.shared.tasks.spawn(async move {
+                        let result = tokio::select! {
+                            () = stop.cancelled() => Err(EngineError::ShuttingDown),
+                            answer = tokio::time::timeout(PAIR_CODE_ANSWER_TIMEOUT, request) => match answer {
+                                Ok(result) => result.map_err(EngineError::from),
+                                Err(_) => Err(EngineError::from(ConnectorError::PairCodeRefused(
+                                    "WhatsApp did not answer the pairing-code request in time; try again".into(),
+                                ))),
+                            },
                         };
                         let _ = reply.send(result);
                     });
@@ -216,34 +241,33 @@ impl AgentTask {
         }
     }
 
-    async fn on_wake(&mut self) {
+    async fn on_wake(&mut self, why: Wake) {
         let id = self.agent.record.id;
-        if self.unsaved_retry.is_some_and(|(at, _)| at <= Instant::now()) {
-            if let Err(err) = self.apply_all(VecDeque::new()).await {
-                tracing::warn!(agent = %id, "still cannot save: {err}");
+        match why {
+            Wake::SaveAgain => {
+                if let Err(err) = self.apply_all(VecDeque::new()).await {
+                    tracing::warn!(agent = %id, "still cannot save: {err}");
+                }
             }
-            return;
-        }
-        if self.start_slot.is_some_and(|slot| slot <= Instant::now()) {
-            self.start_slot = None;
-            if let Err(err) = self.apply(Input::Connect(Trigger::Auto)).await {
-                tracing::warn!(agent = %id, "could not record a retry, will retry: {err}");
+            Wake::StartSlot => {
+                self.start_slot = None;
+                if let Err(err) = self.apply(Input::Connect(Trigger::Auto)).await {
+                    tracing::warn!(agent = %id, "could not record a retry, will retry: {err}");
+                }
             }
-            return;
+            Wake::RetryDue => {
+                // the retry is due; wait for a start slot shared by all agents.
+                let rate = self.shared.settings.borrow().start_rate;
+                self.start_slot = Some(self.shared.pacer.reserve(rate));
+            }
+            Wake::QrExpires | Wake::ConnectTimeout => {
+                if let Err(err) = self.apply(Input::DeadlinePassed).await {
+                    tracing::warn!(agent = %id, "could not record an expiry, will retry: {err}");
+                }
+            }
+            // What Connect would do changed: `run` publishes the new preview.
+            Wake::BlockEnds => {}
         }
-        let now = self.shared.clock.now();
-        let record = &self.agent.record;
-        if record.status == Status::Reconnecting && record.next_retry_at.is_some_and(|t| t <= now) {
-            // the retry is due; wait for a start slot shared by all agents.
-            let rate = self.shared.settings.borrow().start_rate;
-            self.start_slot = Some(self.shared.pacer.reserve(rate));
-            return;
-        }
-        if let Err(err) = self.apply(Input::DeadlinePassed).await {
-            tracing::warn!(agent = %id, "could not record an expiry, will retry: {err}");
-        }
-        // A cooldown that just ended changes what Connect would do: publish it.
-        self.publish();
     }
 
     /// Runs an input through the machine: commit, then effects, then publish.
@@ -274,6 +298,9 @@ impl AgentTask {
                     self.keep_unsaved(std::iter::once(input).chain(queue));
                     self.publish();
                     return Err(err.into());
+                }
+                for entry in &step.history {
+                    log_history(self.agent.record.id, entry);
                 }
             }
             decision = decision.or(step.decision);
@@ -338,7 +365,7 @@ impl AgentTask {
     fn forget_credentials(&self) {
         let id = self.agent.record.id;
         if let Err(err) = self.shared.connector.forget_credentials(id) {
-            tracing::error!(agent = %id, rule = "P-6", "could not delete credentials: {err}");
+            tracing::error!(agent = %id, rule = %Rule::P6, "could not delete credentials: {err}");
         }
     }
 
@@ -372,36 +399,42 @@ impl AgentTask {
             }
             view.version = last.version + 1;
         }
-        self.shared.board.lock().unwrap_or_else(|p| p.into_inner()).insert(view.record.id, view.clone());
+        self.shared
+            .board
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(view.record.id, view.clone());
         let _ = self.shared.events.send(EngineEvent::Agent(Box::new(view.clone())));
         self.published = Some(view);
     }
 
-    /// The next moment something is due: saving again, a start slot, a
-    /// retry, an expiry, or the end of a cooldown that changes what Connect would do.
-    fn next_wake(&self) -> Option<Instant> {
-        let retry = self.unsaved_retry.map(|(at, _)| at);
-        retry.into_iter().chain(self.next_deadline()).min()
+    /// The next moment something is due, and why: saving again, a start
+    /// slot, a retry, an expiry, or the end of a block on Connect.
+    fn next_wake(&self) -> Option<(Instant, Wake)> {
+        let save_again = self.unsaved_retry.map(|(at, _)| (at, Wake::SaveAgain));
+        save_again.into_iter().chain(self.next_deadline()).min_by_key(|(at, _)| *at)
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
+    fn next_deadline(&self) -> Option<(Instant, Wake)> {
         if let Some(slot) = self.start_slot {
-            return Some(slot);
+            return Some((slot, Wake::StartSlot));
         }
         let now = self.shared.clock.now();
         let settings = *self.shared.settings.borrow();
         let r = &self.agent.record;
         let live_deadline = self.agent.attempt.as_ref().filter(|a| a.live).and_then(|a| a.connect_deadline);
         let due = [
-            r.next_retry_at.filter(|_| r.status == Status::Reconnecting),
-            r.qr_expires_at.filter(|_| r.status == Status::QrPending),
-            live_deadline,
+            (r.next_retry_at.filter(|_| r.status == Status::Reconnecting), Wake::RetryDue),
+            (r.qr_expires_at.filter(|_| r.status == Status::QrPending), Wake::QrExpires),
+            (live_deadline, Wake::ConnectTimeout),
+            // Block ends only matter while still ahead; a passed one needs no wake.
+            (auth_cooldown_until(r, now, &settings), Wake::BlockEnds),
+            (attempt_cooldown_until(r, now, &settings), Wake::BlockEnds),
+            (ban_until(r, now), Wake::BlockEnds),
         ];
-        // Cooldown ends only matter while still ahead; a passed one needs no wake.
-        let cooldowns =
-            [auth_cooldown_until(r, now, &settings), attempt_cooldown_until(r, now, &settings), ban_until(r, now)];
-        let earliest: Option<Timestamp> = due.into_iter().chain(cooldowns).flatten().min();
-        earliest.map(|at| Instant::now() + now.until(at))
+        let (at, why): (Timestamp, Wake) =
+            due.into_iter().filter_map(|(at, why)| at.map(|at| (at, why))).min_by_key(|(at, _)| *at)?;
+        Some((Instant::now() + now.until(at), why))
     }
 }
 

@@ -24,8 +24,8 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
 use crate::connector::Connector;
-use crate::error::{EngineError, validate_phone};
-use crate::lifecycle::{Agent, AgentId, Decision, HistoryEntry, Settings, validate_name};
+use crate::error::EngineError;
+use crate::lifecycle::{Agent, AgentId, Decision, HistoryEntry, Settings, validate_name, validate_phone};
 use crate::store::writer::{Writer, WriterHandle};
 use crate::store::{Store, agent_name_key};
 use agent_task::{AgentTask, Command};
@@ -48,6 +48,9 @@ struct Shared {
     pacer: StartPacer,
     /// Counts inputs handled by all agent tasks, so [`Supervisor::settle`] can tell quiet from busy.
     activity: AtomicU64,
+    /// Owns every task of the engine: agent tasks and what they start beside
+    /// themselves (a pairing-code request); shutdown waits for all of them.
+    tasks: TaskTracker,
 }
 
 struct AgentHandle {
@@ -64,7 +67,6 @@ struct Inner {
     /// Why the database cannot be written to right now (see [`Writer::fault`]).
     storage_fault: watch::Receiver<Option<String>>,
     stop: CancellationToken,
-    tasks: TaskTracker,
     seed: u64,
 }
 
@@ -76,7 +78,9 @@ pub struct Supervisor {
 
 /// Options for [`Supervisor::start`].
 pub struct Options {
+    /// Wall-clock time for stored deadlines: the system clock in the app, tokio's in tests.
     pub clock: Arc<dyn Clock>,
+    /// How agents reach WhatsApp: the real service or the simulator.
     pub connector: Arc<dyn Connector>,
     /// Seeds the jitter RNGs, so a test or benchmark run repeats exactly.
     pub seed: u64,
@@ -109,6 +113,7 @@ impl Supervisor {
             board: Mutex::new(BTreeMap::new()),
             pacer: StartPacer::default(),
             activity: AtomicU64::new(0),
+            tasks: TaskTracker::new(),
         });
         let supervisor = Supervisor {
             inner: Arc::new(Inner {
@@ -118,11 +123,10 @@ impl Supervisor {
                 writer: Mutex::new(Some(writer)),
                 storage_fault,
                 stop: CancellationToken::new(),
-                tasks: TaskTracker::new(),
                 seed: options.seed,
             }),
         };
-        supervisor.inner.tasks.spawn(publish_storage_faults(
+        supervisor.inner.shared.tasks.spawn(publish_storage_faults(
             supervisor.inner.storage_fault.clone(),
             supervisor.inner.shared.events.clone(),
             supervisor.inner.stop.clone(),
@@ -146,17 +150,18 @@ impl Supervisor {
         let (tx, rx) = mpsc::unbounded_channel();
         let seed = self.inner.seed ^ (agent.record.id.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let task = AgentTask::new(self.inner.shared.clone(), agent, rx, seed, self.inner.stop.child_token());
-        self.inner.tasks.spawn(task.run());
+        self.inner.shared.tasks.spawn(task.run());
         tx
     }
 
     /// Every agent's current view, by id.
     pub fn list(&self) -> Vec<AgentView> {
-        self.inner.shared.board.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+        self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect()
     }
 
+    /// One agent's current view; `None` when there is no such agent.
     pub fn view(&self, id: AgentId) -> Option<AgentView> {
-        self.inner.shared.board.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned()
+        self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
     }
 
     /// Views and notifications, in order, from now on.
@@ -164,6 +169,7 @@ impl Supervisor {
         self.inner.shared.events.subscribe()
     }
 
+    /// The settings in force now, as last saved.
     pub fn settings(&self) -> Settings {
         *self.inner.settings_tx.borrow()
     }
@@ -213,6 +219,7 @@ impl Supervisor {
         }
     }
 
+    /// Gives an agent a new name, unique regardless of case; its status is untouched.
     pub async fn rename(&self, id: AgentId, raw_name: &str) -> Result<AgentView, EngineError> {
         let name = validate_name(raw_name)?;
         let key = agent_name_key(&name);
@@ -242,7 +249,7 @@ impl Supervisor {
         registry.remove(&id);
         drop(registry);
         self.inner.shared.writer.call(move |store| store.remove_agent(id)).await?;
-        self.inner.shared.board.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
         let _ = self.inner.shared.events.send(EngineEvent::Removed(id));
         tracing::info!(agent = %id, "agent removed");
         Ok(())
@@ -325,9 +332,9 @@ impl Supervisor {
     /// agent task, then for the database writer to finish its queue.
     pub async fn shutdown(&self) {
         self.inner.stop.cancel();
-        self.inner.tasks.close();
-        self.inner.tasks.wait().await;
-        let writer = self.inner.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.inner.shared.tasks.close();
+        self.inner.shared.tasks.wait().await;
+        let writer = self.inner.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
         if let Some(writer) = writer {
             writer.stop().await;
         }
@@ -349,9 +356,10 @@ async fn publish_storage_faults(
                     return;
                 }
                 let now = fault.borrow_and_update().clone();
-                match &now {
-                    Some(why) => tracing::error!("changes cannot be saved: {why}"),
-                    None => tracing::info!("changes are saved again"),
+                if let Some(why) = &now {
+                    tracing::error!("changes cannot be saved: {why}");
+                } else {
+                    tracing::info!("changes are saved again");
                 }
                 let _ = events.send(EngineEvent::StorageFault(now));
             }

@@ -17,7 +17,7 @@ impl StartPacer {
     pub fn reserve(&self, per_second: u32) -> Instant {
         let now = Instant::now();
         let spacing = Duration::from_secs(1) / per_second.max(1);
-        let mut next_free = self.next_free.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next_free = self.next_free.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let slot = next_free.map_or(now, |free| free.max(now));
         *next_free = Some(slot + spacing);
         slot
@@ -28,7 +28,7 @@ impl StartPacer {
 mod tests {
     use super::*;
 
-    /// SPEC R-5.
+    ///
     #[tokio::test(start_paused = true)]
     async fn r5_slots_are_spaced_and_in_order_and_idle_time_is_not_banked() {
         let pacer = StartPacer::default();

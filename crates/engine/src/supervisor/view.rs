@@ -31,7 +31,14 @@ pub enum EngineEvent {
     /// An agent was removed.
     Removed(AgentId),
     /// A person must act (L-3, R-2): a desktop notification.
-    Notification { agent: AgentId, title: String, body: String },
+    Notification {
+        /// The agent that needs attention, so the UI can point at its row.
+        agent: AgentId,
+        /// The headline ("<name>: needs attention").
+        title: String,
+        /// The agent's name and the reason, in plain words.
+        body: String,
+    },
     /// Saving started failing (`Some(why)`) or works again (`None`). Changes
     /// from the world are kept in memory and saved when it works again.
     StorageFault(Option<String>),

@@ -41,7 +41,7 @@ mod tests {
         grids[0].decode().unwrap().1
     }
 
-    /// SPEC Q-1.
+    ///
     #[test]
     fn q1_a_png_decodes_back_to_the_same_string() {
         // The shape of a real WhatsApp pairing string: ref, keys and id, comma-separated.
