@@ -3,7 +3,7 @@
 
 import { asIpcError, type Backend } from "./api";
 import type { AgentDto, Snapshot, StatusDto, UiEvent } from "./bindings";
-import { ALL_STATUSES, STATUS_LABELS } from "./format";
+import { ALL_STATUSES, STATUS_LABELS, blockedText } from "./format";
 import { AgentStore } from "./store";
 import { Ticker } from "./ticker";
 import { DetailPanel } from "./views/detail";
@@ -158,7 +158,8 @@ export class App {
   private async connect(id: number): Promise<void> {
     try {
       const decision = await this.backend.connect(id);
-      if (!decision.allowed) this.toast(decision.reason);
+      const refusal = blockedText(decision, this.clock());
+      if (refusal !== null) this.toast(refusal);
     } catch (err) {
       this.toast(asIpcError(err).message);
     }

@@ -1,6 +1,6 @@
 // Pure formatting: what a person reads for an agent at a given moment.
 
-import type { AgentDto, StatusDto } from "./bindings";
+import type { AgentDto, BlockKindDto, DecisionDto, StatusDto } from "./bindings";
 
 /** "3:42" for minutes and seconds, "1:02:03" past an hour; rounds up so 0:00 never shows early. */
 export function formatCountdown(ms: number): string {
@@ -42,9 +42,22 @@ export interface Countdown {
 }
 
 /**
+ * The words before the time for each kind of block; `null` where no deadline
+ * is worth counting down (an attempt in flight ends by itself, and an agent
+ * not waiting for a retry has nothing to wait for).
+ */
+export const BLOCK_LABELS: Record<BlockKindDto, string | null> = {
+  in_progress: null,
+  attempt_cooldown: "Connect blocked — wait",
+  auth_cooldown: "Connect blocked — cooldown",
+  ban: "Connect blocked — ban ends in",
+  not_retrying: null,
+};
+
+/**
  * Which deadline matters most for this agent now: the QR expiry while
  * pairing, the next retry while reconnecting, otherwise the end of whatever
- * blocks Connect (auth cooldown, ban, attempt cooldown).
+ * blocks Connect, named by the engine's typed block kind.
  */
 export function countdownOf(agent: AgentDto): Countdown | null {
   if (agent.status === "qr_pending" && agent.qrExpiresAt !== null) {
@@ -53,20 +66,33 @@ export function countdownOf(agent: AgentDto): Countdown | null {
   if (agent.status === "reconnecting" && agent.nextRetryAt !== null) {
     return { label: `Retry ${agent.retryAttempt} of ${agent.maxRetries} in`, until: agent.nextRetryAt };
   }
-  if (!agent.connect.allowed && agent.connect.until !== null) {
-    const what = agent.bannedUntil === agent.connect.until ? "ban ends in" : agent.connect.rule === "A-5" ? "wait" : "cooldown";
-    return { label: `Connect blocked — ${what}`, until: agent.connect.until };
-  }
-  return null;
+  const { block, until } = agent.connect;
+  const label = block === null ? null : BLOCK_LABELS[block];
+  if (label === null || until === null) return null;
+  return { label, until };
 }
 
-/** The line under the name: the reason, with the live countdown where one runs. */
+/**
+ * The line under the name: the engine's reason, with the live countdown where
+ * one runs. The reason is shown as it is: the engine already names the close
+ * code in it when a close caused the status.
+ */
 export function statusLine(agent: AgentDto, now: number): string {
   const countdown = countdownOf(agent);
-  const code = agent.lastCode !== null && !agent.reason.includes(`(${agent.lastCode})`) ? ` (${agent.lastCode})` : "";
-  const reason = `${agent.reason}${code}`;
-  if (!countdown) return reason;
-  return `${countdown.label} ${formatCountdown(countdown.until - now)} · ${reason}`;
+  if (!countdown) return agent.reason;
+  return `${countdown.label} ${formatCountdown(countdown.until - now)} · ${agent.reason}`;
+}
+
+/**
+ * Why Connect is refused, with the time left drawn from `until` at `now`
+ * ("… — wait for the auth cooldown (3:42 left)"); `null` when it is allowed.
+ * The engine's reason never holds a time, so this one stays current when it
+ * is redrawn on every tick.
+ */
+export function blockedText(decision: DecisionDto, now: number): string | null {
+  if (decision.allowed) return null;
+  if (decision.until === null) return decision.reason;
+  return `${decision.reason} (${formatCountdown(decision.until - now)} left)`;
 }
 
 /** 0 → 1 as a deadline approaches, from when the UI first saw it. */

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/app";
 import { ALL_STATUSES, STATUS_LABELS } from "../src/format";
-import { FakeBackend, NOW, agent, flush, snapshot } from "./fake";
+import { FakeBackend, NOW, agent, blocked, flush, snapshot } from "./fake";
 
 let root: HTMLElement;
 
@@ -79,36 +79,53 @@ describe("the agent list", () => {
     expect(row(1)).toBeNull();
   });
 
-  it("disables Connect with the engine's reason and counts down by itself (A-3)", async () => {
+  it("disables Connect with the engine's reason and counts down by itself, in the line and the tooltip (A-3)", async () => {
     const until = NOW + 65_000;
-    const blocked = agent(1, "conflict", {
+    const reason = "Blocked: recent auth failure — wait for the auth cooldown";
+    const blockedAgent = agent(1, "conflict", {
       reason: "logged out (401) — the phone unlinked this device: scan a new QR",
       lastCode: 401,
-      connect: { allowed: false, rule: "A-3", reason: "Blocked: logged out (401) — cooldown 1:05 left", until },
+      connect: blocked("A-3", "auth_cooldown", reason, until),
       version: 1,
     });
-    const backend = new FakeBackend(snapshot([blocked]));
+    const backend = new FakeBackend(snapshot([blockedAgent]));
     await start(backend);
     const button = row(1).querySelector<HTMLButtonElement>("button.connect")!;
     expect(button.disabled).toBe(true);
-    expect(button.title).toBe("Blocked: logged out (401) — cooldown 1:05 left");
+    expect(button.title).toBe(`${reason} (1:05 left)`);
     const line = row(1).querySelector(".line")!;
     expect(line.textContent).toContain("cooldown 1:05");
     vi.advanceTimersByTime(5_000);
     expect(line.textContent).toContain("cooldown 1:00");
+    expect(button.title).toBe(`${reason} (1:00 left)`);
     // The engine republishes at the end; the button follows without a reload.
-    backend.emit({ type: "agent", agent: { ...blocked, connect: { allowed: true, rule: "A-3", reason: "cooldown over", until: null }, version: 2 } });
+    const allowed = { allowed: true, rule: "A-3", block: null, reason: "cooldown over", until: null } as const;
+    backend.emit({ type: "agent", agent: { ...blockedAgent, connect: allowed, version: 2 } });
     expect(button.disabled).toBe(false);
+    expect(button.title).toBe("Connect this agent");
   });
 
-  it("sends a click to the engine and shows a refusal verbatim", async () => {
+  it("shows a block without an end as the engine's reason alone", async () => {
+    const inFlight = blocked("A-1", "in_progress", "already in progress (connecting)", null);
+    await start(new FakeBackend(snapshot([agent(1, "connecting", { reason: "connecting", connect: inFlight })])));
+    const button = row(1).querySelector<HTMLButtonElement>("button.connect")!;
+    expect(button.disabled).toBe(true);
+    expect(button.title).toBe("already in progress (connecting)");
+    expect(row(1).querySelector(".line")!.textContent).toBe("connecting");
+  });
+
+  it("sends a click to the engine and shows a refusal with the time left", async () => {
     const backend = new FakeBackend(snapshot([agent(1, "disconnected")]));
-    backend.connectAnswer = { allowed: false, rule: "A-5", reason: "Blocked: an attempt just started — wait 0:04", until: NOW + 4_000 };
+    backend.connectAnswer = blocked("A-5", "attempt_cooldown", "Blocked: an attempt just started — wait a moment", NOW + 4_000);
     await start(backend);
     row(1).querySelector<HTMLButtonElement>("button.connect")!.click();
     await flush();
     expect(backend.calls).toEqual(["connect 1"]);
-    expect(root.querySelector(".toast")!.textContent).toBe("Blocked: an attempt just started — wait 0:04");
+    expect(root.querySelector(".toast")!.textContent).toBe("Blocked: an attempt just started — wait a moment (0:04 left)");
+    backend.connectAnswer = blocked("A-1", "in_progress", "already in progress (connecting)", null);
+    row(1).querySelector<HTMLButtonElement>("button.connect")!.click();
+    await flush();
+    expect(root.querySelector(".toast")!.textContent).toBe("already in progress (connecting)");
   });
 
   it("filters by status and searches by name without re-rendering", async () => {
@@ -232,6 +249,20 @@ describe("the detail panel", () => {
     // A rotated code replaces the image.
     backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", version: 2 } });
     expect(root.querySelector(".qr-image")!.getAttribute("src")).toBe("data:image/png;base64,BBBB");
+  });
+
+  it("shows the timeline, with a question mark for a rule this version does not know", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "conflict", { version: 1 })]));
+    backend.historyEntries = [
+      { at: NOW, from: "connected", to: "conflict", code: 440, reason: "logged in elsewhere (440)", trigger: "connector", rule: "A-3" },
+      { at: NOW, from: "disconnected", to: "connecting", code: null, reason: "from another version", trigger: "startup", rule: null },
+    ];
+    await start(backend);
+    row(1).click();
+    vi.advanceTimersByTime(100);
+    await flush();
+    const metas = Array.from(root.querySelectorAll(".history .meta"), (el) => el.textContent);
+    expect(metas).toEqual(["connector · A-3", "startup · ?"]);
   });
 
   it("offers the simulate actions in demo mode", async () => {

@@ -1,7 +1,7 @@
 // A backend for tests: records calls and answers like the engine would.
 
 import type { Backend } from "../src/api";
-import type { AgentDto, DecisionDto, SettingChange, SettingDto, Snapshot, StatusDto, UiEvent } from "../src/bindings";
+import type { AgentDto, BlockKindDto, DecisionDto, HistoryDto, RuleId, SettingChange, SettingDto, Snapshot, StatusDto, UiEvent } from "../src/bindings";
 
 export const NOW = Date.UTC(2026, 10, 22, 10, 0, 0);
 
@@ -24,16 +24,22 @@ export function agent(id: number, status: StatusDto, extra: Partial<AgentDto> = 
     attemptCooldownUntil: null,
     bannedUntil: null,
     disconnectedAt: null,
-    connect: { allowed: true, rule: "A-2", reason: "clean manual disconnect — cooldown bypassed", until: null },
+    connect: { allowed: true, rule: "A-2", block: null, reason: "clean manual disconnect — cooldown bypassed", until: null },
     version: 0,
     ...extra,
   };
 }
 
+/** What Connect gets while `block` stands in its way, until `until` when there is an end. */
+export function blocked(rule: RuleId, block: BlockKindDto, reason: string, until: number | null): DecisionDto {
+  return { allowed: false, rule, block, reason, until };
+}
+
 export class FakeBackend implements Backend {
   calls: string[] = [];
   emit: (event: UiEvent) => void = () => {};
-  connectAnswer: DecisionDto = { allowed: true, rule: "A-2", reason: "ok", until: null };
+  connectAnswer: DecisionDto = { allowed: true, rule: "A-2", block: null, reason: "ok", until: null };
+  historyEntries: HistoryDto[] = [];
   addError: { kind: string; message: string } | null = null;
 
   constructor(public snapshot: Snapshot) {}
@@ -64,8 +70,8 @@ export class FakeBackend implements Backend {
   async requestPairCode(id: number, phone: string): Promise<void> {
     this.calls.push(`pair ${id} ${phone}`);
   }
-  async history() {
-    return [];
+  async history(): Promise<HistoryDto[]> {
+    return this.historyEntries;
   }
   settings: SettingDto[] = [
     { key: "auth_cooldown_ms", value: 300_000, min: 1_000, max: 86_400_000, unit: "ms" },

@@ -4,9 +4,9 @@
 import type { Backend } from "../api";
 import { asIpcError } from "../api";
 import type { AgentDto, HistoryDto } from "../bindings";
-import { STATUS_LABELS, formatCountdown, formatTime, statusLine } from "../format";
+import { STATUS_LABELS, blockedText, formatCountdown, formatTime, statusLine } from "../format";
 import type { Ticker } from "../ticker";
-import { h, setText } from "./dom";
+import { h, setAttr, setText } from "./dom";
 
 /** The close codes of SPEC §2 that demo mode can simulate, with their names. */
 export const SIMULATED_CODES: [number, string][] = [
@@ -42,6 +42,7 @@ export class DetailPanel {
   private historyTimer: ReturnType<typeof setTimeout> | null = null;
   private qrCountdown: HTMLElement | null = null;
   private line: HTMLElement | null = null;
+  private connectButton: HTMLButtonElement | null = null;
 
   constructor(
     private readonly host: DetailHost,
@@ -55,6 +56,7 @@ export class DetailPanel {
   private readonly onTick = (now: number): void => {
     if (!this.agent) return;
     if (this.line) setText(this.line, statusLine(this.agent, now));
+    if (this.connectButton) setAttr(this.connectButton, "title", blockedText(this.agent.connect, now) ?? "Connect");
     if (this.qrCountdown && this.agent.qrExpiresAt !== null) {
       setText(this.qrCountdown, `expires in ${formatCountdown(this.agent.qrExpiresAt - now)}`);
     }
@@ -88,11 +90,12 @@ export class DetailPanel {
       h("span", { class: `badge status-${agent.status}` }, STATUS_LABELS[agent.status]),
     );
     const phone = h("p", { class: "phone" }, agent.phone ? `Linked number: ${agent.phone}` : "No phone linked yet");
-    const connectBlocked = agent.connect.allowed ? null : agent.connect.reason;
+    // The tooltip, which counts down, is drawn by onTick.
+    this.connectButton = h("button", { type: "button", class: "connect", disabled: !agent.connect.allowed, onclick: () => this.host.connect(agent.id) }, "Connect");
     const buttons = h(
       "div",
       { class: "buttons" },
-      h("button", { type: "button", class: "connect", disabled: connectBlocked !== null, title: connectBlocked ?? "Connect", onclick: () => this.host.connect(agent.id) }, "Connect"),
+      this.connectButton,
       h("button", { type: "button", class: "disconnect", disabled: agent.status === "disconnected", onclick: () => this.host.disconnect(agent.id) }, "Disconnect"),
       h("button", { type: "button", class: "rename", onclick: () => this.host.rename(agent) }, "Rename"),
       h("button", { type: "button", class: "remove danger", onclick: () => this.host.remove(agent) }, "Remove"),
@@ -210,7 +213,8 @@ export class DetailPanel {
           h("span", { class: "move" }, e.from === e.to ? `${STATUS_LABELS[e.from]} (unchanged)` : `${STATUS_LABELS[e.from]} → ${STATUS_LABELS[e.to]}`),
           e.code !== null ? h("span", { class: "code" }, String(e.code)) : null,
           h("span", { class: "reason" }, e.reason),
-          h("span", { class: "meta" }, `${e.trigger} · ${e.rule}`),
+          // A row written by another version may name a rule this one does not know.
+          h("span", { class: "meta" }, `${e.trigger} · ${e.rule ?? "?"}`),
         ),
       ),
     );

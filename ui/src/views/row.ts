@@ -1,7 +1,7 @@
 // One row of the agent list. Built once per agent, then updated in place.
 
 import type { AgentDto } from "../bindings";
-import { STATUS_LABELS, countdownOf, progress, statusLine } from "../format";
+import { STATUS_LABELS, blockedText, countdownOf, progress, statusLine } from "../format";
 import { h, setAttr, setText } from "./dom";
 
 export interface RowActions {
@@ -68,9 +68,9 @@ export class AgentRow {
     return this.agent;
   }
 
-  /** Whether this row has a countdown the ticker must redraw. */
+  /** Whether this row has a countdown the ticker must redraw: on its line, or in Connect's tooltip. */
   get ticking(): boolean {
-    return countdownOf(this.agent) !== null;
+    return countdownOf(this.agent) !== null || (!this.agent.connect.allowed && this.agent.connect.until !== null);
   }
 
   update(agent: AgentDto, now: number): void {
@@ -81,19 +81,19 @@ export class AgentRow {
     setAttr(this.badge, "class", `badge status-${agent.status}`);
     setText(this.badge, STATUS_LABELS[agent.status]);
     setAttr(this.el, "data-status", agent.status);
-    // Connect follows the engine's decision, never a guess of the UI's own.
-    const blockedReason = agent.connect.allowed ? null : agent.connect.reason;
-    this.connectButton.disabled = blockedReason !== null;
-    setAttr(this.connectButton, "title", blockedReason ?? "Connect this agent");
+    // Connect follows the engine's decision, never a guess of the UI's own;
+    // its tooltip, which counts down, is drawn by tick().
+    this.connectButton.disabled = !agent.connect.allowed;
     this.disconnectButton.disabled = agent.status === "disconnected";
     setAttr(this.disconnectButton, "title", "Disconnect, unlink the device and delete its credentials");
     this.tick(now);
   }
 
-  /** Redraws the time-dependent parts: the countdown text and its bar. */
+  /** Redraws the time-dependent parts: the countdown text, its bar and Connect's tooltip. */
   tick(now: number): void {
     setText(this.line, statusLine(this.agent, now));
     setAttr(this.line, "title", this.agent.reason);
+    setAttr(this.connectButton, "title", blockedText(this.agent.connect, now) ?? "Connect this agent");
     const countdown = countdownOf(this.agent);
     if (!countdown) {
       if (!this.bar.hidden) this.bar.hidden = true;
