@@ -75,6 +75,7 @@ export class App {
         disconnect: (id) => this.disconnect(id),
       },
       this.ticker,
+      this.clock,
     );
     const search = h("input", { class: "search", attrs: { type: "search", placeholder: "Search by name", "aria-label": "Search agents by name" } });
     search.addEventListener("input", () => this.setFilter({ ...this.filter, text: search.value }));

@@ -246,9 +246,99 @@ describe("the detail panel", () => {
     expect(img.getAttribute("src")).toBe("data:image/png;base64,AAAA");
     expect(root.querySelector(".qr-expiry")!.textContent).toBe("expires in 2:30");
     expect(root.querySelector(".pair-code strong")!.textContent).toBe("ABCD2345");
-    // A rotated code replaces the image.
+    // A rotated code changes the image's source, not the image.
     backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", version: 2 } });
-    expect(root.querySelector(".qr-image")!.getAttribute("src")).toBe("data:image/png;base64,BBBB");
+    expect(root.querySelector(".qr-image")).toBe(img);
+    expect(img.getAttribute("src")).toBe("data:image/png;base64,BBBB");
+  });
+
+  it("keeps the focus, the typed number and the caret across QR rotations, a pair code and a status change", async () => {
+    const pending = agent(1, "qr_pending", { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000, version: 1 });
+    const backend = new FakeBackend(snapshot([pending]));
+    await start(backend);
+    row(1).click();
+    const input = root.querySelector<HTMLInputElement>("input.pair-phone")!;
+    const badge = root.querySelector<HTMLElement>(".detail .badge")!;
+    input.focus();
+    input.value = "+49 151 23";
+    input.setSelectionRange(4, 7);
+    const unchanged = () => {
+      expect(root.querySelector("input.pair-phone")).toBe(input);
+      expect(document.activeElement).toBe(input);
+      expect(input.value).toBe("+49 151 23");
+      expect([input.selectionStart, input.selectionEnd]).toEqual([4, 7]);
+    };
+    backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", version: 2 } });
+    unchanged();
+    backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", pairCode: "ABCD2345", version: 3 } });
+    unchanged();
+    expect(root.querySelector(".pair-code strong")!.textContent).toBe("ABCD2345");
+    const connecting = { ...pending, status: "connecting", reason: "linking the scanned device", qrPng: "data:image/png;base64,CCCC", version: 4 } as const;
+    backend.emit({ type: "agent", agent: connecting });
+    unchanged();
+    expect(root.querySelector(".detail .badge")).toBe(badge);
+    expect(badge.textContent).toBe("Connecting");
+    expect(root.querySelector(".detail .line")!.textContent).toBe("linking the scanned device");
+    // Ticks redraw the countdowns, never the form.
+    vi.advanceTimersByTime(2_000);
+    unchanged();
+  });
+
+  it("hides the QR and its form when the QR goes, and keeps the typed number for the next QR", async () => {
+    const pending = agent(1, "qr_pending", { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000, version: 1 });
+    const backend = new FakeBackend(snapshot([pending]));
+    await start(backend);
+    row(1).click();
+    const input = root.querySelector<HTMLInputElement>("input.pair-phone")!;
+    input.value = "+49 151";
+    backend.emit({ type: "agent", agent: { ...pending, status: "disconnected", qrPng: null, qrExpiresAt: null, version: 2 } });
+    expect(root.querySelector<HTMLElement>(".detail .qr")!.hidden).toBe(true);
+    expect(root.querySelector<HTMLElement>(".detail form.pairing")!.hidden).toBe(true);
+    backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", version: 3 } });
+    expect(root.querySelector<HTMLElement>(".detail form.pairing")!.hidden).toBe(false);
+    expect(root.querySelector("input.pair-phone")).toBe(input);
+    expect(input.value).toBe("+49 151");
+  });
+
+  it("starts afresh for another agent", async () => {
+    const qr = { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000 };
+    await start(new FakeBackend(snapshot([agent(1, "qr_pending", qr), agent(2, "qr_pending", { ...qr, name: "Second" })])));
+    row(1).click();
+    root.querySelector<HTMLInputElement>("input.pair-phone")!.value = "+49 151";
+    row(2).click();
+    expect(root.querySelector(".detail h2")!.textContent).toBe("Second");
+    expect(root.querySelector<HTMLInputElement>("input.pair-phone")!.value).toBe("");
+  });
+
+  it("counts Connect's tooltip down live, and sends clicks for the agent shown", async () => {
+    const reason = "Blocked: banned by WhatsApp — wait for the ban to end";
+    const until = NOW + 3_725_000;
+    const banned = agent(1, "failed", {
+      reason: "temporarily banned by WhatsApp (403) — Connect waits for the ban to end",
+      lastCode: 403,
+      bannedUntil: until,
+      connect: blocked("A-4", "ban", reason, until),
+      version: 1,
+    });
+    const backend = new FakeBackend(snapshot([banned]));
+    await start(backend);
+    row(1).click();
+    const button = root.querySelector<HTMLButtonElement>(".detail button.connect")!;
+    expect(button.disabled).toBe(true);
+    expect(button.title).toBe(`${reason} (1:02:05 left)`);
+    expect(root.querySelector(".detail .line")!.textContent).toBe(
+      "Connect blocked — ban ends in 1:02:05 · temporarily banned by WhatsApp (403) — Connect waits for the ban to end",
+    );
+    vi.advanceTimersByTime(65_000);
+    expect(button.title).toBe(`${reason} (1:01:00 left)`);
+    const free = { ...banned, connect: { allowed: true, rule: "A-4", block: null, reason: "the ban is over", until: null }, version: 2 } as const;
+    backend.emit({ type: "agent", agent: free });
+    expect(root.querySelector(".detail button.connect")).toBe(button);
+    expect(button.disabled).toBe(false);
+    expect(button.title).toBe("Connect");
+    button.click();
+    await flush();
+    expect(backend.calls).toEqual(["connect 1"]);
   });
 
   it("shows the timeline, with a question mark for a rule this version does not know", async () => {

@@ -1,12 +1,14 @@
 // The detail panel of the selected agent: QR, pairing by phone number,
-// demo actions, and the timeline.
+// demo actions, and the timeline. Built once per selected agent, then updated
+// in place like the rows: a QR rotation every few seconds must not take the
+// focus, the caret or a half-typed phone number away from whoever is typing.
 
 import type { Backend } from "../api";
 import { asIpcError } from "../api";
 import type { AgentDto, HistoryDto } from "../bindings";
 import { STATUS_LABELS, blockedText, formatCountdown, formatTime, statusLine } from "../format";
 import type { Ticker } from "../ticker";
-import { h, setAttr, setText } from "./dom";
+import { h, setAttr, setHidden, setText } from "./dom";
 
 /** The close codes of SPEC §2 that demo mode can simulate, with their names. */
 export const SIMULATED_CODES: [number, string][] = [
@@ -34,112 +36,207 @@ export interface DetailHost {
 
 const HISTORY_LIMIT = 200;
 
+/** One agent's timeline as last fetched; a new object on every fetch. */
+interface HistoryCache {
+  id: number;
+  entries: HistoryDto[];
+  error?: string;
+}
+
+function hint(): HTMLElement {
+  return h("p", { class: "hint" }, "Select an agent to see its QR code and timeline.");
+}
+
 export class DetailPanel {
   readonly el: HTMLElement;
-  private agent: AgentDto | null = null;
   private readonly body: HTMLElement;
+  private view: AgentDetail | null = null;
   private historyFor: { id: number; version: number } | null = null;
   private historyTimer: ReturnType<typeof setTimeout> | null = null;
-  private qrCountdown: HTMLElement | null = null;
-  private line: HTMLElement | null = null;
-  private connectButton: HTMLButtonElement | null = null;
+  private cache: HistoryCache | null = null;
 
   constructor(
     private readonly host: DetailHost,
     private readonly ticker: Ticker,
+    private readonly clock: () => number = Date.now,
   ) {
-    this.body = h("div", { class: "detail-body" }, h("p", { class: "hint" }, "Select an agent to see its QR code and timeline."));
+    this.body = h("div", { class: "detail-body" }, hint());
     this.el = h("aside", { class: "detail", attrs: { "aria-label": "Agent details" } }, this.body);
     this.ticker.add(this.onTick);
   }
 
   private readonly onTick = (now: number): void => {
-    if (!this.agent) return;
-    if (this.line) setText(this.line, statusLine(this.agent, now));
-    if (this.connectButton) setAttr(this.connectButton, "title", blockedText(this.agent.connect, now) ?? "Connect");
-    if (this.qrCountdown && this.agent.qrExpiresAt !== null) {
-      setText(this.qrCountdown, `expires in ${formatCountdown(this.agent.qrExpiresAt - now)}`);
-    }
+    this.view?.tick(now);
   };
 
   get selectedId(): number | null {
-    return this.agent?.id ?? null;
+    return this.view?.id ?? null;
   }
 
   show(agent: AgentDto | null): void {
-    const previous = this.agent;
-    this.agent = agent;
     if (!agent) {
-      this.body.replaceChildren(h("p", { class: "hint" }, "Select an agent to see its QR code and timeline."));
+      this.view = null;
       this.historyFor = null;
+      this.body.replaceChildren(hint());
       return;
     }
-    // Rebuild only when something visible changed; keep a half-typed phone number.
-    const phoneInput = this.body.querySelector<HTMLInputElement>("input.pair-phone");
-    const typed = previous?.id === agent.id ? phoneInput?.value ?? "" : "";
-    this.render(agent, typed);
+    if (this.view?.id === agent.id) {
+      this.view.update(agent);
+    } else {
+      // Another agent: nothing typed belongs to it, so build its parts afresh.
+      this.view = new AgentDetail(agent, this.host);
+      this.body.replaceChildren(...this.view.nodes);
+    }
+    this.view.tick(this.clock());
+    // Keep showing the last timeline of this agent until the refresh arrives.
+    this.fillHistory();
     this.scheduleHistory(agent);
   }
 
-  private render(agent: AgentDto, typedPhone: string): void {
-    this.line = h("p", { class: "line" });
-    const header = h(
-      "header",
-      {},
-      h("h2", { class: "name", title: agent.name }, agent.name),
-      h("span", { class: `badge status-${agent.status}` }, STATUS_LABELS[agent.status]),
-    );
-    const phone = h("p", { class: "phone" }, agent.phone ? `Linked number: ${agent.phone}` : "No phone linked yet");
-    // The tooltip, which counts down, is drawn by onTick.
-    this.connectButton = h("button", { type: "button", class: "connect", disabled: !agent.connect.allowed, onclick: () => this.host.connect(agent.id) }, "Connect");
-    const buttons = h(
-      "div",
-      { class: "buttons" },
-      this.connectButton,
-      h("button", { type: "button", class: "disconnect", disabled: agent.status === "disconnected", onclick: () => this.host.disconnect(agent.id) }, "Disconnect"),
-      h("button", { type: "button", class: "rename", onclick: () => this.host.rename(agent) }, "Rename"),
-      h("button", { type: "button", class: "remove danger", onclick: () => this.host.remove(agent) }, "Remove"),
-    );
-    const parts: Node[] = [header, phone, this.line, buttons];
-    this.qrCountdown = null;
-    if (agent.qrPng) {
-      this.qrCountdown = h("span", { class: "qr-expiry" });
-      parts.push(
-        h(
-          "section",
-          { class: "qr" },
-          h("h3", {}, "Scan with WhatsApp → Linked devices → Link a device"),
-          h("img", { class: "qr-image", attrs: { src: agent.qrPng, alt: "QR code to link this agent", width: "264", height: "264" } }),
-          this.qrCountdown,
-        ),
-      );
-      parts.push(this.pairingForm(agent, typedPhone));
-    }
-    if (this.host.demo) parts.push(this.simulateActions(agent));
-    const timeline = h("section", { class: "timeline" }, h("h3", {}, "Timeline"), h("ol", { class: "history" }, h("li", { class: "hint" }, "Loading…")));
-    parts.push(timeline);
-    this.body.replaceChildren(...parts);
-    // Keep showing the last timeline of this agent until the refresh arrives.
-    this.fillHistoryCache();
-    this.onTick(Date.now());
+  /** Refreshes the timeline when the agent changed, at most ten times a second. */
+  private scheduleHistory(agent: AgentDto): void {
+    if (this.historyFor && this.historyFor.id === agent.id && this.historyFor.version === agent.version) return;
+    this.historyFor = { id: agent.id, version: agent.version };
+    if (this.historyTimer !== null) return;
+    this.historyTimer = setTimeout(async () => {
+      this.historyTimer = null;
+      const id = this.view?.id;
+      if (id === undefined) return;
+      try {
+        this.cache = { id, entries: await this.host.backend.history(id, HISTORY_LIMIT) };
+      } catch (err) {
+        this.cache = { id, entries: [], error: asIpcError(err).message };
+      }
+      this.fillHistory();
+    }, 100);
   }
 
-  private pairingForm(agent: AgentDto, typedPhone: string): HTMLElement {
+  private fillHistory(): void {
+    if (this.view && this.cache && this.cache.id === this.view.id) this.view.showHistory(this.cache);
+  }
+}
+
+/** The panel's parts for one agent: built once, then only what changed is written. */
+class AgentDetail {
+  /** The panel's children, in order. */
+  readonly nodes: HTMLElement[];
+  private agent: AgentDto;
+  private readonly name = h("h2", { class: "name" });
+  private readonly badge = h("span", { class: "badge" });
+  private readonly phone = h("p", { class: "phone" });
+  private readonly line = h("p", { class: "line" });
+  private readonly connectButton: HTMLButtonElement;
+  private readonly disconnectButton: HTMLButtonElement;
+  private readonly qr: HTMLElement;
+  private readonly qrImage = h("img", { class: "qr-image", attrs: { alt: "QR code to link this agent", width: "264", height: "264" } });
+  private readonly qrExpiry = h("span", { class: "qr-expiry" });
+  private readonly pairing: HTMLFormElement;
+  private readonly pairCode: HTMLElement;
+  private readonly pairCodeValue = h("strong", {});
+  private readonly history = h("ol", { class: "history" }, h("li", { class: "hint" }, "Loading…"));
+  /** The timeline on screen, so an unchanged one is not redrawn. */
+  private shownHistory: HistoryCache | null = null;
+
+  constructor(
+    agent: AgentDto,
+    private readonly host: DetailHost,
+  ) {
+    this.agent = agent;
+    // The handlers read `this.agent`, so they act on the latest version.
+    this.connectButton = h("button", { type: "button", class: "connect", onclick: () => this.host.connect(this.agent.id) }, "Connect");
+    this.disconnectButton = h("button", { type: "button", class: "disconnect", onclick: () => this.host.disconnect(this.agent.id) }, "Disconnect");
+    this.qr = h("section", { class: "qr" }, h("h3", {}, "Scan with WhatsApp → Linked devices → Link a device"), this.qrImage, this.qrExpiry);
+    this.pairCode = h("p", { class: "pair-code", hidden: true }, "Enter this code on the phone: ", this.pairCodeValue);
+    this.pairing = this.pairingForm();
+    this.nodes = [
+      h("header", {}, this.name, this.badge),
+      this.phone,
+      this.line,
+      h(
+        "div",
+        { class: "buttons" },
+        this.connectButton,
+        this.disconnectButton,
+        h("button", { type: "button", class: "rename", onclick: () => this.host.rename(this.agent) }, "Rename"),
+        h("button", { type: "button", class: "remove danger", onclick: () => this.host.remove(this.agent) }, "Remove"),
+      ),
+      this.qr,
+      this.pairing,
+    ];
+    if (this.host.demo) this.nodes.push(this.simulateActions());
+    this.nodes.push(h("section", { class: "timeline" }, h("h3", {}, "Timeline"), this.history));
+    this.update(agent);
+  }
+
+  get id(): number {
+    return this.agent.id;
+  }
+
+  /** Writes what differs from the nodes; the time-dependent parts are left to tick(). */
+  update(agent: AgentDto): void {
+    this.agent = agent;
+    setText(this.name, agent.name);
+    setAttr(this.name, "title", agent.name);
+    setAttr(this.badge, "class", `badge status-${agent.status}`);
+    setText(this.badge, STATUS_LABELS[agent.status]);
+    setText(this.phone, agent.phone ? `Linked number: ${agent.phone}` : "No phone linked yet");
+    // Connect follows the engine's decision, never a guess of the UI's own.
+    this.connectButton.disabled = !agent.connect.allowed;
+    this.disconnectButton.disabled = agent.status === "disconnected";
+    // The QR and the form to link by phone number show while there is a QR.
+    setHidden(this.qr, agent.qrPng === null);
+    setHidden(this.pairing, agent.qrPng === null);
+    setAttr(this.qrImage, "src", agent.qrPng);
+    setHidden(this.pairCode, agent.pairCode === null);
+    setText(this.pairCodeValue, agent.pairCode ?? "");
+  }
+
+  /** Redraws the countdowns: the status line, the QR expiry and Connect's tooltip. */
+  tick(now: number): void {
+    const agent = this.agent;
+    setText(this.line, statusLine(agent, now));
+    setText(this.qrExpiry, agent.qrExpiresAt === null ? "" : `expires in ${formatCountdown(agent.qrExpiresAt - now)}`);
+    setAttr(this.connectButton, "title", blockedText(agent.connect, now) ?? "Connect");
+  }
+
+  showHistory(cache: HistoryCache): void {
+    if (cache === this.shownHistory) return;
+    this.shownHistory = cache;
+    if (cache.error) {
+      this.history.replaceChildren(h("li", { class: "error" }, cache.error));
+      return;
+    }
+    this.history.replaceChildren(
+      ...cache.entries.map((e) =>
+        h(
+          "li",
+          { class: e.from === e.to ? "refusal" : "change" },
+          h("time", {}, formatTime(e.at)),
+          h("span", { class: "move" }, e.from === e.to ? `${STATUS_LABELS[e.from]} (unchanged)` : `${STATUS_LABELS[e.from]} → ${STATUS_LABELS[e.to]}`),
+          e.code !== null ? h("span", { class: "code" }, String(e.code)) : null,
+          h("span", { class: "reason" }, e.reason),
+          // A row written by another version may name a rule this one does not know.
+          h("span", { class: "meta" }, `${e.trigger} · ${e.rule ?? "?"}`),
+        ),
+      ),
+    );
+  }
+
+  private pairingForm(): HTMLFormElement {
     const input = h("input", { class: "pair-phone", attrs: { type: "tel", placeholder: "+49 151 2345678", "aria-label": "Phone number with country code" } });
-    input.value = typedPhone;
     const error = h("p", { class: "error", hidden: true });
     const form = h(
       "form",
-      { class: "pairing" },
+      { class: "pairing", hidden: true },
       h("h3", {}, "Or link with a phone number"),
       h("div", { class: "inline" }, input, h("button", { type: "submit" }, "Get code")),
-      agent.pairCode ? h("p", { class: "pair-code" }, "Enter this code on the phone: ", h("strong", {}, agent.pairCode)) : null,
+      this.pairCode,
       error,
     );
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       try {
-        await this.host.backend.requestPairCode(agent.id, input.value);
+        await this.host.backend.requestPairCode(this.agent.id, input.value);
         error.hidden = true;
       } catch (err) {
         error.hidden = false;
@@ -149,12 +246,12 @@ export class DetailPanel {
     return form;
   }
 
-  private simulateActions(agent: AgentDto): HTMLElement {
+  private simulateActions(): HTMLElement {
     const select = h("select", { class: "sim-code", attrs: { "aria-label": "Close code" } });
     for (const [code, name] of SIMULATED_CODES) select.append(h("option", { attrs: { value: String(code) } }, `${code} ${name}`));
     const act = (action: Parameters<Backend["simulate"]>[1]) => async () => {
       try {
-        await this.host.backend.simulate(agent.id, action);
+        await this.host.backend.simulate(this.agent.id, action);
       } catch (err) {
         this.host.toast(asIpcError(err).message);
       }
@@ -170,52 +267,6 @@ export class DetailPanel {
         select,
         h("button", { type: "button", class: "sim-drop", onclick: () => act({ action: "drop", code: Number(select.value) })() }, "Drop"),
         h("button", { type: "button", class: "sim-silent", onclick: act({ action: "silent" }) }, "Go silent"),
-      ),
-    );
-  }
-
-  /** Refreshes the timeline when the agent changed, at most twice a second. */
-  private scheduleHistory(agent: AgentDto): void {
-    if (this.historyFor && this.historyFor.id === agent.id && this.historyFor.version === agent.version) {
-      this.fillHistoryCache();
-      return;
-    }
-    this.historyFor = { id: agent.id, version: agent.version };
-    if (this.historyTimer !== null) return;
-    this.historyTimer = setTimeout(async () => {
-      this.historyTimer = null;
-      const current = this.agent;
-      if (!current) return;
-      try {
-        this.cache = { id: current.id, entries: await this.host.backend.history(current.id, HISTORY_LIMIT) };
-      } catch (err) {
-        this.cache = { id: current.id, entries: [], error: asIpcError(err).message };
-      }
-      this.fillHistoryCache();
-    }, 100);
-  }
-
-  private cache: { id: number; entries: HistoryDto[]; error?: string } | null = null;
-
-  private fillHistoryCache(): void {
-    const list = this.body.querySelector("ol.history");
-    if (!list || !this.cache || this.cache.id !== this.agent?.id) return;
-    if (this.cache.error) {
-      list.replaceChildren(h("li", { class: "error" }, this.cache.error));
-      return;
-    }
-    list.replaceChildren(
-      ...this.cache.entries.map((e) =>
-        h(
-          "li",
-          { class: e.from === e.to ? "refusal" : "change" },
-          h("time", {}, formatTime(e.at)),
-          h("span", { class: "move" }, e.from === e.to ? `${STATUS_LABELS[e.from]} (unchanged)` : `${STATUS_LABELS[e.from]} → ${STATUS_LABELS[e.to]}`),
-          e.code !== null ? h("span", { class: "code" }, String(e.code)) : null,
-          h("span", { class: "reason" }, e.reason),
-          // A row written by another version may name a rule this one does not know.
-          h("span", { class: "meta" }, `${e.trigger} · ${e.rule ?? "?"}`),
-        ),
       ),
     );
   }

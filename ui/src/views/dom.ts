@@ -51,3 +51,8 @@ export function setAttr(el: Element, name: string, value: string | null): void {
     el.setAttribute(name, value);
   }
 }
+
+/** Shows or hides an element, writing only on a change (like setText and setAttr). */
+export function setHidden(el: HTMLElement, hidden: boolean): void {
+  if (el.hidden !== hidden) el.hidden = hidden;
+}
