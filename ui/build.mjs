@@ -1,6 +1,7 @@
 // Bundles the UI into dist/ for Tauri to embed: one script, one stylesheet, one page.
-import { build } from "esbuild";
+
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
+import { build } from "esbuild";
 
 rmSync("dist", { recursive: true, force: true });
 mkdirSync("dist");

@@ -2,17 +2,7 @@
 // UI runs in a plain browser or a test with another Backend.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type {
-  AgentDto,
-  DecisionDto,
-  HistoryDto,
-  IpcError,
-  SettingChange,
-  SettingDto,
-  SimAction,
-  Snapshot,
-  UiEvent,
-} from "./bindings";
+import type { AgentDto, DecisionDto, HistoryDto, IpcError, SettingChange, SettingDto, SimAction, Snapshot, UiEvent } from "./bindings";
 
 export interface Backend {
   /** A snapshot now, then every change through `onEvent`, in order. */

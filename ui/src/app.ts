@@ -3,7 +3,7 @@
 
 import { asIpcError, type Backend } from "./api";
 import type { AgentDto, Snapshot, StatusDto, UiEvent } from "./bindings";
-import { ALL_STATUSES, STATUS_LABELS, blockedText } from "./format";
+import { ALL_STATUSES, blockedText, STATUS_LABELS } from "./format";
 import { AgentStore } from "./store";
 import { Ticker } from "./ticker";
 import { DetailPanel } from "./views/detail";
@@ -77,25 +77,47 @@ export class App {
       this.ticker,
       this.clock,
     );
-    const search = h("input", { class: "search", attrs: { type: "search", placeholder: "Search by name", "aria-label": "Search agents by name" } });
+    const search = h("input", {
+      class: "search",
+      attrs: { type: "search", placeholder: "Search by name", "aria-label": "Search agents by name" },
+    });
     search.addEventListener("input", () => this.setFilter({ ...this.filter, text: search.value }));
-    const statusSelect = h("select", { class: "status-filter", attrs: { "aria-label": "Filter by status" } }, h("option", { attrs: { value: "all" } }, "All statuses"));
+    const statusSelect = h(
+      "select",
+      { class: "status-filter", attrs: { "aria-label": "Filter by status" } },
+      h("option", { attrs: { value: "all" } }, "All statuses"),
+    );
     for (const s of ALL_STATUSES) statusSelect.append(h("option", { attrs: { value: s } }, STATUS_LABELS[s]));
     statusSelect.addEventListener("change", () => this.setFilter({ ...this.filter, status: statusSelect.value as StatusDto | "all" }));
     const chips = h("div", { class: "counts" });
     for (const s of ["all", ...ALL_STATUSES] as const) {
       const count = h("span", { class: "count" }, "0");
-      const chip = h("button", { type: "button", class: `chip status-${s}`, dataset: { status: s }, onclick: () => {
-        statusSelect.value = s;
-        this.setFilter({ ...this.filter, status: s });
-      } }, s === "all" ? "All" : STATUS_LABELS[s], count);
+      const chip = h(
+        "button",
+        {
+          type: "button",
+          class: `chip status-${s}`,
+          dataset: { status: s },
+          onclick: () => {
+            statusSelect.value = s;
+            this.setFilter({ ...this.filter, status: s });
+          },
+        },
+        s === "all" ? "All" : STATUS_LABELS[s],
+        count,
+      );
       this.counts.set(s, count);
       chips.append(chip);
     }
     const header = h(
       "header",
       { class: "top" },
-      h("div", { class: "brand" }, h("h1", {}, "Switchboard"), demo ? h("span", { class: "demo-label", title: "Simulated WhatsApp: nothing here reaches real phones" }, "DEMO") : null),
+      h(
+        "div",
+        { class: "brand" },
+        h("h1", {}, "Switchboard"),
+        demo ? h("span", { class: "demo-label", title: "Simulated WhatsApp: nothing here reaches real phones" }, "DEMO") : null,
+      ),
       chips,
       h(
         "div",
@@ -220,8 +242,15 @@ export class App {
   /** A banner that stays until dismissed: fatal errors (L-3, R-2) and mode notes. */
   private banner(kind: "alert" | "info", text: string, agentId: number | null): void {
     const dismiss = h("button", { type: "button", class: "dismiss", attrs: { "aria-label": "Dismiss" } }, "Dismiss");
-    const show = agentId !== null ? h("button", { type: "button", class: "show", onclick: () => this.select(agentId) }, "Show agent") : null;
-    const el = h("div", { class: `banner ${kind}`, role: kind === "alert" ? "alert" : "note" }, h("span", { class: "text" }, text), show, dismiss);
+    const show =
+      agentId !== null ? h("button", { type: "button", class: "show", onclick: () => this.select(agentId) }, "Show agent") : null;
+    const el = h(
+      "div",
+      { class: `banner ${kind}`, role: kind === "alert" ? "alert" : "note" },
+      h("span", { class: "text" }, text),
+      show,
+      dismiss,
+    );
     dismiss.addEventListener("click", () => el.remove());
     this.banners.append(el);
   }

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/app";
 import { ALL_STATUSES, STATUS_LABELS } from "../src/format";
-import { FakeBackend, NOW, agent, blocked, flush, snapshot } from "./fake";
+import { agent, blocked, FakeBackend, flush, NOW, snapshot } from "./fake";
 
 let root: HTMLElement;
 
@@ -129,7 +129,11 @@ describe("the agent list", () => {
   });
 
   it("filters by status and searches by name without re-rendering", async () => {
-    const agents = [agent(1, "connected", { name: "Alice" }), agent(2, "failed", { name: "Bob" }), agent(3, "connected", { name: "alina" })];
+    const agents = [
+      agent(1, "connected", { name: "Alice" }),
+      agent(2, "failed", { name: "Bob" }),
+      agent(3, "connected", { name: "alina" }),
+    ];
     await start(new FakeBackend(snapshot(agents)));
     const search = root.querySelector<HTMLInputElement>("input.search")!;
     search.value = "ali";
@@ -197,7 +201,12 @@ describe("dialogs and banners", () => {
   it("shows a fatal notice as a banner naming the agent (L-3)", async () => {
     const backend = new FakeBackend(snapshot([agent(1, "failed")]));
     await start(backend);
-    backend.emit({ type: "notice", agentId: 1, title: "Sales: needs attention", body: "Sales: banned by WhatsApp (403) — this number is restricted by WhatsApp" });
+    backend.emit({
+      type: "notice",
+      agentId: 1,
+      title: "Sales: needs attention",
+      body: "Sales: banned by WhatsApp (403) — this number is restricted by WhatsApp",
+    });
     const banner = root.querySelector(".banner.alert")!;
     expect(banner.textContent).toContain("Sales: banned by WhatsApp (403)");
     banner.querySelector<HTMLButtonElement>("button.dismiss")!.click();
@@ -238,7 +247,12 @@ describe("dialogs and banners", () => {
 
 describe("the detail panel", () => {
   it("shows the QR, its expiry, and the pairing code form (Q-1, Q-4)", async () => {
-    const pending = agent(1, "qr_pending", { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000, pairCode: "ABCD2345", version: 1 });
+    const pending = agent(1, "qr_pending", {
+      qrPng: "data:image/png;base64,AAAA",
+      qrExpiresAt: NOW + 150_000,
+      pairCode: "ABCD2345",
+      version: 1,
+    });
     const backend = new FakeBackend(snapshot([pending]));
     await start(backend);
     row(1).click();
@@ -273,7 +287,13 @@ describe("the detail panel", () => {
     backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", pairCode: "ABCD2345", version: 3 } });
     unchanged();
     expect(root.querySelector(".pair-code strong")!.textContent).toBe("ABCD2345");
-    const connecting = { ...pending, status: "connecting", reason: "linking the scanned device", qrPng: "data:image/png;base64,CCCC", version: 4 } as const;
+    const connecting = {
+      ...pending,
+      status: "connecting",
+      reason: "linking the scanned device",
+      qrPng: "data:image/png;base64,CCCC",
+      version: 4,
+    } as const;
     backend.emit({ type: "agent", agent: connecting });
     unchanged();
     expect(root.querySelector(".detail .badge")).toBe(badge);
@@ -331,7 +351,11 @@ describe("the detail panel", () => {
     );
     vi.advanceTimersByTime(65_000);
     expect(button.title).toBe(`${reason} (1:01:00 left)`);
-    const free = { ...banned, connect: { allowed: true, rule: "A-4", block: null, reason: "the ban is over", until: null }, version: 2 } as const;
+    const free = {
+      ...banned,
+      connect: { allowed: true, rule: "A-4", block: null, reason: "the ban is over", until: null },
+      version: 2,
+    } as const;
     backend.emit({ type: "agent", agent: free });
     expect(root.querySelector(".detail button.connect")).toBe(button);
     expect(button.disabled).toBe(false);

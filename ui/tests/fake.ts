@@ -1,7 +1,18 @@
 // A backend for tests: records calls and answers like the engine would.
 
 import type { Backend } from "../src/api";
-import type { AgentDto, BlockKindDto, DecisionDto, HistoryDto, RuleId, SettingChange, SettingDto, Snapshot, StatusDto, UiEvent } from "../src/bindings";
+import type {
+  AgentDto,
+  BlockKindDto,
+  DecisionDto,
+  HistoryDto,
+  RuleId,
+  SettingChange,
+  SettingDto,
+  Snapshot,
+  StatusDto,
+  UiEvent,
+} from "../src/bindings";
 
 export const NOW = Date.UTC(2026, 10, 22, 10, 0, 0);
 
@@ -92,7 +103,10 @@ export class FakeBackend implements Backend {
 }
 
 export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): Snapshot {
-  const modeNote = mode === "real" ? "Switchboard is not an official WhatsApp client. WhatsApp may restrict or ban accounts that use unofficial clients." : null;
+  const modeNote =
+    mode === "real"
+      ? "Switchboard is not an official WhatsApp client. WhatsApp may restrict or ban accounts that use unofficial clients."
+      : null;
   return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote, storageFault: null };
 }
 

@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BlockKindDto } from "../src/bindings";
 import { blockedText, countdownOf, formatCountdown, progress, statusLine } from "../src/format";
-import { NOW, agent, blocked } from "./fake";
+import { agent, blocked, NOW } from "./fake";
 
 describe("formatCountdown", () => {
   it("shows m:ss, h:mm:ss past an hour, and rounds up", () => {
@@ -52,7 +52,11 @@ describe("statusLine", () => {
 describe("countdownOf", () => {
   const until = NOW + 60_000;
   const withBlock = (block: BlockKindDto, extra = {}) =>
-    agent(1, "failed", { reason: "temporarily banned by WhatsApp (403) — Connect waits for the ban to end", connect: blocked("A-4", block, "Blocked", until), ...extra });
+    agent(1, "failed", {
+      reason: "temporarily banned by WhatsApp (403) — Connect waits for the ban to end",
+      connect: blocked("A-4", block, "Blocked", until),
+      ...extra,
+    });
 
   it("names the deadline after the engine's block kind", () => {
     expect(countdownOf(withBlock("attempt_cooldown"))).toEqual({ label: "Connect blocked — wait", until });
@@ -71,7 +75,9 @@ describe("countdownOf", () => {
   });
 
   it("counts nothing down for a block without an end, or when Connect is allowed", () => {
-    expect(countdownOf(agent(1, "connecting", { connect: blocked("A-1", "in_progress", "already in progress (connecting)", null) }))).toBeNull();
+    expect(
+      countdownOf(agent(1, "connecting", { connect: blocked("A-1", "in_progress", "already in progress (connecting)", null) })),
+    ).toBeNull();
     expect(countdownOf(agent(1, "disconnected"))).toBeNull();
   });
 });
@@ -86,7 +92,9 @@ describe("blockedText", () => {
   });
 
   it("is exactly the reason when the block has no end, and nothing when Connect is allowed", () => {
-    expect(blockedText(blocked("A-1", "in_progress", "already in progress (connecting)", null), NOW)).toBe("already in progress (connecting)");
+    expect(blockedText(blocked("A-1", "in_progress", "already in progress (connecting)", null), NOW)).toBe(
+      "already in progress (connecting)",
+    );
     expect(blockedText(agent(1, "disconnected").connect, NOW)).toBeNull();
   });
 });

@@ -6,7 +6,7 @@
 import type { Backend } from "../api";
 import { asIpcError } from "../api";
 import type { AgentDto, HistoryDto } from "../bindings";
-import { STATUS_LABELS, blockedText, formatCountdown, formatTime, statusLine } from "../format";
+import { blockedText, formatCountdown, formatTime, STATUS_LABELS, statusLine } from "../format";
 import type { Ticker } from "../ticker";
 import { h, setAttr, setHidden, setText } from "./dom";
 
@@ -144,8 +144,18 @@ class AgentDetail {
     this.agent = agent;
     // The handlers read `this.agent`, so they act on the latest version.
     this.connectButton = h("button", { type: "button", class: "connect", onclick: () => this.host.connect(this.agent.id) }, "Connect");
-    this.disconnectButton = h("button", { type: "button", class: "disconnect", onclick: () => this.host.disconnect(this.agent.id) }, "Disconnect");
-    this.qr = h("section", { class: "qr" }, h("h3", {}, "Scan with WhatsApp → Linked devices → Link a device"), this.qrImage, this.qrExpiry);
+    this.disconnectButton = h(
+      "button",
+      { type: "button", class: "disconnect", onclick: () => this.host.disconnect(this.agent.id) },
+      "Disconnect",
+    );
+    this.qr = h(
+      "section",
+      { class: "qr" },
+      h("h3", {}, "Scan with WhatsApp → Linked devices → Link a device"),
+      this.qrImage,
+      this.qrExpiry,
+    );
     this.pairCode = h("p", { class: "pair-code", hidden: true }, "Enter this code on the phone: ", this.pairCodeValue);
     this.pairing = this.pairingForm();
     this.nodes = [
@@ -212,7 +222,11 @@ class AgentDetail {
           "li",
           { class: e.from === e.to ? "refusal" : "change" },
           h("time", {}, formatTime(e.at)),
-          h("span", { class: "move" }, e.from === e.to ? `${STATUS_LABELS[e.from]} (unchanged)` : `${STATUS_LABELS[e.from]} → ${STATUS_LABELS[e.to]}`),
+          h(
+            "span",
+            { class: "move" },
+            e.from === e.to ? `${STATUS_LABELS[e.from]} (unchanged)` : `${STATUS_LABELS[e.from]} → ${STATUS_LABELS[e.to]}`,
+          ),
           e.code !== null ? h("span", { class: "code" }, String(e.code)) : null,
           h("span", { class: "reason" }, e.reason),
           // A row written by another version may name a rule this one does not know.
@@ -223,7 +237,10 @@ class AgentDetail {
   }
 
   private pairingForm(): HTMLFormElement {
-    const input = h("input", { class: "pair-phone", attrs: { type: "tel", placeholder: "+49 151 2345678", "aria-label": "Phone number with country code" } });
+    const input = h("input", {
+      class: "pair-phone",
+      attrs: { type: "tel", placeholder: "+49 151 2345678", "aria-label": "Phone number with country code" },
+    });
     const error = h("p", { class: "error", hidden: true });
     const form = h(
       "form",

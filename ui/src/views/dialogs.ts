@@ -7,7 +7,11 @@ import { settingLabel } from "../format";
 import { h } from "./dom";
 
 function modal(title: string, ...content: Node[]): { root: HTMLElement; close(): void } {
-  const root = h("div", { class: "modal-backdrop" }, h("div", { class: "modal", role: "dialog", attrs: { "aria-modal": "true", "aria-label": title } }, h("h2", {}, title), ...content));
+  const root = h(
+    "div",
+    { class: "modal-backdrop" },
+    h("div", { class: "modal", role: "dialog", attrs: { "aria-modal": "true", "aria-label": title } }, h("h2", {}, title), ...content),
+  );
   const close = () => {
     root.remove();
     document.removeEventListener("keydown", onKey);
@@ -22,11 +26,20 @@ function modal(title: string, ...content: Node[]): { root: HTMLElement; close():
 
 /** Asks for a name; `submit` rejects with an IpcError to keep the dialog open. */
 export function nameDialog(title: string, initial: string, action: string, submit: (name: string) => Promise<unknown>): HTMLElement {
-  const input = h("input", { class: "name-input", attrs: { type: "text", "aria-label": "Agent name", maxlength: "200", autocomplete: "off" } });
+  const input = h("input", {
+    class: "name-input",
+    attrs: { type: "text", "aria-label": "Agent name", maxlength: "200", autocomplete: "off" },
+  });
   input.value = initial;
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const cancel = h("button", { type: "button" }, "Cancel");
-  const form = h("form", {}, h("label", {}, "Name", input), error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, action)));
+  const form = h(
+    "form",
+    {},
+    h("label", {}, "Name", input),
+    error,
+    h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, action)),
+  );
   const dialog = modal(title, form);
   cancel.addEventListener("click", dialog.close);
   form.addEventListener("submit", async (e) => {
@@ -96,7 +109,13 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const cancel = h("button", { type: "button" }, "Cancel");
   // `novalidate`: the engine's message names the allowed range; the browser's bubble would not.
-  const form = h("form", { class: "settings", attrs: { novalidate: "" } }, ...rows, error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save")));
+  const form = h(
+    "form",
+    { class: "settings", attrs: { novalidate: "" } },
+    ...rows,
+    error,
+    h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save")),
+  );
   const dialog = modal("Settings", form);
   cancel.addEventListener("click", dialog.close);
   form.addEventListener("submit", async (e) => {

@@ -1,7 +1,7 @@
 // One row of the agent list. Built once per agent, then updated in place.
 
 import type { AgentDto } from "../bindings";
-import { STATUS_LABELS, blockedText, countdownOf, progress, statusLine } from "../format";
+import { blockedText, countdownOf, progress, STATUS_LABELS, statusLine } from "../format";
 import { h, setAttr, setText } from "./dom";
 
 export interface RowActions {
