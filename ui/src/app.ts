@@ -8,7 +8,7 @@ import { AgentStore } from "./store";
 import { Ticker } from "./ticker";
 import { DetailPanel } from "./views/detail";
 import { confirmDialog, nameDialog, settingsDialog } from "./views/dialogs";
-import { h, setText } from "./views/dom";
+import { h, setHidden, setText } from "./views/dom";
 import { AgentList, type Filter } from "./views/list";
 
 export class App {
@@ -16,7 +16,7 @@ export class App {
   readonly ticker: Ticker;
   private list!: AgentList;
   private detail!: DetailPanel;
-  private readonly counts = new Map<StatusDto | "all", HTMLElement>();
+  private readonly counts = new Map<StatusDto | "all", { chip: HTMLElement; count: HTMLElement }>();
   private readonly banners = h("div", { class: "banners", attrs: { "aria-live": "polite" } });
   private readonly toastEl = h("div", { class: "toast", role: "status", hidden: true });
   /** The one banner saying changes cannot be saved; shown while the engine says so. */
@@ -106,7 +106,7 @@ export class App {
         s === "all" ? "All" : STATUS_LABELS[s],
         count,
       );
-      this.counts.set(s, count);
+      this.counts.set(s, { chip, count });
       chips.append(chip);
     }
     const header = h(
@@ -159,13 +159,15 @@ export class App {
 
   private updateCounts(): void {
     let total = 0;
-    for (const s of ALL_STATUSES) {
+    for (const [s, { chip, count }] of this.counts) {
+      if (s === "all") continue;
       const n = this.store.counts.get(s) ?? 0;
       total += n;
-      setText(this.counts.get(s)!, String(n));
-      this.counts.get(s)!.parentElement!.hidden = n === 0 && (s === "unreadable" || s === "connecting");
+      setText(count, String(n));
+      setHidden(chip, n === 0 && (s === "unreadable" || s === "connecting"));
     }
-    setText(this.counts.get("all")!, String(total));
+    const all = this.counts.get("all");
+    if (all) setText(all.count, String(total));
   }
 
   private setFilter(filter: Filter): void {

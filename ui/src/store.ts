@@ -13,7 +13,8 @@ export class AgentStore {
     const changes: Change[] = [];
     const incoming = new Set(agents.map((a) => a.id));
     for (const agent of [...this.agents.values()]) {
-      if (!incoming.has(agent.id)) changes.push(this.remove(agent.id)!);
+      const change = incoming.has(agent.id) ? null : this.remove(agent.id);
+      if (change) changes.push(change);
     }
     for (const agent of agents) {
       const change = this.upsert(agent, true);

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/app";
 import { ALL_STATUSES, STATUS_LABELS } from "../src/format";
-import { agent, blocked, FakeBackend, flush, NOW, snapshot } from "./fake";
+import { agent, blocked, FakeBackend, find, flush, NOW, snapshot } from "./fake";
 
 let root: HTMLElement;
 
@@ -26,7 +26,7 @@ async function start(backend: FakeBackend): Promise<App> {
 }
 
 function row(id: number): HTMLElement {
-  return root.querySelector<HTMLElement>(`li.row[data-id="${id}"]`)!;
+  return find(root, `li.row[data-id="${id}"]`);
 }
 
 describe("the agent list", () => {
@@ -34,16 +34,16 @@ describe("the agent list", () => {
     const agents = ALL_STATUSES.map((s, i) => agent(i + 1, s));
     await start(new FakeBackend(snapshot(agents)));
     ALL_STATUSES.forEach((status, i) => {
-      const badge = row(i + 1).querySelector(".badge")!;
+      const badge = find(row(i + 1), ".badge");
       expect(badge.classList.contains(`status-${status}`)).toBe(true);
       expect(badge.textContent).toBe(STATUS_LABELS[status]);
     });
-    expect(root.querySelector('.chip[data-status="all"] .count')!.textContent).toBe(String(ALL_STATUSES.length));
+    expect(find(root, '.chip[data-status="all"] .count').textContent).toBe(String(ALL_STATUSES.length));
   });
 
   it("shows an empty list with a hint", async () => {
     await start(new FakeBackend(snapshot([])));
-    const empty = root.querySelector<HTMLElement>(".empty")!;
+    const empty = find<HTMLElement>(root, ".empty");
     expect(empty.hidden).toBe(false);
     expect(empty.textContent).toContain("No agents yet");
   });
@@ -51,14 +51,14 @@ describe("the agent list", () => {
   it("shows names with HTML as text, never as markup", async () => {
     const evil = "<img src=x onerror=alert(1)>";
     await start(new FakeBackend(snapshot([agent(1, "connected", { name: evil })])));
-    expect(row(1).querySelector(".name")!.textContent).toBe(evil);
+    expect(find(row(1), ".name").textContent).toBe(evil);
     expect(root.querySelector("img")).toBeNull();
   });
 
   it("ellipsizes long names and keeps the full name in the tooltip", async () => {
     const long = "A very long agent name that goes on and on and never seems to end at all ok";
     await start(new FakeBackend(snapshot([agent(1, "connected", { name: long })])));
-    const name = row(1).querySelector<HTMLElement>(".name")!;
+    const name = find<HTMLElement>(row(1), ".name");
     expect(name.title).toBe(long);
     const css = readFileSync(resolve(process.cwd(), "styles.css"), "utf8");
     expect(css).toMatch(/\.name \{[^}]*text-overflow: ellipsis;[^}]*white-space: nowrap;/);
@@ -76,7 +76,7 @@ describe("the agent list", () => {
     backend.emit({ type: "agent", agent: agent(2, "disconnected", { version: 0 }) });
     expect(second.dataset.status).toBe("connecting");
     backend.emit({ type: "removed", id: 1 });
-    expect(row(1)).toBeNull();
+    expect(root.querySelector('li.row[data-id="1"]')).toBeNull();
   });
 
   it("disables Connect with the engine's reason and counts down by itself, in the line and the tooltip (A-3)", async () => {
@@ -90,10 +90,10 @@ describe("the agent list", () => {
     });
     const backend = new FakeBackend(snapshot([blockedAgent]));
     await start(backend);
-    const button = row(1).querySelector<HTMLButtonElement>("button.connect")!;
+    const button = find<HTMLButtonElement>(row(1), "button.connect");
     expect(button.disabled).toBe(true);
     expect(button.title).toBe(`${reason} (1:05 left)`);
-    const line = row(1).querySelector(".line")!;
+    const line = find(row(1), ".line");
     expect(line.textContent).toContain("cooldown 1:05");
     vi.advanceTimersByTime(5_000);
     expect(line.textContent).toContain("cooldown 1:00");
@@ -108,24 +108,24 @@ describe("the agent list", () => {
   it("shows a block without an end as the engine's reason alone", async () => {
     const inFlight = blocked("A-1", "in_progress", "already in progress (connecting)", null);
     await start(new FakeBackend(snapshot([agent(1, "connecting", { reason: "connecting", connect: inFlight })])));
-    const button = row(1).querySelector<HTMLButtonElement>("button.connect")!;
+    const button = find<HTMLButtonElement>(row(1), "button.connect");
     expect(button.disabled).toBe(true);
     expect(button.title).toBe("already in progress (connecting)");
-    expect(row(1).querySelector(".line")!.textContent).toBe("connecting");
+    expect(find(row(1), ".line").textContent).toBe("connecting");
   });
 
   it("sends a click to the engine and shows a refusal with the time left", async () => {
     const backend = new FakeBackend(snapshot([agent(1, "disconnected")]));
     backend.connectAnswer = blocked("A-5", "attempt_cooldown", "Blocked: an attempt just started — wait a moment", NOW + 4_000);
     await start(backend);
-    row(1).querySelector<HTMLButtonElement>("button.connect")!.click();
+    find<HTMLButtonElement>(row(1), "button.connect").click();
     await flush();
     expect(backend.calls).toEqual(["connect 1"]);
-    expect(root.querySelector(".toast")!.textContent).toBe("Blocked: an attempt just started — wait a moment (0:04 left)");
+    expect(find(root, ".toast").textContent).toBe("Blocked: an attempt just started — wait a moment (0:04 left)");
     backend.connectAnswer = blocked("A-1", "in_progress", "already in progress (connecting)", null);
-    row(1).querySelector<HTMLButtonElement>("button.connect")!.click();
+    find<HTMLButtonElement>(row(1), "button.connect").click();
     await flush();
-    expect(root.querySelector(".toast")!.textContent).toBe("already in progress (connecting)");
+    expect(find(root, ".toast").textContent).toBe("already in progress (connecting)");
   });
 
   it("filters by status and searches by name without re-rendering", async () => {
@@ -135,13 +135,13 @@ describe("the agent list", () => {
       agent(3, "connected", { name: "alina" }),
     ];
     await start(new FakeBackend(snapshot(agents)));
-    const search = root.querySelector<HTMLInputElement>("input.search")!;
+    const search = find<HTMLInputElement>(root, "input.search");
     search.value = "ali";
     search.dispatchEvent(new Event("input"));
     expect([1, 2, 3].map((id) => row(id).hidden)).toEqual([false, true, false]);
-    root.querySelector<HTMLButtonElement>('.chip[data-status="failed"]')!.click();
+    find<HTMLButtonElement>(root, '.chip[data-status="failed"]').click();
     expect([1, 2, 3].map((id) => row(id).hidden)).toEqual([true, true, true]);
-    expect(root.querySelector(".empty")!.textContent).toContain("No agent matches");
+    expect(find(root, ".empty").textContent).toContain("No agent matches");
   });
 
   it("really takes hidden rows off the screen, whatever their display rule", async () => {
@@ -149,7 +149,7 @@ describe("the agent list", () => {
     style.textContent = readFileSync(resolve(process.cwd(), "styles.css"), "utf8");
     document.head.append(style);
     await start(new FakeBackend(snapshot([agent(1, "connected"), agent(2, "failed")])));
-    root.querySelector<HTMLButtonElement>('.chip[data-status="failed"]')!.click();
+    find<HTMLButtonElement>(root, '.chip[data-status="failed"]').click();
     expect(getComputedStyle(row(1)).display).toBe("none");
     expect(getComputedStyle(row(2)).display).toBe("grid");
     style.remove();
@@ -171,12 +171,12 @@ describe("dialogs and banners", () => {
     const backend = new FakeBackend(snapshot([]));
     backend.addError = { kind: "duplicate_name", message: 'an agent named "Alice" already exists (names are compared regardless of case)' };
     await start(backend);
-    root.querySelector<HTMLButtonElement>("button.add")!.click();
-    const input = document.querySelector<HTMLInputElement>(".modal input.name-input")!;
+    find<HTMLButtonElement>(root, "button.add").click();
+    const input = find<HTMLInputElement>(document, ".modal input.name-input");
     input.value = "alice";
-    document.querySelector<HTMLFormElement>(".modal form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    find<HTMLFormElement>(document, ".modal form").dispatchEvent(new Event("submit", { cancelable: true }));
     await flush();
-    const error = document.querySelector<HTMLElement>(".modal .error")!;
+    const error = find<HTMLElement>(document, ".modal .error");
     expect(error.hidden).toBe(false);
     expect(error.textContent).toContain("already exists");
     expect(backend.calls).toEqual(["add alice"]);
@@ -185,16 +185,16 @@ describe("dialogs and banners", () => {
   it("edits settings in seconds and shows the engine's range error inline", async () => {
     const backend = new FakeBackend(snapshot([]));
     await start(backend);
-    root.querySelector<HTMLButtonElement>("button.settings-button")!.click();
+    find<HTMLButtonElement>(root, "button.settings-button").click();
     await flush();
-    const auth = document.querySelector<HTMLInputElement>('.modal input[name="auth_cooldown_ms"]')!;
+    const auth = find<HTMLInputElement>(document, '.modal input[name="auth_cooldown_ms"]');
     expect(auth.value).toBe("300");
     auth.value = "60";
-    document.querySelector<HTMLInputElement>('.modal input[name="max_retries"]')!.value = "0";
-    document.querySelector<HTMLFormElement>(".modal form")!.dispatchEvent(new Event("submit", { cancelable: true }));
+    find<HTMLInputElement>(document, '.modal input[name="max_retries"]').value = "0";
+    find<HTMLFormElement>(document, ".modal form").dispatchEvent(new Event("submit", { cancelable: true }));
     await flush();
     expect(backend.calls).toEqual(['settings [{"key":"auth_cooldown_ms","value":60000},{"key":"max_retries","value":0}]']);
-    expect(document.querySelector(".modal .error")!.textContent).toContain("between 1 and 100");
+    expect(find(document, ".modal .error").textContent).toContain("between 1 and 100");
     expect(document.querySelector(".modal")).not.toBeNull();
   });
 
@@ -207,16 +207,16 @@ describe("dialogs and banners", () => {
       title: "Sales: needs attention",
       body: "Sales: banned by WhatsApp (403) — this number is restricted by WhatsApp",
     });
-    const banner = root.querySelector(".banner.alert")!;
+    const banner = find(root, ".banner.alert");
     expect(banner.textContent).toContain("Sales: banned by WhatsApp (403)");
-    banner.querySelector<HTMLButtonElement>("button.dismiss")!.click();
+    find<HTMLButtonElement>(banner, "button.dismiss").click();
     expect(root.querySelector(".banner.alert")).toBeNull();
   });
 
   it("says while changes cannot be saved, and stops saying it when they can (P-1)", async () => {
     const backend = new FakeBackend(snapshot([agent(1, "connected")]));
     await start(backend);
-    const banner = () => root.querySelector<HTMLElement>(".banner.storage")!;
+    const banner = () => find<HTMLElement>(root, ".banner.storage");
     expect(banner().hidden).toBe(true);
     backend.emit({ type: "storage_fault", message: "database error: database or disk is full" });
     expect(banner().hidden).toBe(false);
@@ -229,19 +229,19 @@ describe("dialogs and banners", () => {
 
   it("warns about unofficial clients in real mode, and shows DEMO in demo mode", async () => {
     await start(new FakeBackend(snapshot([agent(1, "disconnected")], "real")));
-    expect(root.querySelector(".banner.info")!.textContent).toContain("not an official WhatsApp client");
-    expect(row(1).querySelector<HTMLButtonElement>("button.connect")!.disabled).toBe(false);
+    expect(find(root, ".banner.info").textContent).toContain("not an official WhatsApp client");
+    expect(find<HTMLButtonElement>(row(1), "button.connect").disabled).toBe(false);
     expect(root.querySelector(".demo-label")).toBeNull();
     root = document.createElement("div");
     await start(new FakeBackend(snapshot([], "demo")));
-    expect(root.querySelector(".demo-label")!.textContent).toBe("DEMO");
+    expect(find(root, ".demo-label").textContent).toBe("DEMO");
   });
 
   it("shows a startup failure instead of the panel", async () => {
     const snap = snapshot([]);
     snap.startupError = { kind: "schema_too_new", message: "the database was written by a newer Switchboard" };
     await start(new FakeBackend(snap));
-    expect(root.querySelector(".fatal")!.textContent).toContain("newer Switchboard");
+    expect(find(root, ".fatal").textContent).toContain("newer Switchboard");
   });
 });
 
@@ -256,10 +256,10 @@ describe("the detail panel", () => {
     const backend = new FakeBackend(snapshot([pending]));
     await start(backend);
     row(1).click();
-    const img = root.querySelector<HTMLImageElement>(".qr-image")!;
+    const img = find<HTMLImageElement>(root, ".qr-image");
     expect(img.getAttribute("src")).toBe("data:image/png;base64,AAAA");
-    expect(root.querySelector(".qr-expiry")!.textContent).toBe("expires in 2:30");
-    expect(root.querySelector(".pair-code strong")!.textContent).toBe("ABCD2345");
+    expect(find(root, ".qr-expiry").textContent).toBe("expires in 2:30");
+    expect(find(root, ".pair-code strong").textContent).toBe("ABCD2345");
     // A rotated code changes the image's source, not the image.
     backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", version: 2 } });
     expect(root.querySelector(".qr-image")).toBe(img);
@@ -271,8 +271,8 @@ describe("the detail panel", () => {
     const backend = new FakeBackend(snapshot([pending]));
     await start(backend);
     row(1).click();
-    const input = root.querySelector<HTMLInputElement>("input.pair-phone")!;
-    const badge = root.querySelector<HTMLElement>(".detail .badge")!;
+    const input = find<HTMLInputElement>(root, "input.pair-phone");
+    const badge = find<HTMLElement>(root, ".detail .badge");
     input.focus();
     input.value = "+49 151 23";
     input.setSelectionRange(4, 7);
@@ -286,7 +286,7 @@ describe("the detail panel", () => {
     unchanged();
     backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", pairCode: "ABCD2345", version: 3 } });
     unchanged();
-    expect(root.querySelector(".pair-code strong")!.textContent).toBe("ABCD2345");
+    expect(find(root, ".pair-code strong").textContent).toBe("ABCD2345");
     const connecting = {
       ...pending,
       status: "connecting",
@@ -298,7 +298,7 @@ describe("the detail panel", () => {
     unchanged();
     expect(root.querySelector(".detail .badge")).toBe(badge);
     expect(badge.textContent).toBe("Connecting");
-    expect(root.querySelector(".detail .line")!.textContent).toBe("linking the scanned device");
+    expect(find(root, ".detail .line").textContent).toBe("linking the scanned device");
     // Ticks redraw the countdowns, never the form.
     vi.advanceTimersByTime(2_000);
     unchanged();
@@ -309,13 +309,13 @@ describe("the detail panel", () => {
     const backend = new FakeBackend(snapshot([pending]));
     await start(backend);
     row(1).click();
-    const input = root.querySelector<HTMLInputElement>("input.pair-phone")!;
+    const input = find<HTMLInputElement>(root, "input.pair-phone");
     input.value = "+49 151";
     backend.emit({ type: "agent", agent: { ...pending, status: "disconnected", qrPng: null, qrExpiresAt: null, version: 2 } });
-    expect(root.querySelector<HTMLElement>(".detail .qr")!.hidden).toBe(true);
-    expect(root.querySelector<HTMLElement>(".detail form.pairing")!.hidden).toBe(true);
+    expect(find<HTMLElement>(root, ".detail .qr").hidden).toBe(true);
+    expect(find<HTMLElement>(root, ".detail form.pairing").hidden).toBe(true);
     backend.emit({ type: "agent", agent: { ...pending, qrPng: "data:image/png;base64,BBBB", version: 3 } });
-    expect(root.querySelector<HTMLElement>(".detail form.pairing")!.hidden).toBe(false);
+    expect(find<HTMLElement>(root, ".detail form.pairing").hidden).toBe(false);
     expect(root.querySelector("input.pair-phone")).toBe(input);
     expect(input.value).toBe("+49 151");
   });
@@ -324,10 +324,10 @@ describe("the detail panel", () => {
     const qr = { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000 };
     await start(new FakeBackend(snapshot([agent(1, "qr_pending", qr), agent(2, "qr_pending", { ...qr, name: "Second" })])));
     row(1).click();
-    root.querySelector<HTMLInputElement>("input.pair-phone")!.value = "+49 151";
+    find<HTMLInputElement>(root, "input.pair-phone").value = "+49 151";
     row(2).click();
-    expect(root.querySelector(".detail h2")!.textContent).toBe("Second");
-    expect(root.querySelector<HTMLInputElement>("input.pair-phone")!.value).toBe("");
+    expect(find(root, ".detail h2").textContent).toBe("Second");
+    expect(find<HTMLInputElement>(root, "input.pair-phone").value).toBe("");
   });
 
   it("counts Connect's tooltip down live, and sends clicks for the agent shown", async () => {
@@ -343,10 +343,10 @@ describe("the detail panel", () => {
     const backend = new FakeBackend(snapshot([banned]));
     await start(backend);
     row(1).click();
-    const button = root.querySelector<HTMLButtonElement>(".detail button.connect")!;
+    const button = find<HTMLButtonElement>(root, ".detail button.connect");
     expect(button.disabled).toBe(true);
     expect(button.title).toBe(`${reason} (1:02:05 left)`);
-    expect(root.querySelector(".detail .line")!.textContent).toBe(
+    expect(find(root, ".detail .line").textContent).toBe(
       "Connect blocked — ban ends in 1:02:05 · temporarily banned by WhatsApp (403) — Connect waits for the ban to end",
     );
     vi.advanceTimersByTime(65_000);
@@ -383,7 +383,7 @@ describe("the detail panel", () => {
     const backend = new FakeBackend(snapshot([agent(1, "connected")]));
     await start(backend);
     row(1).click();
-    root.querySelector<HTMLButtonElement>("button.sim-drop")!.click();
+    find<HTMLButtonElement>(root, "button.sim-drop").click();
     await flush();
     expect(backend.calls).toEqual(['simulate 1 {"action":"drop","code":401}']);
   });

@@ -110,6 +110,13 @@ export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): S
   return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote, storageFault: null };
 }
 
+/** The element `selector` finds in `within`; a test fails with the selector when there is none. */
+export function find<T extends Element = HTMLElement>(within: ParentNode, selector: string): T {
+  const el = within.querySelector<T>(selector);
+  if (el === null) throw new Error(`nothing matches ${selector}`);
+  return el;
+}
+
 /** Lets pending promise callbacks run. */
 export async function flush(): Promise<void> {
   for (let i = 0; i < 5; i++) await Promise.resolve();

@@ -89,8 +89,7 @@ function unitWord(s: SettingDto): string {
 }
 
 export function settingsDialog(settings: SettingDto[], save: (changes: SettingChange[]) => Promise<SettingDto[]>): HTMLElement {
-  const inputs = new Map<string, HTMLInputElement>();
-  const rows = settings.map((s) => {
+  const fields = settings.map((s) => {
     const input = h("input", {
       attrs: {
         type: "number",
@@ -102,9 +101,8 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
       },
     });
     input.value = String(toDisplay(s));
-    inputs.set(s.key, input);
     const range = `${toDisplay({ ...s, value: s.min })} – ${toDisplay({ ...s, value: s.max })} ${unitWord(s)}`;
-    return h("label", { class: "setting" }, h("span", {}, settingLabel(s.key)), input, h("small", {}, range));
+    return { setting: s, input, row: h("label", { class: "setting" }, h("span", {}, settingLabel(s.key)), input, h("small", {}, range)) };
   });
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const cancel = h("button", { type: "button" }, "Cancel");
@@ -112,7 +110,7 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
   const form = h(
     "form",
     { class: "settings", attrs: { novalidate: "" } },
-    ...rows,
+    ...fields.map((f) => f.row),
     error,
     h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save")),
   );
@@ -121,8 +119,8 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const changes: SettingChange[] = [];
-    for (const s of settings) {
-      const raw = inputs.get(s.key)!.value.trim();
+    for (const { setting: s, input } of fields) {
+      const raw = input.value.trim();
       const shown = Number(raw);
       if (raw === "" || !Number.isFinite(shown)) {
         error.hidden = false;
