@@ -10,7 +10,7 @@ import { blockedText, formatCountdown, formatTime, STATUS_LABELS, statusLine } f
 import type { Ticker } from "../ticker";
 import { h, setAttr, setHidden, setText } from "./dom";
 
-/** The close codes of SPEC §2 that demo mode can simulate, with their names. */
+/** The close codes of RULES.md §2 that demo mode can simulate, with their names. */
 export const SIMULATED_CODES: [number, string][] = [
   [401, "logged out"],
   [440, "logged in elsewhere"],
