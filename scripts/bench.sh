@@ -26,7 +26,7 @@ done
 echo "==> building the release app and benchmarks"
 cargo build --release --locked -p switchboard
 cargo build --release --locked -p switchboard-engine --example bench
-cargo build --locked -p switchboard --example window_bench
+cargo build --locked -p switchboard-tests --example window_bench
 
 echo "==> machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(uname -r)"
 echo

@@ -50,20 +50,14 @@ ensure_window_driver() {
 }
 
 # What test.sh and bench.sh both need before they build and drive the app:
-# build tools, the shared target directory, the window driver (cleaned up at
-# exit), and the UI the app embeds.
+# build tools, the shared target directory, the window driver, and the UI
+# the app embeds. (Each test ends the tauri-driver it started, with its
+# WebKitWebDriver, by process group: tests/src/webdriver.rs.)
 prepare_app_with_window_driver() {
     ensure_build_packages
     use_shared_target_dir
     ensure_window_driver
-    trap stop_leftover_webdrivers EXIT
     build_ui
-}
-
-# tauri-driver leaves WebKitWebDriver behind when it is killed; a leftover
-# keeps the caller's output pipe open (a `| tee` would wait forever).
-stop_leftover_webdrivers() {
-    pkill -f WebKitWebDriver >/dev/null 2>&1 || true
 }
 
 # True when the rustup component is there, after trying to add it once.

@@ -2,8 +2,8 @@
 //!
 //! Engine views are converted here with `From`; the TypeScript types in
 //! `ui/src/bindings.ts` are generated from these structs (ts-rs), and a test
-//! fails when that file is stale (`UPDATE_BINDINGS=1 cargo test -p switchboard
-//! bindings` rewrites it).
+//! fails when that file is stale (`UPDATE_BINDINGS=1 cargo test -p
+//! switchboard-tests bindings` rewrites it).
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize, Serializer};
@@ -373,7 +373,7 @@ pub fn typescript_bindings() -> String {
     ];
     let mut out = String::from(
         "// Generated from src-tauri/src/dto.rs by ts-rs. Do not edit: run\n\
-         // `UPDATE_BINDINGS=1 cargo test -p switchboard bindings` after changing a DTO.\n\n",
+         // `UPDATE_BINDINGS=1 cargo test -p switchboard-tests bindings` after changing a DTO.\n\n",
     );
     for decl in decls {
         out.push_str("export ");

@@ -1,5 +1,5 @@
 // Generated from src-tauri/src/dto.rs by ts-rs. Do not edit: run
-// `UPDATE_BINDINGS=1 cargo test -p switchboard bindings` after changing a DTO.
+// `UPDATE_BINDINGS=1 cargo test -p switchboard-tests bindings` after changing a DTO.
 
 export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
 

@@ -1,6 +1,6 @@
 //! The benchmarks' shared table: one Markdown row per figure, and medians.
-//! Used by `bench.rs` here and by the app's `examples/window_bench.rs`
-//! (included by path), so both print the same table.
+//! Used by `bench.rs` here and by `tests/examples/window_bench.rs` at the
+//! repository's root (included by path), so both print the same table.
 
 /// Prints one row: the figure, its result, its goal, and whether it was met
 /// (`None` for a figure without a goal).

@@ -4,9 +4,8 @@
 //!
 //! Needs a display (`scripts/test.sh` runs the suite under `xvfb-run`),
 //! `tauri-driver` (installed by `scripts/test.sh`) and `WebKitWebDriver`
-//! (Debian's `webkit2gtk-driver`).
-
-mod webdriver;
+//! (Debian's `webkit2gtk-driver`). The app is this package's
+//! `switchboard-under-test` binary, which `cargo test` builds with the tests.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,14 +13,14 @@ use std::time::Duration;
 use base64::Engine as _;
 use fantoccini::{Client, Locator};
 use serde_json::json;
-use webdriver::{PATIENCE, invoke, start_driver};
+use switchboard_tests::webdriver::{self, PATIENCE, invoke, start_driver};
 
 /// The tests take turns: two windows at once would only compete for two cores.
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 async fn open_app(driver: &webdriver::Driver, data_dir: &Path) -> Client {
     let args = ["--demo", "--data-dir", data_dir.to_str().unwrap()];
-    let client = driver.open(Path::new(env!("CARGO_BIN_EXE_switchboard")), &args).await;
+    let client = driver.open(Path::new(env!("CARGO_BIN_EXE_switchboard-under-test")), &args).await;
     client.wait().at_most(PATIENCE).for_element(Locator::Css("header.top")).await.expect("the panel renders");
     client
 }
@@ -131,7 +130,8 @@ async fn e2e_seed_flows_in_the_real_window_and_a_restart_keeps_the_deadline() {
     let connect = client.find(Locator::Css("li.row button.connect")).await.unwrap();
     assert!(!connect.is_enabled().await.unwrap(), "Connect is blocked");
     let reason = connect.attr("title").await.unwrap().unwrap();
-    assert!(reason.contains("Blocked") && reason.contains("(401)"), "{reason}");
+    // The tooltip names the close and counts down from the engine's `until`.
+    assert!(reason.contains("Blocked") && reason.contains("(401)") && reason.ends_with(" left)"), "{reason}");
     shots.take(&client, "05-conflict-blocked").await;
 
     // Close the app and start it again on the same data directory: the same deadline (P-2).

@@ -1,6 +1,6 @@
 //! The TypeScript types the UI compiles against are generated from the Rust
 //! DTOs; this fails when `ui/src/bindings.ts` is stale.
-//! `UPDATE_BINDINGS=1 cargo test -p switchboard --test bindings` rewrites it.
+//! `UPDATE_BINDINGS=1 cargo test -p switchboard-tests bindings` rewrites it.
 
 #[test]
 fn typescript_bindings_are_current() {
@@ -12,6 +12,6 @@ fn typescript_bindings_are_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "ui/src/bindings.ts is stale: run `UPDATE_BINDINGS=1 cargo test -p switchboard --test bindings`"
+        "ui/src/bindings.ts is stale: run `UPDATE_BINDINGS=1 cargo test -p switchboard-tests bindings`"
     );
 }

@@ -1,11 +1,10 @@
 //! The IPC commands through Tauri's mock runtime, as the UI calls them,
 //! including bad payloads: every failure is a typed `{kind, message}`.
 
-mod common;
-
-use common::harness;
 use serde_json::json;
 use switchboard_app::state::{AppState, Config};
+use switchboard_engine::lifecycle::Rule;
+use switchboard_tests::ipc::harness;
 
 #[test]
 fn add_rename_remove_and_history() {
@@ -20,10 +19,10 @@ fn add_rename_remove_and_history() {
     let decision = h.invoke("connect_agent", json!({"id": id})).unwrap();
     assert_eq!(
         decision,
-        json!({"allowed": true, "rule": "A-2", "reason": "clean manual disconnect — cooldown bypassed", "until": null})
+        json!({"allowed": true, "rule": Rule::A2.id(), "block": null, "reason": "clean manual disconnect — cooldown bypassed", "until": null})
     );
     let history = h.invoke("agent_history", json!({"id": id, "limit": 10})).unwrap();
-    let allowed = history.as_array().unwrap().iter().find(|e| e["rule"] == "A-2").expect("the A-2 entry");
+    let allowed = history.as_array().unwrap().iter().find(|e| e["rule"] == Rule::A2.id()).expect("the A-2 entry");
     assert_eq!((allowed["from"].as_str(), allowed["to"].as_str()), (Some("disconnected"), Some("connecting")));
     assert_eq!(allowed["trigger"], "user");
     h.invoke("remove_agent", json!({"id": id})).unwrap();
@@ -84,13 +83,13 @@ fn demo_actions_drive_the_simulated_whatsapp() {
     let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
     assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "scan"}})), "no_connection");
     h.invoke("connect_agent", json!({"id": id})).unwrap();
-    h.wait_for_rule(&id, "Q-1");
+    h.wait_for_rule(&id, Rule::Q1);
     assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "drop", "code": 7}})), "invalid_payload");
     h.invoke("simulate", json!({"id": id, "action": {"action": "drop", "code": 401}})).unwrap();
-    h.wait_for_rule(&id, "L-2");
+    h.wait_for_rule(&id, Rule::L2);
     let decision = h.invoke("connect_agent", json!({"id": id})).unwrap();
     assert_eq!(decision["allowed"], false);
-    assert_eq!(decision["rule"], "A-3");
+    assert_eq!(decision["rule"], Rule::A3.id());
     assert!(decision["until"].as_i64().is_some());
 }
 

@@ -11,8 +11,6 @@
 //! before/after comparison is exact. Their accepted paths are covered by
 //! `commands.rs` and the end-to-end tests.
 
-mod common;
-
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
@@ -167,7 +165,7 @@ fn data_version(conn: &rusqlite::Connection) -> i64 {
 #[test]
 fn random_payloads_at_every_command_get_typed_errors_and_write_nothing() {
     let cases = std::env::var("IPC_PROPERTY_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(CASES);
-    let h = common::harness(true);
+    let h = switchboard_tests::ipc::harness(true);
     let db =
         rusqlite::Connection::open_with_flags(h.data_dir.join("demo.db"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .unwrap();

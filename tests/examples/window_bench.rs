@@ -1,7 +1,7 @@
 //! The window's benchmarks (BENCHMARKS.md, figures 5 and 6): the release app
 //! under Xvfb, driven through tauri-driver and WebKitWebDriver, in demo mode.
 //! Run through `bash scripts/bench.sh`, or alone under a display:
-//! `cargo run -p switchboard --example window_bench -- --app target/release/switchboard [--runs N]`.
+//! `cargo run -p switchboard-tests --example window_bench -- --app target/release/switchboard [--runs N]`.
 //!
 //! Prints Markdown table rows like the engine's benchmark:
 //! - cold start to a painted list of 1,000 agents, against an empty window
@@ -15,8 +15,6 @@
 
 #[path = "../../crates/engine/examples/report/mod.rs"]
 mod report;
-#[path = "../tests/webdriver/mod.rs"]
-mod webdriver;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -24,7 +22,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use report::{median, row};
 use serde_json::{Value, json};
-use webdriver::{Driver, PATIENCE, start_driver};
+use switchboard_tests::webdriver::{Driver, PATIENCE, start_driver};
 
 const AGENTS: usize = 1_000;
 /// Agents in conflict, each showing a live countdown.

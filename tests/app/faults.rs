@@ -9,15 +9,14 @@
 //! The disk faults use a small tmpfs mounted for the test, so they need root
 //! (CI runs as root); without it the test fails and says so.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{harness, harness_at};
 use serde_json::{Value, json};
 use switchboard_app::state::{AppState, Config};
+use switchboard_engine::lifecycle::Rule;
+use switchboard_tests::ipc::{Harness, harness, harness_at};
 
 /// A tmpfs of a given size, mounted on a temporary directory for one test.
 struct Tmpfs {
@@ -70,7 +69,7 @@ fn fill(disk: &Path) -> PathBuf {
 
 /// Polls the window's snapshot until `done` holds, at most 20 s (the engine
 /// retries unsaved changes after 1, 2, 4 … s).
-fn wait_snapshot(h: &common::Harness, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+fn wait_snapshot(h: &Harness, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let limit = Instant::now() + Duration::from_secs(20);
     loop {
         let snapshot = h.snapshot();
@@ -107,7 +106,7 @@ fn a_full_disk_is_a_clear_error_and_nothing_is_lost() {
     let a = h.invoke("add_agent", json!({"name": "Support 1"})).unwrap()["id"].clone();
     h.invoke("add_agent", json!({"name": "Support 2"})).unwrap();
     h.invoke("connect_agent", json!({"id": a})).unwrap();
-    h.wait_for_rule(&a, "Q-1");
+    h.wait_for_rule(&a, Rule::Q1);
     let filler = fill(disk.path());
 
     // SQLite may still fit a few changes into pages it already has; the next ones fail.
@@ -138,7 +137,7 @@ fn a_full_disk_is_a_clear_error_and_nothing_is_lost() {
         wait_snapshot(&h, "saving again", |s| s["storageFault"].is_null() && status_of(s, &a) != "qr_pending");
     assert!(["connected", "reconnecting", "connecting"].contains(&status_of(&snapshot, &a).as_str()), "{snapshot}");
     let history = h.invoke("agent_history", json!({"id": a, "limit": 20})).unwrap();
-    assert!(history.as_array().unwrap().iter().any(|e| e["rule"] == "Q-3"), "the scan was saved: {history}");
+    assert!(history.as_array().unwrap().iter().any(|e| e["rule"] == Rule::Q3.id()), "the scan was saved: {history}");
     h.shutdown();
     assert_eq!(names_in(&disk.path().join("data/demo.db")), saved, "every saved agent is still there");
 }
@@ -155,7 +154,7 @@ fn a_read_only_disk_is_a_clear_error_and_the_file_is_not_touched() {
     let h = harness_at(true, data.clone());
     let a = h.invoke("add_agent", json!({"name": "Support 1"})).unwrap()["id"].clone();
     h.invoke("connect_agent", json!({"id": a})).unwrap();
-    h.wait_for_rule(&a, "Q-1");
+    h.wait_for_rule(&a, Rule::Q1);
     h.shutdown();
     drop(h);
 

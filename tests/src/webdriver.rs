@@ -1,13 +1,11 @@
 //! WebDriver plumbing shared by the end-to-end tests and the window
-//! benchmark (`examples/window_bench.rs` includes this file): tauri-driver
-//! on a free port, a session that starts the app, and IPC calls from inside
-//! the page.
+//! benchmark (`examples/window_bench.rs`): tauri-driver on a free port, a
+//! session that starts the app, and IPC calls from inside the page.
 //!
 //! Needs a display (run under `xvfb-run`), `tauri-driver` and
 //! `WebKitWebDriver` (Debian's `webkit2gtk-driver`).
 
-#![allow(dead_code)] // each user takes its own part
-
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -25,7 +23,13 @@ pub struct Driver {
 }
 
 impl Drop for Driver {
+    /// Ends tauri-driver and everything it started. Killing tauri-driver
+    /// alone leaves its WebKitWebDriver behind, holding the test's output
+    /// pipe open; both run in a process group of their own (`start_driver`),
+    /// so the group is ended, and nothing else on the machine is touched.
     fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -61,6 +65,9 @@ pub async fn start_driver() -> Driver {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
+        // Its own process group, with what it starts (WebKitWebDriver, the
+        // app), so `Drop` can end all of them by that group's id.
+        .process_group(0)
         .spawn()
         .expect("tauri-driver (cargo install tauri-driver --locked; scripts/test.sh does)");
     let driver = Driver { child, url: format!("http://127.0.0.1:{port}") };

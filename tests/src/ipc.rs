@@ -1,8 +1,7 @@
 //! The IPC harness: the app's commands on Tauri's mock runtime, called as the UI calls them.
 
-#![allow(dead_code)] // each test file uses its own part
-
 use serde_json::Value;
+use switchboard_engine::lifecycle::Rule;
 use switchboard_app::state::{AppState, Config};
 use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
 use tauri::webview::InvokeRequest;
@@ -18,8 +17,7 @@ pub struct Harness {
 /// The app with its data directory in a fresh temporary directory: in
 /// memory (`/dev/shm`) where there is one, so fsyncs do not set the pace.
 pub fn harness(demo: bool) -> Harness {
-    let shm = std::path::Path::new("/dev/shm");
-    let temp = if shm.is_dir() { tempfile::tempdir_in(shm) } else { tempfile::tempdir() }.unwrap();
+    let temp = crate::temp_dir();
     let mut h = harness_at(demo, temp.path().to_owned());
     h._temp = Some(temp);
     h
@@ -65,10 +63,10 @@ impl Harness {
 
     /// Waits (in real time: the engine runs on Tauri's runtime here) until
     /// the agent's newest history entry has the given rule, at most 5 s.
-    pub fn wait_for_rule(&self, id: &Value, rule: &str) {
+    pub fn wait_for_rule(&self, id: &Value, rule: Rule) {
         for _ in 0..500 {
             let history = self.invoke("agent_history", serde_json::json!({"id": id, "limit": 1})).unwrap();
-            if history[0]["rule"] == rule {
+            if history[0]["rule"] == rule.id() {
                 return;
             }
             std::thread::sleep(std::time::Duration::from_millis(10));

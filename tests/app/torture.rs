@@ -8,8 +8,6 @@
 //! moment, checks the file against the log, and starts it again on the same
 //! file. `KILLS` rounds per run; `SWITCHBOARD_TORTURE_KILLS=1000` is the long mode.
 
-mod common;
-
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -17,11 +15,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
+use switchboard_engine::clock::{Timestamp, TokioClock};
 use switchboard_engine::lifecycle::Status;
 use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::store::Store;
+use switchboard_engine::supervisor::{Options, Supervisor};
 
 const KILLS: usize = 200;
+
+/// 2026-01-01T00:00:00Z: the clock of the start after the last kill.
+const START: Timestamp = Timestamp(1_767_225_600_000);
 
 fn kills() -> usize {
     std::env::var("SWITCHBOARD_TORTURE_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(KILLS)
@@ -116,7 +119,7 @@ impl Ledger {
 /// P-5.
 #[test]
 fn p5_kill_9_at_any_moment_leaves_legal_consistent_agents() {
-    let dir = common::temp_dir();
+    let dir = switchboard_tests::temp_dir();
     let db = dir.path().join("crash.db");
     let side_log = dir.path().join("confirmed.log");
     let kills = kills();
@@ -171,8 +174,10 @@ fn p5_kill_9_at_any_moment_leaves_legal_consistent_agents() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
     rt.block_on(async {
         let sim = SimulatedWhatsApp::new();
-        let clock = Arc::new(switchboard_engine::clock::TokioClock::starting_at(common::START));
-        let sup = common::start(&db, &sim, &clock).await;
+        let clock = Arc::new(TokioClock::starting_at(START));
+        let options = Options { clock, connector: Arc::new(sim.clone()), seed: 42 };
+        let sup = Supervisor::start(&db, options).await.unwrap();
+        sup.settle().await;
         assert!(!sup.list().is_empty());
         for view in sup.list() {
             let status = view.record.status;

@@ -1,0 +1,15 @@
+//! The whole app across crates, in one test binary, so Tauri and WebKit are
+//! linked once: the IPC commands through Tauri's mock runtime (`commands`,
+//! `ipc_properties`), disk and database faults (`faults`), the generated
+//! TypeScript bindings (`bindings`), the real window through tauri-driver
+//! (`e2e`), and the kill -9 torture of the engine's database (`torture`).
+//!
+//! `cargo test -p switchboard-tests --test app -- --skip e2e --skip faults`
+//! runs what needs neither a display nor root.
+
+mod bindings;
+mod commands;
+mod e2e;
+mod faults;
+mod ipc_properties;
+mod torture;
