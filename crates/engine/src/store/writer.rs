@@ -102,7 +102,12 @@ impl WriterHandle {
     }
 }
 
+/// Where the writer tells whether saving works: why the last commit failed,
+/// or `None`.
+type Fault = std::sync::Arc<watch::Sender<Option<String>>>;
+
 async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>, fault: watch::Sender<Option<String>>) {
+    let fault: Fault = std::sync::Arc::new(fault);
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_GROUP {
@@ -111,22 +116,16 @@ async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>, fault: watch
                 Err(_) => break,
             }
         }
+        let fault = fault.clone();
         let work = tokio::task::spawn_blocking(move || {
-            let (stop, outcome) = process(&mut store, batch);
-            (store, stop, outcome)
+            let stop = process(&mut store, batch, &fault);
+            (store, stop)
         });
-        let Ok((back, stop, outcome)) = work.await else {
+        let Ok((back, stop)) = work.await else {
             tracing::error!("the database writer panicked; the engine can no longer save changes");
             return;
         };
         store = back;
-        if let Some(outcome) = outcome {
-            fault.send_if_modified(|now| {
-                let changed = *now != outcome;
-                *now = outcome;
-                changed
-            });
-        }
         if stop {
             return;
         }
@@ -134,64 +133,48 @@ async fn run(mut store: Store, mut rx: mpsc::UnboundedReceiver<Op>, fault: watch
 }
 
 /// Runs a batch in order; consecutive commits share one transaction.
-/// Returns whether the batch asked the writer to stop, and the outcome of
-/// its last commit (`Some(None)` saved, `Some(Some(why))` failed, `None` no commit).
-// The inner option is the fault channel's value; the outer one says whether to send it.
-#[allow(clippy::option_option)]
-fn process(store: &mut Store, batch: Vec<Op>) -> (bool, Option<Option<String>>) {
+/// Returns whether the batch asked the writer to stop.
+fn process(store: &mut Store, batch: Vec<Op>, fault: &Fault) -> bool {
     let mut group = Vec::new();
-    let mut outcome = None;
     for op in batch {
         match op {
             Op::Commit(change, reply) => group.push((change, reply)),
             Op::Call(call) => {
-                outcome = commit_group(store, &mut group).or(outcome);
+                commit_group(store, &mut group, fault);
                 call(store);
             }
             Op::Stop => {
-                outcome = commit_group(store, &mut group).or(outcome);
-                return (true, outcome);
+                commit_group(store, &mut group, fault);
+                return true;
             }
         }
     }
-    outcome = commit_group(store, &mut group).or(outcome);
-    (false, outcome)
+    commit_group(store, &mut group, fault);
+    false
 }
 
 type Group = Vec<(Change, oneshot::Sender<Result<(), StoreError>>)>;
 
-/// Commits the group and answers each caller. Returns `None` for an empty
-/// group, else the first failure's message or `Some(None)` when all saved.
-// As in `process`: `None` leaves the fault channel alone, `Some(fault)` is its new value.
-#[allow(clippy::option_option)]
-fn commit_group(store: &mut Store, group: &mut Group) -> Option<Option<String>> {
+/// Commits the group, says whether saving works, then answers each caller:
+/// in that order, so a caller told of a failure finds the fault announced.
+fn commit_group(store: &mut Store, group: &mut Group, fault: &Fault) {
     if group.is_empty() {
-        return None;
+        return;
     }
     let changes: Vec<&Change> = group.iter().map(|(c, _)| c).collect();
-    match store.commit(&changes) {
-        Ok(()) => {
-            group.drain(..).for_each(|(_, reply)| {
-                let _ = reply.send(Ok(()));
-            });
-            Some(None)
-        }
-        Err(err) if group.len() == 1 => {
-            let (_, reply) = group.pop().expect("one");
-            let why = err.to_string();
-            let _ = reply.send(Err(err));
-            Some(Some(why))
-        }
-        Err(_) => {
-            let mut first_failure = None;
-            for (change, reply) in group.drain(..) {
-                let result = store.commit(&[&change]);
-                if let Err(err) = &result {
-                    first_failure.get_or_insert_with(|| err.to_string());
-                }
-                let _ = reply.send(result);
-            }
-            Some(first_failure)
-        }
+    let results: Vec<Result<(), StoreError>> = match store.commit(&changes) {
+        Ok(()) => group.iter().map(|_| Ok(())).collect(),
+        Err(err) if group.len() == 1 => vec![Err(err)],
+        // One bad change must not fail its neighbours: each on its own.
+        Err(_) => group.iter().map(|(change, _)| store.commit(&[change])).collect(),
+    };
+    let first_failure = results.iter().find_map(|result| result.as_ref().err().map(ToString::to_string));
+    fault.send_if_modified(|now| {
+        let changed = *now != first_failure;
+        *now = first_failure;
+        changed
+    });
+    for ((_, reply), result) in group.drain(..).zip(results) {
+        let _ = reply.send(result);
     }
 }
