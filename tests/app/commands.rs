@@ -26,7 +26,7 @@ fn add_rename_remove_and_history() {
     assert_eq!((allowed["from"].as_str(), allowed["to"].as_str()), (Some("disconnected"), Some("connecting")));
     assert_eq!(allowed["trigger"], "user");
     h.invoke("remove_agent", json!({"id": id})).unwrap();
-    assert_eq!(h.error_kind("connect_agent", json!({"id": id})), "unknown_agent");
+    assert_eq!(h.error_kind("connect_agent", &json!({"id": id})), "unknown_agent");
 }
 
 #[test]
@@ -42,7 +42,7 @@ fn bad_payloads_are_typed_errors() {
         ("add_agent", json!({"name": long}), "invalid_name"),
         ("connect_agent", json!({"id": "1"}), "invalid_payload"),
         ("connect_agent", json!({"id": 1.5}), "invalid_payload"),
-        ("connect_agent", json!({"id": 424242}), "unknown_agent"),
+        ("connect_agent", json!({"id": 424_242}), "unknown_agent"),
         ("disconnect_agent", json!({"id": -1}), "unknown_agent"),
         ("rename_agent", json!({"id": 1}), "invalid_payload"),
         ("agent_history", json!({"id": 1, "limit": -3}), "invalid_payload"),
@@ -57,9 +57,9 @@ fn bad_payloads_are_typed_errors() {
     ];
     h.invoke("add_agent", json!({"name": "Support"})).unwrap();
     for (cmd, body, kind) in cases {
-        assert_eq!(h.error_kind(cmd, body.clone()), kind, "{cmd} {body}");
+        assert_eq!(h.error_kind(cmd, &body), kind, "{cmd} {body}");
     }
-    assert_eq!(h.error_kind("add_agent", json!({"name": "SUPPORT"})), "duplicate_name");
+    assert_eq!(h.error_kind("add_agent", &json!({"name": "SUPPORT"})), "duplicate_name");
     // Nothing was written by any rejected call.
     let settings = h.invoke("get_settings", json!({})).unwrap();
     let retries = settings.as_array().unwrap().iter().find(|s| s["key"] == "max_retries").unwrap();
@@ -71,7 +71,10 @@ fn settings_are_read_and_changed_with_their_ranges() {
     let h = harness(true);
     let settings = h.invoke("get_settings", json!({})).unwrap();
     let auth = settings.as_array().unwrap().iter().find(|s| s["key"] == "auth_cooldown_ms").unwrap().clone();
-    assert_eq!(auth, json!({"key": "auth_cooldown_ms", "value": 300000, "min": 1000, "max": 86400000, "unit": "ms"}));
+    assert_eq!(
+        auth,
+        json!({"key": "auth_cooldown_ms", "value": 300_000, "min": 1000, "max": 86_400_000, "unit": "ms"})
+    );
     let after = h.invoke("update_settings", json!({"changes": [{"key": "auth_cooldown_ms", "value": 60000}]})).unwrap();
     let auth = after.as_array().unwrap().iter().find(|s| s["key"] == "auth_cooldown_ms").unwrap().clone();
     assert_eq!(auth["value"], 60000);
@@ -81,10 +84,13 @@ fn settings_are_read_and_changed_with_their_ranges() {
 fn demo_actions_drive_the_simulated_whatsapp() {
     let h = harness(true);
     let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
-    assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "scan"}})), "no_connection");
+    assert_eq!(h.error_kind("simulate", &json!({"id": id, "action": {"action": "scan"}})), "no_connection");
     h.invoke("connect_agent", json!({"id": id})).unwrap();
     h.wait_for_rule(&id, Rule::Q1);
-    assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "drop", "code": 7}})), "invalid_payload");
+    assert_eq!(
+        h.error_kind("simulate", &json!({"id": id, "action": {"action": "drop", "code": 7}})),
+        "invalid_payload"
+    );
     h.invoke("simulate", json!({"id": id, "action": {"action": "drop", "code": 401}})).unwrap();
     h.wait_for_rule(&id, Rule::L2);
     let decision = h.invoke("connect_agent", json!({"id": id})).unwrap();
@@ -98,7 +104,7 @@ fn without_demo_the_app_is_real_warns_and_refuses_simulation() {
     // No connect here: in real mode it would dial WhatsApp (tests stay offline).
     let h = harness(false);
     let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
-    assert_eq!(h.error_kind("simulate", json!({"id": id, "action": {"action": "scan"}})), "not_demo");
+    assert_eq!(h.error_kind("simulate", &json!({"id": id, "action": {"action": "scan"}})), "not_demo");
     let snapshot = h.snapshot();
     assert_eq!(snapshot["mode"], "real");
     assert!(snapshot["modeNote"].as_str().unwrap().contains("not an official WhatsApp client"), "{snapshot}");

@@ -1,8 +1,8 @@
 //! The IPC harness: the app's commands on Tauri's mock runtime, called as the UI calls them.
 
 use serde_json::Value;
-use switchboard_engine::lifecycle::Rule;
 use switchboard_app::state::{AppState, Config};
+use switchboard_engine::lifecycle::Rule;
 use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
 use tauri::webview::InvokeRequest;
 use tauri::{WebviewWindow, WebviewWindowBuilder};
@@ -11,7 +11,8 @@ pub struct Harness {
     app: tauri::App<MockRuntime>,
     webview: WebviewWindow<MockRuntime>,
     pub data_dir: std::path::PathBuf,
-    _temp: Option<tempfile::TempDir>,
+    /// Deletes the data directory when the harness goes, if it made it.
+    temp: Option<tempfile::TempDir>,
 }
 
 /// The app with its data directory in a fresh temporary directory: in
@@ -19,7 +20,7 @@ pub struct Harness {
 pub fn harness(demo: bool) -> Harness {
     let temp = crate::temp_dir();
     let mut h = harness_at(demo, temp.path().to_owned());
-    h._temp = Some(temp);
+    h.temp = Some(temp);
     h
 }
 
@@ -32,8 +33,8 @@ pub fn harness_at(demo: bool, data_dir: std::path::PathBuf) -> Harness {
         .manage(state)
         .build(mock_context(noop_assets()))
         .unwrap();
-    let webview = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    Harness { app, webview, data_dir, _temp: None }
+    let webview = WebviewWindowBuilder::new(&app, "main", tauri::WebviewUrl::default()).build().unwrap();
+    Harness { app, webview, data_dir, temp: None }
 }
 
 impl Harness {
@@ -44,7 +45,7 @@ impl Harness {
             error: tauri::ipc::CallbackFn(1),
             url: "tauri://localhost".parse().unwrap(),
             body: tauri::ipc::InvokeBody::Json(body),
-            headers: Default::default(),
+            headers: tauri::http::HeaderMap::default(),
             invoke_key: INVOKE_KEY.to_string(),
         };
         tauri::test::get_ipc_response(&self.webview, request).map(|b| b.deserialize::<Value>().unwrap())
@@ -74,7 +75,7 @@ impl Harness {
         panic!("agent {id} never reached a {rule} entry");
     }
 
-    pub fn error_kind(&self, cmd: &str, body: Value) -> String {
+    pub fn error_kind(&self, cmd: &str, body: &Value) -> String {
         let err = self.invoke(cmd, body.clone()).expect_err(&format!("{cmd} {body} should fail"));
         assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{err}");
         err["kind"].as_str().unwrap_or_else(|| panic!("untyped error: {err}")).to_owned()

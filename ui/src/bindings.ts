@@ -3,21 +3,21 @@
 
 export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
 
-export type RuleId = "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "L-1" | "L-2" | "L-3" | "L-4" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3";
+export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3";
 
 export type BlockKindDto = "in_progress" | "attempt_cooldown" | "auth_cooldown" | "ban" | "not_retrying";
 
 export type DecisionDto = { allowed: boolean, 
 /**
- * The SPEC rule that decided ("A-3").
+ * The rule that decided.
  */
 rule: RuleId, 
 /**
- * What blocks Connect; `null` exactly when allowed.
+ * What blocks it; `null` exactly when allowed.
  */
 block: BlockKindDto | null, 
 /**
- * Shown verbatim; never a time: the UI draws the countdown from `until`.
+ * Shown verbatim; holds no countdown (the window draws one from `until`).
  */
 reason: string, 
 /**
@@ -51,7 +51,8 @@ export type TriggerDto = "user" | "auto" | "connector" | "timer" | "startup";
 
 export type HistoryDto = { at: number, from: StatusDto, to: StatusDto, code: number | null, reason: string, trigger: TriggerDto, 
 /**
- * `null` for a rule this version does not know (a row written by another version).
+ * The rule that applied; `null` for an entry written by another version
+ * with a rule this one does not know.
  */
 rule: RuleId | null, };
 

@@ -25,6 +25,15 @@ async function start(backend: FakeBackend): Promise<App> {
   return app;
 }
 
+/** A panel with one agent showing a QR, selected: its pairing form is on screen. */
+async function selectPairingAgent() {
+  const pending = agent(1, "qr_pending", { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000, version: 1 });
+  const backend = new FakeBackend(snapshot([pending]));
+  await start(backend);
+  row(1).click();
+  return { pending, backend, input: find<HTMLInputElement>(root, "input.pair-phone") };
+}
+
 function row(id: number): HTMLElement {
   return find(root, `li.row[data-id="${id}"]`);
 }
@@ -267,11 +276,7 @@ describe("the detail panel", () => {
   });
 
   it("keeps the focus, the typed number and the caret across QR rotations, a pair code and a status change", async () => {
-    const pending = agent(1, "qr_pending", { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000, version: 1 });
-    const backend = new FakeBackend(snapshot([pending]));
-    await start(backend);
-    row(1).click();
-    const input = find<HTMLInputElement>(root, "input.pair-phone");
+    const { pending, backend, input } = await selectPairingAgent();
     const badge = find<HTMLElement>(root, ".detail .badge");
     input.focus();
     input.value = "+49 151 23";
@@ -305,11 +310,7 @@ describe("the detail panel", () => {
   });
 
   it("hides the QR and its form when the QR goes, and keeps the typed number for the next QR", async () => {
-    const pending = agent(1, "qr_pending", { qrPng: "data:image/png;base64,AAAA", qrExpiresAt: NOW + 150_000, version: 1 });
-    const backend = new FakeBackend(snapshot([pending]));
-    await start(backend);
-    row(1).click();
-    const input = find<HTMLInputElement>(root, "input.pair-phone");
+    const { pending, backend, input } = await selectPairingAgent();
     input.value = "+49 151";
     backend.emit({ type: "agent", agent: { ...pending, status: "disconnected", qrPng: null, qrExpiresAt: null, version: 2 } });
     expect(find<HTMLElement>(root, ".detail .qr").hidden).toBe(true);

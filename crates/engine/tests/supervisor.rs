@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::World;
+use common::{World, break_saving};
 use switchboard_engine::lifecycle::{AgentId, BlockKind, CloseCode, Rule, Status, Trigger, Verdict};
 use switchboard_engine::simulator::{KEEPALIVE_TIMEOUT, OnStart};
 use switchboard_engine::supervisor::EngineEvent;
@@ -513,19 +513,6 @@ async fn p3_start_returns_with_every_agent_listed() {
     .await
     .unwrap();
     assert_eq!(w.sup.list().len(), 50);
-}
-
-/// Makes every write to the history fail, as a full disk or a read-only
-/// database would, through a trigger installed by another connection.
-fn break_saving(db: &std::path::Path, broken: bool) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    conn.busy_timeout(Duration::from_secs(5)).unwrap();
-    let sql = if broken {
-        "CREATE TRIGGER fail_saving BEFORE INSERT ON history BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
-    } else {
-        "DROP TRIGGER fail_saving;"
-    };
-    conn.execute_batch(sql).unwrap();
 }
 
 /// P-1 when the database refuses writes: the agent stays as last saved,

@@ -111,3 +111,16 @@ pub async fn start(db: &std::path::Path, sim: &SimulatedWhatsApp, clock: &Arc<To
     sup.settle().await;
     sup
 }
+
+/// Makes every write to the history fail, as a full disk or a read-only
+/// database would, through a trigger installed by another connection.
+pub fn break_saving(db: &std::path::Path, broken: bool) {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let sql = if broken {
+        "CREATE TRIGGER fail_saving BEFORE INSERT ON history BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;"
+    } else {
+        "DROP TRIGGER fail_saving;"
+    };
+    conn.execute_batch(sql).unwrap();
+}
