@@ -556,3 +556,28 @@ async fn p1_a_change_that_cannot_be_saved_is_kept_and_saved_later() {
     // And the other agent works again.
     assert!(w.sup.connect(b).await.unwrap().is_allowed());
 }
+
+/// a running cooldown is published once; nothing in the view counts
+/// down by itself (the window draws the countdown from `until`), so the
+/// next publication is the cooldown's end, when Connect's answer changes.
+#[tokio::test(start_paused = true)]
+async fn a3_a_running_cooldown_is_published_once_and_again_when_it_ends() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    w.sim.drop_with(id, CloseCode::LOGGED_OUT, None);
+    w.sup.settle().await;
+    // The connect's attempt cooldown (5 s) ends first: a field of the view changes.
+    w.pass(Duration::from_secs(10)).await;
+    let blocked = w.view(id);
+    assert!(matches!(blocked.connect_preview.verdict, Verdict::Blocked { kind: BlockKind::AuthCooldown, .. }));
+    assert_eq!(blocked.attempt_cooldown_until, None);
+    for _ in 0..28 {
+        w.pass(Duration::from_secs(10)).await;
+        assert_eq!(w.view(id).version, blocked.version, "republished while the cooldown ran");
+    }
+    w.pass(Duration::from_secs(15)).await;
+    let ended = w.view(id);
+    assert!(ended.connect_preview.is_allowed(), "{:?}", ended.connect_preview);
+    assert_eq!(ended.version, blocked.version + 1);
+}

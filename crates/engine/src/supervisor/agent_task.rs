@@ -389,12 +389,10 @@ impl AgentTask {
     fn publish(&mut self) {
         let mut view = self.view();
         if let Some(last) = &self.published {
-            // The preview's words count down by themselves ("3:42 left"); only
-            // a change of verdict, rule or anything else is worth publishing.
-            let mut same_words = view.clone();
-            same_words.version = last.version;
-            same_words.connect_preview.reason.clone_from(&last.connect_preview.reason);
-            if *last == same_words {
+            // Only a change is worth publishing. Nothing in a view counts down
+            // by itself (decisions carry their end, not words with a time).
+            view.version = last.version;
+            if *last == view {
                 return;
             }
             view.version = last.version + 1;
