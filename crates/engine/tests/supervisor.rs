@@ -581,3 +581,75 @@ async fn a3_a_running_cooldown_is_published_once_and_again_when_it_ends() {
     assert!(ended.connect_preview.is_allowed(), "{:?}", ended.connect_preview);
     assert_eq!(ended.version, blocked.version + 1);
 }
+
+/// Runs a scenario on its own paused runtime, and fails if it has not ended
+/// within `limit` of real time: a task that wakes itself in a loop keeps a
+/// paused clock from ever moving, so the scenario would otherwise hang.
+fn within_real_time<F: std::future::Future<Output = ()>>(
+    limit: Duration,
+    scenario: impl FnOnce() -> F + Send + 'static,
+) {
+    let (done, ended) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+        runtime.block_on(scenario());
+        let _ = done.send(());
+    });
+    match ended.recv_timeout(limit) {
+        Ok(()) => {}
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("still running after {limit:?} of real time: an agent task wakes itself in a loop")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("the scenario failed (its panic is above)"),
+    }
+}
+
+/// P-1 with a deadline: the disk is full when an agent's QR expires,
+/// and stays full for 10 minutes. The task waits for the next try at saving
+/// instead of waking at once for the passed expiry again and again, and
+/// after recovery the timeline holds the expiry once.
+#[test]
+fn p1_a_qr_expiring_while_nothing_can_be_saved_waits_for_saving_and_is_recorded_once() {
+    within_real_time(Duration::from_secs(60), || async {
+        let w = World::new().await;
+        let id = w.add("a").await;
+        assert!(w.sup.connect(id).await.unwrap().is_allowed());
+        w.sup.settle().await;
+        assert_eq!(w.status(id), Status::QrPending);
+        break_saving(&w.db, true);
+        w.pass(Duration::from_secs(600)).await;
+        assert_eq!(w.status(id), Status::QrPending, "memory never runs ahead of the database");
+        break_saving(&w.db, false);
+        w.pass(Duration::from_secs(60)).await;
+        assert_eq!(w.status(id), Status::Disconnected);
+        let history = w.sup.history(id, 10_000).await.unwrap();
+        assert_eq!(history.iter().filter(|h| h.rule == Some(Rule::Q2)).count(), 1, "{history:?}");
+    });
+}
+
+/// P-1 with a due retry: the disk is full when the retry is due
+/// and for 10 minutes after. The task does not start the retry again and
+/// again at the start rate; after recovery the retry connects once and the
+/// timeline holds no pile of "already in progress" refusals.
+#[test]
+fn p1_a_retry_due_while_nothing_can_be_saved_runs_once_after_recovery() {
+    within_real_time(Duration::from_secs(60), || async {
+        let w = World::new().await;
+        let id = w.add("a").await;
+        w.link(id).await;
+        assert!(w.sim.drop_with(id, CloseCode::CONNECTION_CLOSED, None));
+        w.sup.settle().await;
+        assert_eq!(w.status(id), Status::Reconnecting);
+        break_saving(&w.db, true);
+        w.pass(Duration::from_secs(600)).await;
+        assert_eq!(w.status(id), Status::Reconnecting, "memory never runs ahead of the database");
+        break_saving(&w.db, false);
+        w.pass(Duration::from_secs(60)).await;
+        assert_eq!(w.status(id), Status::Connected);
+        let history = w.sup.history(id, 100_000).await.unwrap();
+        let refusals: Vec<_> = history.iter().filter(|h| h.from == h.to).collect();
+        assert!(refusals.is_empty(), "{} refusals, e.g. {:?}", refusals.len(), refusals.first());
+        let retries = history.iter().filter(|h| h.trigger == Trigger::Auto && h.to == Status::Connecting).count();
+        assert_eq!(retries, 2, "the pairing restart and this retry: {history:?}");
+    });
+}

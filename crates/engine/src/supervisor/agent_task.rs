@@ -408,9 +408,17 @@ impl AgentTask {
 
     /// The next moment something is due, and why: saving again, a start
     /// slot, a retry, an expiry, or the end of a block on Connect.
+    ///
+    /// While inputs wait to be saved, saving again is the only thing due:
+    /// the agent is as last saved, so its deadlines are stale (a passed QR
+    /// expiry or retry time would wake the task at once, fail to save again
+    /// and queue one more input each turn). Once the queue is saved, the
+    /// deadlines of the new state count, and a passed one fires at once.
     fn next_wake(&self) -> Option<(Instant, Wake)> {
-        let save_again = self.unsaved_retry.map(|(at, _)| (at, Wake::SaveAgain));
-        save_again.into_iter().chain(self.next_deadline()).min_by_key(|(at, _)| *at)
+        if let Some((at, _)) = self.unsaved_retry {
+            return Some((at, Wake::SaveAgain));
+        }
+        self.next_deadline()
     }
 
     fn next_deadline(&self) -> Option<(Instant, Wake)> {
