@@ -60,8 +60,10 @@ prepare_app_with_window_driver() {
     build_ui
 }
 
-# True when the rustup component is there, after trying to add it once.
-have_cargo_component() {
+# Makes sure `cargo TOOL` works, adding its rustup component once if needed;
+# exits when it cannot: a check that cannot run must fail the run, not be
+# skipped with a warning nobody reads.
+require_cargo_component() {
     local tool=$1 component=$2
     if cargo "$tool" --version >/dev/null 2>&1; then
         return 0
@@ -69,8 +71,8 @@ have_cargo_component() {
     if command -v rustup >/dev/null 2>&1 && rustup component add "$component" >/dev/null 2>&1; then
         return 0
     fi
-    echo "warning: cargo $tool is not available and could not be installed; skipping that check" >&2
-    return 1
+    echo "error: cargo $tool is not available and could not be installed (rustup component add $component)" >&2
+    exit 1
 }
 
 # Installs the UI's npm packages (exactly the lockfile) when they changed, and

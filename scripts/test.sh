@@ -10,13 +10,11 @@ prepare_app_with_window_driver
 echo "==> UI tests"
 (cd ui && npm test --silent)
 
-if have_cargo_component fmt rustfmt; then
-    echo "==> cargo fmt --check"
-    cargo fmt --all --check
-fi
-if have_cargo_component clippy clippy; then
-    echo "==> cargo clippy"
-    cargo clippy --workspace --all-targets --locked -- -D warnings
-fi
+require_cargo_component fmt rustfmt
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+require_cargo_component clippy clippy
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "==> cargo test (under Xvfb)"
 xvfb-run -a -s "-screen 0 1280x800x24" cargo test --workspace --locked
