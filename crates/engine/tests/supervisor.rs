@@ -653,3 +653,25 @@ fn p1_a_retry_due_while_nothing_can_be_saved_runs_once_after_recovery() {
         assert_eq!(retries, 2, "the pairing restart and this retry: {history:?}");
     });
 }
+
+/// P-3, P-1: credentials that went while the app was closed are corrected
+/// at start-up in the database too, not only in what the window shows.
+#[tokio::test(start_paused = true)]
+async fn p3_credentials_gone_while_closed_are_corrected_in_the_database() {
+    use switchboard_engine::connector::Connector as _;
+    let mut w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    // An outdated client fails but keeps its link (405): start-up leaves the status as it is.
+    assert!(w.sim.drop_with(id, CloseCode::CLIENT_OUTDATED, None));
+    w.sup.settle().await;
+    assert!(w.view(id).record.has_credentials);
+    w.sup.shutdown().await;
+    w.sim.forget_credentials(id).unwrap();
+    w.restart().await;
+    assert_eq!(w.status(id), Status::Failed);
+    assert!(!w.view(id).record.has_credentials);
+    let stored = w.stored().into_iter().find(|r| r.id == id).unwrap();
+    assert!(!stored.has_credentials, "the window shows what the database does not hold");
+    assert_eq!(stored, w.view(id).record);
+}

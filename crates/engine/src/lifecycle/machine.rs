@@ -47,7 +47,11 @@ pub enum Input {
     /// A stored deadline may have passed: QR expiry or connect timeout.
     DeadlinePassed,
     /// The app started (P-3).
-    Startup,
+    Startup {
+        /// Whether the connector still holds the agent's credentials: files
+        /// can go while the app is closed.
+        has_credentials: bool,
+    },
 }
 
 impl Input {
@@ -163,7 +167,7 @@ pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rn
             }
         }
         Input::DeadlinePassed => m.deadlines(),
-        Input::Startup => m.startup(),
+        Input::Startup { has_credentials } => m.startup(has_credentials),
     }
     Step { agent: m.agent, decision: m.decision, history: m.history, effects: m.effects }
 }
@@ -485,7 +489,10 @@ impl<R: Rng> Machine<'_, R> {
         );
     }
 
-    fn startup(&mut self) {
+    fn startup(&mut self, has_credentials: bool) {
+        // Trust the connector about whether credentials really exist; the
+        // correction is saved with the step, like any other change.
+        self.record().has_credentials &= has_credentials;
         let r = &self.agent.record;
         let linked = r.has_credentials;
         match r.status {

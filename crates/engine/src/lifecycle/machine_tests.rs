@@ -513,7 +513,7 @@ fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
     for (from, creds, to) in cases {
         let mut h = with(from, creds);
         let before = h.agent.record.clone();
-        h.feed(Input::Startup);
+        h.feed(Input::Startup { has_credentials: creds });
         assert_eq!(h.status(), to, "{from} creds={creds}");
         match from {
             Status::Connected | Status::Connecting if creds => assert_eq!(h.agent.record.next_retry_at, Some(h.now)),

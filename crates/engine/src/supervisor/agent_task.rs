@@ -117,7 +117,8 @@ impl AgentTask {
 
     pub(super) async fn run(mut self) {
         // P-3: a restart ends every attempt; decide what each agent does now.
-        if let Err(err) = self.apply(Input::Startup).await {
+        let has_credentials = self.shared.connector.has_credentials(self.agent.record.id);
+        if let Err(err) = self.apply(Input::Startup { has_credentials }).await {
             tracing::warn!(agent = %self.agent.record.id, "could not record the start-up state, will retry: {err}");
         }
         self.publish();

@@ -132,9 +132,7 @@ impl Supervisor {
             supervisor.inner.stop.clone(),
         ));
         let mut registry = supervisor.inner.registry.lock().await;
-        for mut record in records {
-            // Trust the connector about whether credentials really exist.
-            record.has_credentials &= supervisor.inner.shared.connector.has_credentials(record.id);
+        for record in records {
             let handle = supervisor.spawn_agent(Agent::new(record.clone()));
             registry.insert(record.id, AgentHandle { inbox: handle, name_key: agent_name_key(&record.name) });
         }
