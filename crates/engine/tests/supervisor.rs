@@ -585,7 +585,7 @@ async fn a3_a_running_cooldown_is_published_once_and_again_when_it_ends() {
 /// Runs a scenario on its own paused runtime, and fails if it has not ended
 /// within `limit` of real time: a task that wakes itself in a loop keeps a
 /// paused clock from ever moving, so the scenario would otherwise hang.
-fn within_real_time<F: std::future::Future<Output = ()>>(
+fn within_real_time<F: Future<Output = ()>>(
     limit: Duration,
     scenario: impl FnOnce() -> F + Send + 'static,
 ) {
