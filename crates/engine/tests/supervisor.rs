@@ -585,10 +585,7 @@ async fn a3_a_running_cooldown_is_published_once_and_again_when_it_ends() {
 /// Runs a scenario on its own paused runtime, and fails if it has not ended
 /// within `limit` of real time: a task that wakes itself in a loop keeps a
 /// paused clock from ever moving, so the scenario would otherwise hang.
-fn within_real_time<F: Future<Output = ()>>(
-    limit: Duration,
-    scenario: impl FnOnce() -> F + Send + 'static,
-) {
+fn within_real_time<F: Future<Output = ()>>(limit: Duration, scenario: impl FnOnce() -> F + Send + 'static) {
     let (done, ended) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
@@ -674,4 +671,21 @@ async fn p3_credentials_gone_while_closed_are_corrected_in_the_database() {
     let stored = w.stored().into_iter().find(|r| r.id == id).unwrap();
     assert!(!stored.has_credentials, "the window shows what the database does not hold");
     assert_eq!(stored, w.view(id).record);
+}
+
+/// Two settings saves at once both land, and what the engine uses is what
+/// the database holds (neither save computed from a state the other replaced).
+#[tokio::test(start_paused = true)]
+async fn two_settings_saves_at_once_both_land_in_memory_and_in_the_database() {
+    let w = World::new().await;
+    let (first, second) = tokio::join!(
+        w.sup.update_settings(vec![("max_retries".into(), 7)]),
+        w.sup.update_settings(vec![("jitter_percent".into(), 10)]),
+    );
+    first.unwrap();
+    second.unwrap();
+    let used = w.sup.settings();
+    assert_eq!((used.max_retries, used.jitter_percent), (7, 10), "{used:?}");
+    let stored = switchboard_engine::store::Store::open(&w.db).unwrap().load_settings().unwrap();
+    assert_eq!(stored, used);
 }

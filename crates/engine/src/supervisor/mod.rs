@@ -61,6 +61,9 @@ struct AgentHandle {
 struct Inner {
     shared: Arc<Shared>,
     settings_tx: watch::Sender<Settings>,
+    /// Held from reading the settings to publishing the saved ones, so two
+    /// saves at once apply one after the other and neither is lost.
+    settings_save: tokio::sync::Mutex<()>,
     /// Held across add/rename/remove so name checks and writes are atomic.
     registry: tokio::sync::Mutex<HashMap<AgentId, AgentHandle>>,
     writer: Mutex<Option<Writer>>,
@@ -119,6 +122,7 @@ impl Supervisor {
             inner: Arc::new(Inner {
                 shared,
                 settings_tx,
+                settings_save: tokio::sync::Mutex::new(()),
                 registry: tokio::sync::Mutex::new(HashMap::new()),
                 writer: Mutex::new(Some(writer)),
                 storage_fault,
@@ -279,6 +283,7 @@ impl Supervisor {
 
     /// Validates and saves settings changes by key; nothing changes on error.
     pub async fn update_settings(&self, changes: Vec<(String, i64)>) -> Result<Settings, EngineError> {
+        let _one_at_a_time = self.inner.settings_save.lock().await;
         let next = self.settings().with_changes(changes.iter().map(|(k, v)| (k.as_str(), *v)))?;
         self.inner.shared.writer.call(move |store| store.save_settings(&next)).await?;
         self.inner.settings_tx.send_replace(next);
