@@ -689,3 +689,25 @@ async fn two_settings_saves_at_once_both_land_in_memory_and_in_the_database() {
     let stored = switchboard_engine::store::Store::open(&w.db).unwrap().load_settings().unwrap();
     assert_eq!(stored, used);
 }
+
+/// A removal whose row cannot be deleted fails as a whole: the agent stays
+/// listed and keeps answering (it is not left listed but "unknown").
+#[tokio::test(start_paused = true)]
+async fn a_removal_that_cannot_delete_the_row_leaves_a_working_agent() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    let conn = rusqlite::Connection::open(&w.db).unwrap();
+    conn.execute_batch(
+        "CREATE TRIGGER keep_agents BEFORE DELETE ON agents BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END;",
+    )
+    .unwrap();
+    let err = w.sup.remove(id).await.expect_err("the row stays");
+    assert_eq!(err.kind(), "database");
+    w.sup.settle().await;
+    assert!(w.sup.list().iter().any(|v| v.record.id == id), "still listed");
+    assert!(w.sup.connect(id).await.unwrap().is_allowed(), "and still answers");
+    conn.execute_batch("DROP TRIGGER keep_agents;").unwrap();
+    w.sup.disconnect(id).await.unwrap();
+    w.sup.remove(id).await.unwrap();
+    assert!(w.sup.list().is_empty());
+}

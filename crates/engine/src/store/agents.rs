@@ -84,7 +84,6 @@ impl Store {
     }
 
     /// One agent by id; `None` when there is no such row.
-    #[cfg(test)]
     pub(crate) fn load_agent(&self, id: AgentId) -> Result<Option<AgentRecord>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = ?1");
         Ok(self.conn.query_row(&sql, [id.0], from_row).optional()?)

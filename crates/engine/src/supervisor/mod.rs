@@ -248,9 +248,20 @@ impl Supervisor {
         let (reply, answer) = oneshot::channel();
         handle.inbox.send(Command::Remove(reply)).map_err(|_| EngineError::ShuttingDown)?;
         answer.await.map_err(|_| EngineError::ShuttingDown)?;
-        registry.remove(&id);
+        let name_key = registry.remove(&id).expect("checked").name_key;
+        if let Err(err) = self.inner.shared.writer.call(move |store| store.remove_agent(id)).await {
+            // The row stays, so the agent does: start its task again from what
+            // is saved (its credentials are gone; start-up corrects that). Its
+            // views count versions afresh, so subscribers first drop the old ones.
+            self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+            let _ = self.inner.shared.events.send(EngineEvent::Removed(id));
+            if let Ok(Some(record)) = self.inner.shared.writer.call(move |store| store.load_agent(id)).await {
+                let inbox = self.spawn_agent(Agent::new(record));
+                registry.insert(id, AgentHandle { inbox, name_key });
+            }
+            return Err(err.into());
+        }
         drop(registry);
-        self.inner.shared.writer.call(move |store| store.remove_agent(id)).await?;
         self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
         let _ = self.inner.shared.events.send(EngineEvent::Removed(id));
         tracing::info!(agent = %id, "agent removed");
