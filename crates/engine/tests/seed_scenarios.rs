@@ -62,9 +62,16 @@ async fn seed_3_a2_manual_disconnect_after_an_error_bypasses_the_cooldown() {
     let w = World::new().await;
     let id = w.add("Support 3").await;
     w.link(id).await;
-    w.sim.drop_with(id, CloseCode::REPLACED, None);
+    // The seed's step 1: a 401, which is a conflict with a running cooldown that started at the close (L-2).
+    let failed_at = w.now();
+    assert!(w.sim.drop_with(id, CloseCode::LOGGED_OUT, None));
     w.sup.settle().await;
-    assert!(!w.sup.connect(id).await.unwrap().is_allowed());
+    assert_eq!(w.status(id), Status::Conflict);
+    assert_eq!(w.stored()[0].last_auth_failure_at, Some(failed_at));
+    let refused = w.sup.connect(id).await.unwrap();
+    let blocked =
+        Verdict::Blocked { kind: BlockKind::AuthCooldown, until: Some(failed_at.plus(Duration::from_secs(300))) };
+    assert_eq!((refused.rule, refused.verdict), (Rule::A3, blocked));
 
     w.sup.disconnect(id).await.unwrap();
     assert_eq!(w.stored()[0].last_auth_failure_at, None, "D-1 clears the auth failure");
