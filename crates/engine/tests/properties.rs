@@ -3,7 +3,10 @@
 //! SQLite file. After every step it checks:
 //!
 //! - never two live connections for one agent;
-//! - no automatic attempt inside an auth cooldown;
+//! - no automatic attempt inside an auth cooldown, with the cooldown in
+//!   force at that moment (settings change during a run), and none for an
+//!   agent that is not waiting for a retry, such as a conflict or failed
+//!   one;
 //! - a `disconnected` agent always admits a user connect at once;
 //! - the database holds exactly what the supervisor holds (P-1);
 //! - every status is legal and its fields consistent (P-5).
@@ -20,6 +23,9 @@ use switchboard_engine::simulator::OnStart;
 const AGENTS: usize = 3;
 const CODES: [u16; 12] = [401, 403, 404, 405, 408, 411, 428, 440, 500, 503, 515, 999];
 const JUMPS_MS: [u64; 9] = [0, 50, 1_000, 2_000, 5_000, 30_000, 61_000, 180_000, 301_000];
+/// Auth cooldowns a run switches between: a longer one makes an old auth
+/// failure block again, which is how an automatic retry meets A-6.
+const AUTH_COOLDOWNS_MS: [i64; 4] = [1_000, 60_000, 300_000, 3_600_000];
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -31,6 +37,7 @@ enum Op {
     Silent(usize),
     Behave(usize, OnStart),
     PairCode(usize),
+    AuthCooldown(i64),
     Pass(u64),
     Restart,
 }
@@ -52,6 +59,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => agent.clone().prop_map(Op::Silent),
         2 => (agent.clone(), behaviour).prop_map(|(a, b)| Op::Behave(a, b)),
         1 => agent.clone().prop_map(Op::PairCode),
+        2 => prop::sample::select(AUTH_COOLDOWNS_MS.to_vec()).prop_map(Op::AuthCooldown),
         5 => prop::sample::select(JUMPS_MS.to_vec()).prop_map(Op::Pass),
         1 => Just(Op::Restart),
     ]
@@ -63,9 +71,14 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     for n in 0..AGENTS {
         ids.push(w.add(&format!("agent {n}")).await);
     }
+    // When each auth cooldown came into force (ms since the epoch, length in ms).
+    let mut cooldowns = vec![(i64::MIN, w.sup.settings().auth_cooldown.as_millis() as i64)];
     for op in ops {
+        if let Op::AuthCooldown(ms) = op {
+            cooldowns.push((w.now().as_millis(), ms));
+        }
         apply(&mut w, &ids, op).await?;
-        check(&w)?;
+        check(&w, &cooldowns)?;
     }
     w.sup.shutdown().await;
     Ok(())
@@ -101,6 +114,9 @@ async fn apply(w: &mut World, ids: &[AgentId], op: Op) -> Result<(), TestCaseErr
                 prop_assert!(matches!(err.kind(), "not_pairing" | "connector"), "{err}");
             }
         }
+        Op::AuthCooldown(ms) => {
+            w.sup.update_settings(vec![("auth_cooldown_ms".into(), ms)]).await.unwrap();
+        }
         Op::Pass(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Op::Restart => w.restart().await,
     }
@@ -108,7 +124,7 @@ async fn apply(w: &mut World, ids: &[AgentId], op: Op) -> Result<(), TestCaseErr
     Ok(())
 }
 
-fn check(w: &World) -> Result<(), TestCaseError> {
+fn check(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), TestCaseError> {
     let stats = w.sim.stats();
     prop_assert!(stats.max_live_per_agent <= 1, "two live connections for one agent");
     let views = w.sup.list();
@@ -121,19 +137,20 @@ fn check(w: &World) -> Result<(), TestCaseError> {
     }
     let records: Vec<_> = views.into_iter().map(|v| v.record).collect();
     prop_assert_eq!(w.stored(), records, "P-1: database and supervisor differ");
-    check_no_auto_attempt_in_cooldown(w)?;
+    check_automatic_starts(w, cooldowns)?;
     Ok(())
 }
 
-/// A-6, read back from the committed history: an automatic start never
-/// happens while an auth failure (L-2) not cleared by D-1 or A-2 is younger
-/// than the auth cooldown.
-fn check_no_auto_attempt_in_cooldown(w: &World) -> Result<(), TestCaseError> {
-    let cooldown = w.sup.settings().auth_cooldown.as_millis() as i64;
+/// A-6, read back from the committed history: an automatic start comes
+/// only from `reconnecting` (never for a conflict or failed agent), and
+/// never while an auth failure (L-2) not cleared by D-1 or A-2 is younger
+/// than the auth cooldown in force at that moment.
+fn check_automatic_starts(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), TestCaseError> {
+    let cooldown_at = |at: i64| cooldowns.iter().rev().find(|(since, _)| *since <= at).map_or(0, |(_, ms)| *ms);
     let store = switchboard_engine::store::Store::open(&w.db).unwrap();
     let mut stmt = store
         .connection()
-        .prepare("SELECT agent_id, at, to_status, \"trigger\", rule FROM history ORDER BY id")
+        .prepare("SELECT agent_id, at, from_status, to_status, \"trigger\", rule FROM history ORDER BY id")
         .unwrap();
     let rows = stmt
         .query_map([], |r| {
@@ -143,12 +160,13 @@ fn check_no_auto_attempt_in_cooldown(w: &World) -> Result<(), TestCaseError> {
                 r.get::<_, String>(2)?,
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
             ))
         })
         .unwrap();
     let mut failure: std::collections::HashMap<i64, i64> = std::collections::HashMap::default();
     for row in rows {
-        let (agent, at, to, trigger, rule) = row.unwrap();
+        let (agent, at, from, to, trigger, rule) = row.unwrap();
         match Rule::parse(&rule) {
             Some(Rule::L2) => {
                 failure.insert(agent, at);
@@ -159,9 +177,10 @@ fn check_no_auto_attempt_in_cooldown(w: &World) -> Result<(), TestCaseError> {
             _ => {}
         }
         if trigger == Trigger::Auto.as_str() && to == Status::Connecting.as_str() {
+            prop_assert_eq!(&from, Status::Reconnecting.as_str(), "agent {}: an automatic start from {}", agent, from);
             if let Some(failed_at) = failure.get(&agent) {
                 prop_assert!(
-                    at - failed_at >= cooldown,
+                    at - failed_at >= cooldown_at(at),
                     "agent {agent}: automatic start {} ms into an auth cooldown",
                     at - failed_at
                 );

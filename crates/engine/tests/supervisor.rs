@@ -732,3 +732,31 @@ async fn a_removal_that_cannot_delete_the_row_leaves_a_working_agent() {
     w.sup.remove(id).await.unwrap();
     assert!(w.sup.list().is_empty());
 }
+
+/// A-6 with a settings change: an automatic retry of an agent whose old auth
+/// failure is inside a cooldown made longer meanwhile waits for its end.
+#[tokio::test(start_paused = true)]
+async fn a6_a_retry_waits_when_a_longer_auth_cooldown_covers_an_old_failure() {
+    let w = World::new().await;
+    let id = w.add("a").await;
+    w.link(id).await;
+    assert!(w.sim.drop_with(id, CloseCode::LOGGED_OUT, None));
+    w.sup.settle().await;
+    let failed_at = w.now();
+    w.sup.update_settings(vec![("auth_cooldown_ms".into(), 1_000)]).await.unwrap();
+    w.pass(Duration::from_secs(10)).await;
+    assert_eq!(w.status(id), Status::Conflict);
+    // A-3 lets the conflict connect once its cooldown is over; the failure stays recorded.
+    assert_eq!(w.sup.connect(id).await.unwrap().rule, Rule::A3);
+    w.sup.settle().await;
+    assert!(w.sim.scan(id));
+    w.sup.settle().await;
+    assert_eq!(w.status(id), Status::Reconnecting, "Q-3: restart to finish pairing");
+    w.sup.update_settings(vec![("auth_cooldown_ms".into(), 3_600_000)]).await.unwrap();
+    w.pass(Duration::from_secs(10)).await;
+    assert_eq!(w.status(id), Status::Reconnecting, "no automatic start inside the auth cooldown");
+    let refusal = w.sup.history(id, 1).await.unwrap().remove(0);
+    assert_eq!((refusal.rule, refusal.trigger), (Some(Rule::A6), Trigger::Auto), "{refusal:?}");
+    let until = failed_at.plus(Duration::from_secs(3_600));
+    assert_eq!(w.view(id).record.next_retry_at, Some(until), "the retry waits for the cooldown's end");
+}
