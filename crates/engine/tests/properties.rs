@@ -7,7 +7,8 @@
 //!   force at that moment (settings change during a run), and none for an
 //!   agent that is not waiting for a retry, such as a conflict or failed
 //!   one;
-//! - a `disconnected` agent always admits a user connect at once;
+//! - a cleanly `disconnected` agent (a person's disconnect, a QR expiry, a
+//!   new agent) always admits a user connect at once;
 //! - the database holds exactly what the supervisor holds (P-1);
 //! - every status is legal and its fields consistent (P-5).
 
@@ -87,9 +88,9 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
 async fn apply(w: &mut World, ids: &[AgentId], op: Op) -> Result<(), TestCaseError> {
     match op {
         Op::Connect(a) => {
-            let before = w.status(ids[a]);
+            let before = w.view(ids[a]).record;
             let decision = w.sup.connect(ids[a]).await.unwrap();
-            if before == Status::Disconnected {
+            if before.status == Status::Disconnected && before.clean_disconnect {
                 prop_assert_eq!((decision.rule, decision.verdict), (Rule::A2, Verdict::Allowed), "A-2 always admits");
             }
         }
@@ -131,8 +132,12 @@ fn check(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), TestCaseError> {
     for view in &views {
         let r = &view.record;
         r.check_invariants().map_err(TestCaseError::fail)?;
-        if r.status == Status::Disconnected {
-            prop_assert!(view.connect_preview.is_allowed(), "A-2: disconnected must admit: {:?}", view.connect_preview);
+        if r.status == Status::Disconnected && r.clean_disconnect {
+            prop_assert!(
+                view.connect_preview.is_allowed(),
+                "A-2: a clean disconnect must admit: {:?}",
+                view.connect_preview
+            );
         }
     }
     let records: Vec<_> = views.into_iter().map(|v| v.record).collect();

@@ -110,8 +110,10 @@ pub fn admit(record: &AgentRecord, trigger: Trigger, now: Timestamp, settings: &
     if trigger != Trigger::User {
         return admit_automatic(record, now, settings);
     }
-    // the persisted status first. A clean manual disconnect bypasses every cooldown.
-    if status == Status::Disconnected {
+    // the persisted status first. A clean manual disconnect bypasses
+    // every cooldown; a `disconnected` an error left is treated like any
+    // other status below.
+    if status == Status::Disconnected && record.clean_disconnect {
         return Decision::allowed(Rule::A2, "clean manual disconnect — cooldown bypassed");
     }
     let auth_until = auth_cooldown_until(record, now, settings);
@@ -175,6 +177,7 @@ mod tests {
         let mut r = AgentRecord::new(AgentId(1), "a".into(), NOW);
         r.status = status;
         r.disconnected_at = None;
+        r.clean_disconnect = status == Status::Disconnected;
         r
     }
 
@@ -223,6 +226,21 @@ mod tests {
         r.last_attempt_at = ago(1);
         let d = check(&r, Trigger::User, Rule::A2, None);
         assert_eq!(d.reason, "clean manual disconnect — cooldown bypassed");
+    }
+
+    /// a `disconnected` that an error left (no person, no QR expiry)
+    /// bypasses nothing: the auth and attempt cooldowns apply.
+    #[test]
+    fn a2_an_errors_disconnected_does_not_bypass_the_cooldowns() {
+        let mut r = agent(Status::Disconnected);
+        r.clean_disconnect = false;
+        r.last_attempt_at = ago(1_000);
+        check(&r, Trigger::User, Rule::A5, Some((BlockKind::AttemptCooldown, Some(Timestamp(NOW.0 + 4_000)))));
+        r.last_auth_failure_at = ago(MIN);
+        check(&r, Trigger::User, Rule::A4, Some((BlockKind::AuthCooldown, Some(Timestamp(NOW.0 + 4 * MIN)))));
+        r.last_auth_failure_at = None;
+        r.last_attempt_at = ago(5_000);
+        check(&r, Trigger::User, Rule::A5, None);
     }
 
     ///

@@ -19,8 +19,9 @@ impl fmt::Display for AgentId {
 ///
 /// Field invariants, checked by [`AgentRecord::check_invariants`] after every
 /// step in tests: `disconnected_at` is set exactly when the status is
-/// `disconnected`, `next_retry_at` exactly when `reconnecting`, and
-/// `qr_expires_at` exactly when `qr_pending`.
+/// `disconnected`, `next_retry_at` exactly when `reconnecting`,
+/// `qr_expires_at` exactly when `qr_pending`, and `clean_disconnect` only
+/// while `disconnected`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRecord {
     /// The row's key; never reused for another agent.
@@ -53,6 +54,10 @@ pub struct AgentRecord {
     pub qr_expires_at: Option<Timestamp>,
     /// End of a temporary ban reported with a 403 (L-3).
     pub banned_until: Option<Timestamp>,
+    /// Whether `disconnected` was reached cleanly: by a person's disconnect,
+    /// a QR expiry or as a new agent. Only a clean disconnect lets Connect
+    /// bypass the cooldowns; an error never does.
+    pub clean_disconnect: bool,
 }
 
 impl AgentRecord {
@@ -73,6 +78,7 @@ impl AgentRecord {
             retry_attempt: 0,
             qr_expires_at: None,
             banned_until: None,
+            clean_disconnect: true,
         }
     }
 
@@ -87,6 +93,9 @@ impl AgentRecord {
             ("next_retry_at", self.next_retry_at.is_some(), s == Status::Reconnecting),
             ("qr_expires_at", self.qr_expires_at.is_some(), s == Status::QrPending),
         ];
+        if self.clean_disconnect && s != Status::Disconnected {
+            return Err(format!("agent {}: clean_disconnect set with status {s}", self.id));
+        }
         for (field, set, expected) in pairs {
             if set != expected {
                 return Err(format!("agent {}: {field} set={set} with status {s}", self.id));

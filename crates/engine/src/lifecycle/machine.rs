@@ -208,6 +208,8 @@ impl<R: Rng> Machine<'_, R> {
         if to != Status::QrPending {
             r.qr_expires_at = None;
         }
+        // Clean only where the caller says so, right after (D-1, Q-2, P-3).
+        r.clean_disconnect = false;
         self.history.push(HistoryEntry { at: now, from, to, code, reason, trigger, rule: Some(rule) });
     }
 
@@ -286,19 +288,18 @@ impl<R: Rng> Machine<'_, R> {
         // A repeated disconnect refreshes the time of the clean state.
         r.disconnected_at = None;
         self.transition(Status::Disconnected, None, "disconnected by user".into(), Trigger::User, Rule::D1);
+        self.record().clean_disconnect = true;
     }
 
     fn qr(&mut self, code: String) {
         let Some(attempt) = self.agent.attempt.as_mut().filter(|a| a.live) else { return };
         if attempt.trigger == Trigger::Auto {
-            // a retry never shows a QR. The saved credentials were not
-            // accepted, so the agent needs a person and a fresh pairing.
+            // a retry never shows a QR. WhatsApp asking to pair again
+            // means it rejected the saved credentials: classified like a
+            // logout (L-2), so the auth cooldown starts and no error ever
+            // unlocks the bypass of A-2.
             self.close_live(false);
-            self.effects.push(Effect::ForgetCredentials);
-            self.agent.attempt = None;
-            self.record().has_credentials = false;
-            let reason = "saved credentials were not accepted — click Connect to scan a new QR".to_owned();
-            self.transition(Status::Disconnected, None, reason, Trigger::Connector, Rule::R4);
+            self.closed(CloseCode::LOGGED_OUT, None, Trigger::Connector, Some(Rule::R4));
             return;
         }
         attempt.qr = Some(code);
@@ -487,6 +488,7 @@ impl<R: Rng> Machine<'_, R> {
             trigger,
             Rule::Q2,
         );
+        self.record().clean_disconnect = true;
     }
 
     fn startup(&mut self, has_credentials: bool) {
@@ -514,6 +516,7 @@ impl<R: Rng> Machine<'_, R> {
                 self.record().has_credentials = false;
                 let reason = "QR expired while the app was closed".into();
                 self.transition(Status::Disconnected, None, reason, Trigger::Startup, Rule::P3);
+                self.record().clean_disconnect = true;
             }
             // `disconnected`, `conflict`, `failed` and unreadable rows stay as they are.
             Status::Disconnected | Status::Conflict | Status::Failed | Status::Unreadable => {}

@@ -229,29 +229,61 @@ fn r3_a_successful_open_resets_the_attempt_counter() {
     assert_eq!(h.agent.record.phone.as_deref(), Some("+4915112345678"), "phone kept");
 }
 
-///
+/// R-4, L-2: a QR shown to a retry means the saved credentials were
+/// rejected; that is classified like a logout (401): conflict, credentials
+/// forgotten, the auth cooldown starts. It never unlocks A-2.
 #[test]
-fn r4_a_retry_that_is_shown_a_qr_stops_and_asks_a_person() {
+fn r4_a_retry_that_is_shown_a_qr_stops_as_rejected_credentials() {
     let mut h = Harness::connected();
     h.close(428);
     h.now = h.agent.record.next_retry_at.unwrap();
     h.feed(Input::Connect(Trigger::Auto));
     let step = h.feed(Input::Qr("unexpected".into())).clone();
-    assert_eq!(h.status(), Status::Disconnected);
+    assert_eq!(h.status(), Status::Conflict);
+    assert_eq!(h.agent.record.last_code, Some(CloseCode::LOGGED_OUT));
+    assert_eq!(h.agent.record.last_auth_failure_at, Some(h.now), "L-2: the auth cooldown starts");
     assert_eq!(step.effects, [Effect::CloseConnection { logout: false }, Effect::ForgetCredentials]);
+    assert_eq!(step.history[0].rule, Some(Rule::L2));
     assert_eq!(h.agent.attempt, None);
+    h.advance(SEC);
+    let refused = h.feed(Input::Connect(Trigger::User)).decision.clone().unwrap();
+    assert_eq!(refused.rule, Rule::A3, "{refused:?}");
 }
 
-///
+/// a recoverable close before any link exists ends the
+/// attempt without a retry (a retry would show a QR), in `disconnected`;
+/// but an error is no clean disconnect, so the next click waits for the
+/// attempt cooldown instead of bypassing it.
 #[test]
-fn r4_a_recoverable_close_before_any_link_ends_in_a_clean_state_not_a_qr_retry() {
+fn r4_a_recoverable_close_before_any_link_ends_without_retry_and_keeps_the_attempt_cooldown() {
     let mut h = Harness::new();
     h.feed(Input::Connect(Trigger::User));
     h.close(428);
     assert_eq!(h.status(), Status::Disconnected);
+    assert!(!h.agent.record.clean_disconnect, "an error's disconnected is not clean");
     assert_eq!(h.agent.record.last_code, Some(CloseCode(428)));
     h.advance(1);
-    assert!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().is_allowed());
+    let refused = h.feed(Input::Connect(Trigger::User)).decision.clone().unwrap();
+    assert_eq!((refused.rule, refused.is_allowed()), (Rule::A5, false), "{refused:?}");
+    h.advance(5 * SEC);
+    let allowed = h.feed(Input::Connect(Trigger::User)).decision.clone().unwrap();
+    assert_eq!((allowed.rule, allowed.is_allowed()), (Rule::A5, true), "{allowed:?}");
+}
+
+/// only a person's disconnect, a QR expiry and a new agent are clean.
+#[test]
+fn a2_only_a_disconnect_a_qr_expiry_or_a_new_agent_unlock_the_bypass() {
+    assert!(Harness::new().agent.record.clean_disconnect, "a new agent");
+    let mut h = Harness::connected();
+    h.feed(Input::Disconnect);
+    assert!(h.agent.record.clean_disconnect, "a person's disconnect");
+    h.feed(Input::Connect(Trigger::User));
+    assert!(!h.agent.record.clean_disconnect);
+    h.feed(Input::Qr("q".into()));
+    h.advance(h.settings.qr_lifetime.as_millis() as i64);
+    h.feed(Input::DeadlinePassed);
+    assert_eq!(h.status(), Status::Disconnected);
+    assert!(h.agent.record.clean_disconnect, "a QR expiry");
 }
 
 ///
@@ -495,6 +527,7 @@ fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
         r.status = status;
         r.has_credentials = creds;
         r.disconnected_at = (status == Status::Disconnected).then_some(h.now);
+        r.clean_disconnect = status == Status::Disconnected;
         r.qr_expires_at = (status == Status::QrPending).then_some(h.now);
         r.next_retry_at = (status == Status::Reconnecting).then_some(Timestamp(h.now.0 + 9 * SEC));
         r.last_auth_failure_at = (status == Status::Conflict).then_some(h.now);

@@ -20,7 +20,10 @@ use thiserror::Error;
 use crate::lifecycle::{AgentRecord, HistoryEntry};
 
 /// Every migration, in order. Adding one: a new numbered file and a line here.
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../../../migrations/0001_initial.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../../../migrations/0001_initial.sql")),
+    M::up(include_str!("../../../../migrations/0002_clean_disconnect.sql")),
+];
 
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
