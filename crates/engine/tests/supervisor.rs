@@ -622,6 +622,18 @@ fn within_real_time<F: Future<Output = ()>>(limit: Duration, scenario: impl FnOn
     }
 }
 
+/// Nothing can be saved for 10 simulated minutes, from the agent's `status`
+/// on (which it keeps meanwhile: memory never runs ahead of the database),
+/// then saving works again for a minute.
+async fn full_disk_for_ten_minutes(w: &World, id: AgentId, status: Status) {
+    assert_eq!(w.status(id), status);
+    break_saving(&w.db, true);
+    w.pass(Duration::from_secs(600)).await;
+    assert_eq!(w.status(id), status, "memory never runs ahead of the database");
+    break_saving(&w.db, false);
+    w.pass(Duration::from_secs(60)).await;
+}
+
 /// P-1 with a deadline: the disk is full when an agent's QR expires,
 /// and stays full for 10 minutes. The task waits for the next try at saving
 /// instead of waking at once for the passed expiry again and again, and
@@ -633,12 +645,7 @@ fn p1_a_qr_expiring_while_nothing_can_be_saved_waits_for_saving_and_is_recorded_
         let id = w.add("a").await;
         assert!(w.sup.connect(id).await.unwrap().is_allowed());
         w.sup.settle().await;
-        assert_eq!(w.status(id), Status::QrPending);
-        break_saving(&w.db, true);
-        w.pass(Duration::from_secs(600)).await;
-        assert_eq!(w.status(id), Status::QrPending, "memory never runs ahead of the database");
-        break_saving(&w.db, false);
-        w.pass(Duration::from_secs(60)).await;
+        full_disk_for_ten_minutes(&w, id, Status::QrPending).await;
         assert_eq!(w.status(id), Status::Disconnected);
         let history = w.sup.history(id, 10_000).await.unwrap();
         assert_eq!(history.iter().filter(|h| h.rule == Some(Rule::Q2)).count(), 1, "{history:?}");
@@ -657,12 +664,7 @@ fn p1_a_retry_due_while_nothing_can_be_saved_runs_once_after_recovery() {
         w.link(id).await;
         assert!(w.sim.drop_with(id, CloseCode::CONNECTION_CLOSED, None));
         w.sup.settle().await;
-        assert_eq!(w.status(id), Status::Reconnecting);
-        break_saving(&w.db, true);
-        w.pass(Duration::from_secs(600)).await;
-        assert_eq!(w.status(id), Status::Reconnecting, "memory never runs ahead of the database");
-        break_saving(&w.db, false);
-        w.pass(Duration::from_secs(60)).await;
+        full_disk_for_ten_minutes(&w, id, Status::Reconnecting).await;
         assert_eq!(w.status(id), Status::Connected);
         let history = w.sup.history(id, 100_000).await.unwrap();
         let refusals: Vec<_> = history.iter().filter(|h| h.from == h.to).collect();
