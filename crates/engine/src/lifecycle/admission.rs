@@ -60,15 +60,6 @@ impl Decision {
     pub fn is_allowed(&self) -> bool {
         self.verdict == Verdict::Allowed
     }
-
-    /// When a blocked request would pass, if a deadline decides it.
-    #[must_use]
-    pub fn blocked_until(&self) -> Option<Timestamp> {
-        match self.verdict {
-            Verdict::Allowed => None,
-            Verdict::Blocked { until, .. } => until,
-        }
-    }
 }
 
 /// When the auth cooldown started by `last_auth_failure_at` ends, if it still runs at `now`.

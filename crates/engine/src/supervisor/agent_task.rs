@@ -398,11 +398,7 @@ impl AgentTask {
             }
             view.version = last.version + 1;
         }
-        self.shared
-            .board
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(view.record.id, view.clone());
+        self.shared.board().insert(view.record.id, view.clone());
         let _ = self.shared.events.send(EngineEvent::Agent(Box::new(view.clone())));
         self.published = Some(view);
     }

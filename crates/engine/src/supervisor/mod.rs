@@ -53,6 +53,20 @@ struct Shared {
     tasks: TaskTracker,
 }
 
+impl Shared {
+    /// The last published views. A panic elsewhere while it was held leaves
+    /// the views usable (each is replaced whole), so a poisoned lock is taken.
+    fn board(&self) -> std::sync::MutexGuard<'_, BTreeMap<AgentId, AgentView>> {
+        self.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes an agent's views away: from the board and from every subscriber.
+    fn unpublish(&self, id: AgentId) {
+        self.board().remove(&id);
+        let _ = self.events.send(EngineEvent::Removed(id));
+    }
+}
+
 struct AgentHandle {
     inbox: mpsc::UnboundedSender<Command>,
     name_key: String,
@@ -158,12 +172,12 @@ impl Supervisor {
 
     /// Every agent's current view, by id.
     pub fn list(&self) -> Vec<AgentView> {
-        self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect()
+        self.inner.shared.board().values().cloned().collect()
     }
 
     /// One agent's current view; `None` when there is no such agent.
     pub fn view(&self, id: AgentId) -> Option<AgentView> {
-        self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(&id).cloned()
+        self.inner.shared.board().get(&id).cloned()
     }
 
     /// Views and notifications, in order, from now on.
@@ -253,17 +267,19 @@ impl Supervisor {
             // The row stays, so the agent does: start its task again from what
             // is saved (its credentials are gone; start-up corrects that). Its
             // views count versions afresh, so subscribers first drop the old ones.
-            self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
-            let _ = self.inner.shared.events.send(EngineEvent::Removed(id));
-            if let Ok(Some(record)) = self.inner.shared.writer.call(move |store| store.load_agent(id)).await {
-                let inbox = self.spawn_agent(Agent::new(record));
-                registry.insert(id, AgentHandle { inbox, name_key });
+            self.inner.shared.unpublish(id);
+            match self.inner.shared.writer.call(move |store| store.load_agent(id)).await {
+                Ok(Some(record)) => {
+                    let inbox = self.spawn_agent(Agent::new(record));
+                    registry.insert(id, AgentHandle { inbox, name_key });
+                }
+                // Listed again at the next start, from the row that stayed.
+                reload => tracing::error!(agent = %id, ?reload, "a removal failed and the agent could not be reloaded"),
             }
             return Err(err.into());
         }
         drop(registry);
-        self.inner.shared.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
-        let _ = self.inner.shared.events.send(EngineEvent::Removed(id));
+        self.inner.shared.unpublish(id);
         tracing::info!(agent = %id, "agent removed");
         Ok(())
     }
