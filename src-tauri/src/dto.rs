@@ -139,6 +139,8 @@ pub struct AgentDto {
     pub attempt_cooldown_until: Option<i64>,
     pub banned_until: Option<i64>,
     pub disconnected_at: Option<i64>,
+    /// An old device of this agent is still being logged out of the phone (D-1).
+    pub unlinking: bool,
     /// What Connect would get now; the UI never guesses.
     pub connect: DecisionDto,
     /// Grows with every publication of this agent; older ones are dropped.
@@ -166,6 +168,7 @@ impl AgentDto {
             attempt_cooldown_until: ms(view.attempt_cooldown_until),
             banned_until: ms(r.banned_until),
             disconnected_at: ms(r.disconnected_at),
+            unlinking: view.unlinking,
             connect: DecisionDto::from(&view.connect_preview),
             version: view.version,
         }

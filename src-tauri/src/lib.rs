@@ -74,6 +74,10 @@ pub fn run() {
             app.manage(guard);
             let config = state::Config { demo: options.demo, data_dir };
             tracing::info!(demo = config.demo, data_dir = %config.data_dir.display(), "Switchboard starting");
+            match switchboard_whatsapp::raise_open_file_limit() {
+                Ok((before, after)) => tracing::info!("open-file limit {before}, raised to {after}"),
+                Err(err) => tracing::warn!("could not raise the open-file limit: {err}"),
+            }
             let state = tauri::async_runtime::block_on(AppState::start(config));
             app.manage(state);
             Ok(())

@@ -39,6 +39,10 @@ qrPng: string | null, qrExpiresAt: number | null,
  */
 pairCode: string | null, nextRetryAt: number | null, retryAttempt: number, maxRetries: number, authCooldownUntil: number | null, attemptCooldownUntil: number | null, bannedUntil: number | null, disconnectedAt: number | null, 
 /**
+ * An old device of this agent is still being logged out of the phone (D-1).
+ */
+unlinking: boolean, 
+/**
  * What Connect would get now; the UI never guesses.
  */
 connect: DecisionDto, 

@@ -79,8 +79,10 @@ export function countdownOf(agent: AgentDto): Countdown | null {
  */
 export function statusLine(agent: AgentDto, now: number): string {
   const countdown = countdownOf(agent);
-  if (!countdown) return agent.reason;
-  return `${countdown.label} ${formatCountdown(countdown.until - now)} · ${agent.reason}`;
+  // An old device still leaving the phone (D-1) is worth a glance, whatever the status.
+  const reason = agent.unlinking ? `${agent.reason} · unlinking from the phone…` : agent.reason;
+  if (!countdown) return reason;
+  return `${countdown.label} ${formatCountdown(countdown.until - now)} · ${reason}`;
 }
 
 /**

@@ -35,6 +35,7 @@ export function agent(id: number, status: StatusDto, extra: Partial<AgentDto> = 
     attemptCooldownUntil: null,
     bannedUntil: null,
     disconnectedAt: null,
+    unlinking: false,
     connect: { allowed: true, rule: "A-2", block: null, reason: "clean manual disconnect — cooldown bypassed", until: null },
     version: 0,
     ...extra,

@@ -37,6 +37,11 @@ describe("statusLine", () => {
     expect(statusLine(a, NOW)).toBe("QR expires in 2:31 · scan the QR code with WhatsApp");
   });
 
+  it("says an old device is still being unlinked from the phone (D-1)", () => {
+    const a = agent(1, "disconnected", { reason: "disconnected by user", unlinking: true });
+    expect(statusLine(a, NOW)).toBe("disconnected by user · unlinking from the phone…");
+  });
+
   it("has no countdown for a connected agent", () => {
     expect(statusLine(agent(1, "connected", { reason: "connected" }), NOW)).toBe("connected");
   });

@@ -8,6 +8,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use thiserror::Error;
 use tokio::sync::mpsc;
@@ -41,6 +42,15 @@ pub enum ConnectorEvent {
     QrExhausted,
     /// The connection stopped answering keep-alives (O-3).
     KeepAliveLost,
+    /// The saved credentials could not be opened for a reason that passes
+    /// (too many open files, a full disk, a permission): the attempt ended
+    /// before reaching WhatsApp and the credentials are kept (L-4). Proven
+    /// damage is a close with 500 instead. Like `Closed`, the connection
+    /// object is finished after this.
+    CredentialsUnavailable {
+        /// What went wrong, in plain words ("cannot open the credentials file: too many open files").
+        detail: String,
+    },
 }
 
 /// An event stamped with the attempt it belongs to, so the supervisor can
@@ -118,7 +128,34 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Deletes the agent's credentials (D-1, auth and fatal closes). Idempotent.
     fn forget_credentials(&self, agent: AgentId) -> Result<(), ConnectorError>;
+
+    /// Sets the agent's saved credentials aside for `job` (D-1): from now on
+    /// they are not the agent's (a new pairing of it starts from nothing), and
+    /// [`Connector::unlink`] reaches WhatsApp with them. If a client still has
+    /// them open, they are set aside as it stops, before any new attempt of
+    /// the agent begins. Idempotent; nothing to set aside is not an error.
+    fn set_aside_credentials(&self, job: UnlinkJob) -> Result<(), ConnectorError>;
+
+    /// Connects with the credentials set aside for `job`, logs the device out
+    /// of the phone, and deletes them. `Ok` once the phone no longer lists the
+    /// device or nothing is left to unlink (WhatsApp dropped the device
+    /// already; the credentials are gone or damaged); `Err` says why WhatsApp
+    /// could not be reached, and the engine tries again later. Ends within `limit`.
+    fn unlink(&self, job: UnlinkJob, limit: Duration) -> UnlinkRequest;
 }
+
+/// A persisted request to log an agent's old device out of the phone (D-1),
+/// for credentials that have no live link to log out with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UnlinkJob {
+    /// The job's own number: never reused, it names where the credentials are set aside.
+    pub id: i64,
+    /// Whose credentials they were (the agent may be removed since).
+    pub agent: AgentId,
+}
+
+/// The answer to [`Connector::unlink`]: `Err` holds why it must be tried again.
+pub type UnlinkRequest = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
 /// The answer to a pairing-code request: `Ok` once WhatsApp accepted it (the
 /// code itself arrives as [`ConnectorEvent::PairCode`]), or why not.

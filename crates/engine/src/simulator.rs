@@ -14,7 +14,8 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::connector::{
-    Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest,
+    Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest, UnlinkJob,
+    UnlinkRequest,
 };
 use crate::lifecycle::{AgentId, CloseCode};
 
@@ -50,7 +51,16 @@ pub struct SimStats {
 
 #[derive(Default)]
 struct State {
-    credentials: HashSet<AgentId>,
+    /// The device each agent's saved credentials belong to.
+    credentials: HashMap<AgentId, u64>,
+    /// The devices the phones list under "Linked devices". Deleting
+    /// credentials without a logout leaves one listed: an orphan.
+    listed: HashSet<u64>,
+    /// Credentials set aside for an unlink job (D-1), by job.
+    set_aside: HashMap<i64, u64>,
+    next_device: u64,
+    /// WhatsApp cannot be reached: unlink jobs fail (starts are scripted apart).
+    unreachable: bool,
     on_start: HashMap<AgentId, OnStart>,
     /// The open connection of each agent: its serial and its sink.
     live: HashMap<AgentId, Vec<(u64, EventSink)>>,
@@ -85,7 +95,26 @@ impl SimulatedWhatsApp {
 
     /// Gives `agent` saved credentials, as if it had been paired before.
     pub fn give_credentials(&self, agent: AgentId) {
-        self.lock().credentials.insert(agent);
+        self.lock().link(agent);
+    }
+
+    /// Makes WhatsApp unreachable for unlink jobs (or reachable again).
+    pub fn set_unreachable(&self, unreachable: bool) {
+        self.lock().unreachable = unreachable;
+    }
+
+    /// How many devices the phones list that no saved or set-aside
+    /// credentials can reach any more: each one a device nobody can unlink
+    /// but the phone's owner, by hand. D-1 must never leave one.
+    pub fn orphaned_devices(&self) -> usize {
+        let state = self.lock();
+        let reachable: HashSet<u64> = state.credentials.values().chain(state.set_aside.values()).copied().collect();
+        state.listed.iter().filter(|device| !reachable.contains(device)).count()
+    }
+
+    /// How many unlink jobs hold credentials set aside and not yet unlinked.
+    pub fn set_aside_count(&self) -> usize {
+        self.lock().set_aside.len()
     }
 
     fn live_sink(&self, agent: AgentId) -> Option<(u64, EventSink)> {
@@ -107,7 +136,7 @@ impl SimulatedWhatsApp {
     /// Returns false when no QR attempt is open.
     pub fn scan(&self, agent: AgentId) -> bool {
         let Some((serial, sink)) = self.live_sink(agent) else { return false };
-        self.lock().credentials.insert(agent);
+        self.lock().link(agent);
         sink.send(ConnectorEvent::Scanned);
         sink.send(ConnectorEvent::Closed { code: CloseCode::RESTART_REQUIRED, until: None });
         self.end(agent, serial);
@@ -117,7 +146,7 @@ impl SimulatedWhatsApp {
     /// Opens the live attempt of `agent` now (a shortcut past the 515 restart).
     pub fn open(&self, agent: AgentId) -> bool {
         let Some((serial, sink)) = self.live_sink(agent) else { return false };
-        self.lock().credentials.insert(agent);
+        self.lock().link(agent);
         if let Some(timer) = self.lock().timers.remove(&serial) {
             timer.abort();
         }
@@ -128,7 +157,8 @@ impl SimulatedWhatsApp {
     pub fn drop_with(&self, agent: AgentId, code: CloseCode, until: Option<crate::clock::Timestamp>) -> bool {
         let Some((serial, sink)) = self.live_sink(agent) else { return false };
         if crate::lifecycle::classify(code).clears_credentials {
-            self.lock().credentials.remove(&agent);
+            // WhatsApp itself dropped the device (logged out, replaced, banned).
+            self.lock().unlink(agent);
         }
         sink.send(ConnectorEvent::Closed { code, until });
         self.end(agent, serial);
@@ -157,7 +187,7 @@ impl SimulatedWhatsApp {
 
     /// Whether `agent` has saved credentials (same as [`Connector::has_credentials`]).
     pub fn has_credentials_of(&self, agent: AgentId) -> bool {
-        self.lock().credentials.contains(&agent)
+        self.lock().credentials.contains_key(&agent)
     }
 
     /// The event sink of the agent's open connection. A test keeps it to send
@@ -193,7 +223,7 @@ impl Connector for SimulatedWhatsApp {
         live.push((serial, events.clone()));
         let open_now = live.len();
         state.stats.max_live_per_agent = state.stats.max_live_per_agent.max(open_now);
-        let resume = request.resume && state.credentials.contains(&agent);
+        let resume = request.resume && state.credentials.contains_key(&agent);
         match state.on_start.get(&agent).copied().unwrap_or_default() {
             OnStart::Hang => {}
             OnStart::Refuse(code) => {
@@ -219,12 +249,56 @@ impl Connector for SimulatedWhatsApp {
     }
 
     fn has_credentials(&self, agent: AgentId) -> bool {
-        self.lock().credentials.contains(&agent)
+        self.lock().credentials.contains_key(&agent)
     }
 
     fn forget_credentials(&self, agent: AgentId) -> Result<(), ConnectorError> {
+        // Only the files go: the phone keeps listing the device.
         self.lock().credentials.remove(&agent);
         Ok(())
+    }
+
+    fn set_aside_credentials(&self, job: UnlinkJob) -> Result<(), ConnectorError> {
+        let mut state = self.lock();
+        if !state.set_aside.contains_key(&job.id) {
+            if let Some(device) = state.credentials.remove(&job.agent) {
+                state.set_aside.insert(job.id, device);
+            }
+        }
+        Ok(())
+    }
+
+    fn unlink(&self, job: UnlinkJob, _limit: Duration) -> UnlinkRequest {
+        let mut state = self.lock();
+        let answer = if state.unreachable {
+            Err("WhatsApp could not be reached".to_owned())
+        } else {
+            if let Some(device) = state.set_aside.remove(&job.id) {
+                state.listed.remove(&device);
+                state.stats.logouts += 1;
+            }
+            Ok(())
+        };
+        Box::pin(std::future::ready(answer))
+    }
+}
+
+impl State {
+    /// The agent's credentials, pairing a new device if it has none.
+    fn link(&mut self, agent: AgentId) {
+        if !self.credentials.contains_key(&agent) {
+            self.next_device += 1;
+            let device = self.next_device;
+            self.credentials.insert(agent, device);
+            self.listed.insert(device);
+        }
+    }
+
+    /// The device is logged out: the phone no longer lists it, the credentials are void.
+    fn unlink(&mut self, agent: AgentId) {
+        if let Some(device) = self.credentials.remove(&agent) {
+            self.listed.remove(&device);
+        }
     }
 }
 
@@ -276,7 +350,7 @@ impl Connection for SimConnection {
     fn close(self: Box<Self>, logout: bool) {
         if logout {
             let mut state = self.sim.lock();
-            state.credentials.remove(&self.agent);
+            state.unlink(self.agent);
             state.stats.logouts += 1;
         }
         // Drop does the rest.

@@ -5,8 +5,13 @@
 //! the attempt is over and the [`Observer`] says why; the engine decides what
 //! happens next. At most one client per agent has the store open: a new
 //! attempt waits until the previous one has let go of it, and a request to
-//! forget the credentials while a client still runs is carried out when it
-//! stops (after the logout of a manual disconnect, D-1).
+//! forget the credentials or set them aside while a client still runs is
+//! carried out when it stops (after the logout of a manual disconnect, D-1).
+//!
+//! Unlink jobs (D-1) work on credentials set aside under the job's number
+//! (`unlink-<job>/`): a client on them connects, logs out and stops, and the
+//! store is deleted. A connection that fails on the way is an error for the
+//! engine to retry later; credentials WhatsApp no longer accepts are deleted.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,21 +20,23 @@ use std::time::Duration;
 
 use switchboard_engine::clock::{Clock, SystemClock};
 use switchboard_engine::connector::{
-    Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest,
+    Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest, UnlinkJob,
+    UnlinkRequest,
 };
-use switchboard_engine::lifecycle::{AgentId, CloseCode, Rule};
+use switchboard_engine::lifecycle::{AgentId, CloseClass, CloseCode, Rule, classify};
 use tokio::sync::{Notify, watch};
 use tokio_util::task::TaskTracker;
 use whatsapp_rust::Client;
-use whatsapp_rust::bot::Bot;
+use whatsapp_rust::bot::{Bot, BotBuilderError};
 use whatsapp_rust::pair_code::{PairCodeOptions, PairCodeRejection, PairError};
 use whatsapp_rust::store::SqliteStore;
+use whatsapp_rust::store::error::StoreError;
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::wacore::store::DevicePropsOverride;
 
 use crate::mapping::Observer;
-use crate::store_files::StoreFiles;
+use crate::store_files::{StoreFiles, StoreProblem, plain};
 
 /// How long a logout may take to reach WhatsApp before the client is closed anyway.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -125,6 +132,32 @@ impl Connector for WhatsAppConnector {
             .delete(agent)
             .map_err(|err| ConnectorError::Credentials { agent, detail: format!("could not delete the store: {err}") })
     }
+
+    fn set_aside_credentials(&self, job: UnlinkJob) -> Result<(), ConnectorError> {
+        let slot = self.slot(job.agent);
+        let mut state = slot.lock();
+        if state.busy {
+            // The stopping client still has the store open; it moves when it stops,
+            // before any new attempt of the agent may claim the slot.
+            state.set_aside_pending.push(job.id);
+            return Ok(());
+        }
+        self.inner.files.set_aside(job.agent, job.id).map_err(|err| ConnectorError::Credentials {
+            agent: job.agent,
+            detail: format!("could not set the store aside to unlink it: {}", plain(&err)),
+        })
+    }
+
+    fn unlink(&self, job: UnlinkJob, limit: Duration) -> UnlinkRequest {
+        let inner = self.inner.clone();
+        let slot = self.slot(job.agent);
+        Box::pin(async move {
+            slot.wait_set_aside(job.id).await;
+            tokio::time::timeout(limit, unlink_set_aside(&inner, job))
+                .await
+                .unwrap_or_else(|_| Err("WhatsApp did not answer in time".to_owned()))
+        })
+    }
 }
 
 /// Who has an agent's store open. Every decision is taken under the lock, so
@@ -139,6 +172,8 @@ struct StoreSlot {
 struct SlotState {
     busy: bool,
     forget_pending: bool,
+    /// Unlink jobs whose store is to be set aside once the client stops (D-1).
+    set_aside_pending: Vec<i64>,
 }
 
 impl StoreSlot {
@@ -163,9 +198,27 @@ impl StoreSlot {
         }
     }
 
-    /// Lets go of the store, deleting it first if that was asked meanwhile.
+    /// Waits until the store of unlink job `job` is set aside (at once unless a client still had it open).
+    async fn wait_set_aside(&self, job: i64) {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            if !self.lock().set_aside_pending.contains(&job) {
+                return;
+            }
+            released.await;
+        }
+    }
+
+    /// Lets go of the store, setting it aside or deleting it first if that was asked meanwhile.
     fn release(&self, files: &StoreFiles, agent: AgentId) {
         let mut state = self.lock();
+        for job in std::mem::take(&mut state.set_aside_pending) {
+            if let Err(err) = files.set_aside(agent, job) {
+                tracing::error!(agent = %agent, rule = %Rule::D1, "could not set the store aside to unlink it: {err}");
+            }
+        }
         if std::mem::take(&mut state.forget_pending) {
             if let Err(err) = files.delete(agent) {
                 tracing::error!(agent = %agent, rule = %Rule::P6, "could not delete the credentials store: {err}");
@@ -290,22 +343,37 @@ struct Started {
     end_now: Arc<Notify>,
 }
 
-/// Opens the agent's store and builds its client. An error is why the store cannot be used.
-async fn build_client(
+/// A passing fault of the credentials file's directory or file.
+fn io_fault(what: &str, err: &std::io::Error) -> StoreProblem {
+    StoreProblem::Unavailable(format!("cannot {what} the credentials file: {}", plain(err)))
+}
+
+/// Opens the agent's store for an attempt and builds its client. An error is why the store cannot be used.
+async fn build_attempt_client(
     inner: &Inner,
     request: &StartRequest,
     sink: &EventSink,
     attempt: &Arc<AttemptShared>,
-) -> Result<Started, String> {
+) -> Result<Started, StoreProblem> {
     let agent = request.agent;
     if request.resume {
         inner.files.check(agent)?;
     } else {
         // A fresh pairing starts from nothing: no half-made store of an earlier attempt.
-        inner.files.delete(agent).map_err(|err| format!("could not clear the old store: {err}"))?;
+        inner.files.delete(agent).map_err(|err| io_fault("clear", &err))?;
     }
-    let path = inner.files.prepare(agent).map_err(|err| format!("could not create the store: {err}"))?;
-    let store = SqliteStore::new(&path.to_string_lossy()).await.map_err(|err| err.to_string())?;
+    let path = inner.files.prepare(agent).map_err(|err| io_fault("create", &err))?;
+    build_client(inner, &path, sink, attempt).await
+}
+
+/// Builds a client on the store at `path`, its events going to `sink`.
+async fn build_client(
+    inner: &Inner,
+    path: &std::path::Path,
+    sink: &EventSink,
+    attempt: &Arc<AttemptShared>,
+) -> Result<Started, StoreProblem> {
+    let store = SqliteStore::new(&path.to_string_lossy()).await.map_err(|err| library_fault(&err))?;
     let observer = Arc::new(Mutex::new(Observer::new()));
     let end_now = Arc::new(Notify::new());
     let recorder = EventRecorder {
@@ -328,8 +396,36 @@ async fn build_client(
     if let Some(version) = inner.server.version {
         builder = builder.with_version(version);
     }
-    let bot = builder.build().await.map_err(|err| err.to_string())?;
+    let bot = builder.build().await.map_err(|err| match err {
+        BotBuilderError::Store(err) => library_fault(&err),
+        other => StoreProblem::Unavailable(format!("cannot start the WhatsApp client: {other}")),
+    })?;
     Ok(Started { bot, observer, end_now })
+}
+
+/// The library's word on a store that [`StoreFiles::check`] found sound.
+/// What it could not make sense of is damage; a failure to reach the file
+/// (a connection, an I/O error) passes.
+fn library_fault(err: &StoreError) -> StoreProblem {
+    let words = error_chain(err);
+    match err {
+        StoreError::Migration(_) | StoreError::Serialization(_) | StoreError::Validation(_) => {
+            StoreProblem::Damaged(format!("the credentials file cannot be read as a WhatsApp store: {words}"))
+        }
+        _ => StoreProblem::Unavailable(format!("cannot open the credentials file: {words}")),
+    }
+}
+
+/// An error with its causes: the library's own words are generic ("database connection error").
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut words = err.to_string();
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        words.push_str(": ");
+        words.push_str(&err.to_string());
+        cause = err.source();
+    }
+    words
 }
 
 /// One attempt, from claiming the store to letting go of it.
@@ -344,16 +440,20 @@ async fn run_attempt(
     let agent = request.agent;
     slot.claim().await;
     let started = tokio::select! {
-        started = build_client(&inner, &request, &sink, &attempt) => Some(started),
+        started = build_attempt_client(&inner, &request, &sink, &attempt) => Some(started),
         _ = close_rx.wait_for(Option::is_some) => None,
     };
     match started {
         None => {} // Closed before it began.
-        Some(Err(detail)) => {
-            // The store cannot be used: for the engine a corrupted session (RULES.md §2, 500).
-            tracing::error!(agent = %agent, "the credentials store could not be opened: {detail}");
+        Some(Err(problem)) => {
+            tracing::error!(agent = %agent, "the credentials store could not be opened: {}", problem.detail());
             if !attempt.closing.load(Ordering::SeqCst) {
-                sink.send(ConnectorEvent::Closed { code: CloseCode::BAD_SESSION, until: None });
+                sink.send(match problem {
+                    // Proven damage: a corrupted session (RULES.md §2, 500), the credentials go.
+                    StoreProblem::Damaged(_) => ConnectorEvent::Closed { code: CloseCode::BAD_SESSION, until: None },
+                    // A passing fault keeps them and is retried (L-4).
+                    StoreProblem::Unavailable(detail) => ConnectorEvent::CredentialsUnavailable { detail },
+                });
             }
         }
         Some(Ok(started)) => run_client(started, agent, &sink, &attempt, &mut close_rx).await,
@@ -400,5 +500,78 @@ async fn run_client(
         let end = observer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).finish();
         tracing::info!(agent = %agent, "the WhatsApp connection ended: {end:?}");
         sink.send(end);
+    }
+}
+
+/// An unlink job's try (D-1): connects with the set-aside credentials, logs
+/// the device out, deletes them. See [`Connector::unlink`] for the answer.
+async fn unlink_set_aside(inner: &Inner, job: UnlinkJob) -> Result<(), String> {
+    let dir = inner.files.set_aside_dir(job.id);
+    let forget = || {
+        inner
+            .files
+            .delete_set_aside(job.id)
+            .map_err(|err| format!("could not delete the set-aside credentials: {}", plain(&err)))
+    };
+    if !dir.exists() {
+        return Ok(()); // Nothing was linked, or an earlier try finished the work.
+    }
+    match crate::store_files::check_store(&dir.join("session.db")) {
+        Ok(()) => {}
+        Err(StoreProblem::Damaged(detail)) => {
+            // Nobody can log out with these: the phone's owner must remove the device by hand.
+            tracing::error!(agent = %job.agent, rule = %Rule::D1, "cannot unlink the old device: {detail}");
+            return forget();
+        }
+        Err(StoreProblem::Unavailable(detail)) => return Err(detail),
+    }
+    let path = inner.files.prepare_in(&dir).map_err(|err| plain(&err))?;
+    let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
+    let sink = EventSink::new(job.agent, 0, tx);
+    let attempt = Arc::new(AttemptShared::default());
+    let Started { bot, observer, end_now: _ } =
+        build_client(inner, &path, &sink, &attempt).await.map_err(|problem| problem.detail().to_owned())?;
+    let client = bot.client();
+    client.enable_auto_reconnect.store(false, Ordering::SeqCst);
+    let _ = attempt.client.set(Arc::downgrade(&client));
+    let run = bot.run();
+    tokio::pin!(run);
+    // Until the link opens (log out on it) or the connection ends (say why).
+    let mut ended = false;
+    let opened = loop {
+        tokio::select! {
+            () = &mut run => {
+                ended = true;
+                break false;
+            }
+            event = events.recv() => match event.map(|tagged| tagged.event) {
+                Some(ConnectorEvent::Opened { .. }) => break true,
+                // WhatsApp wants a new pairing: it no longer knows this device.
+                Some(ConnectorEvent::Qr(_)) | None => break false,
+                Some(_) => {}
+            },
+        }
+    };
+    if opened && tokio::time::timeout(LOGOUT_TIMEOUT, client.logout()).await.is_err() {
+        tracing::warn!(agent = %job.agent, "WhatsApp did not confirm the logout in time");
+    }
+    if !ended {
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, client.disconnect()).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, &mut run).await;
+    }
+    drop(client);
+    if opened {
+        return forget();
+    }
+    let end = observer.lock().unwrap_or_else(std::sync::PoisonError::into_inner).finish();
+    match end {
+        ConnectorEvent::Closed { code, .. }
+            if matches!(classify(code).class, CloseClass::Recoverable | CloseClass::RestartRequired) =>
+        {
+            Err(format!("could not reach WhatsApp: {} ({code})", classify(code).name))
+        }
+        // Logged out or replaced already, unknown, banned, or asked to pair
+        // again: WhatsApp has no use for these credentials any more.
+        _ => forget(),
     }
 }

@@ -12,3 +12,13 @@ pub mod mapping;
 pub mod store_files;
 
 pub use connector::{ServerOptions, WhatsAppConnector};
+
+/// Raises the process's soft limit on open files to its hard limit and
+/// returns both limits (soft before, soft after). Every linked agent holds
+/// its store's files and a socket (BENCHMARKS.md, "Descriptors"), and the
+/// usual soft limit of 1,024 would run out at a few hundred agents.
+pub fn raise_open_file_limit() -> std::io::Result<(u64, u64)> {
+    let (before, _) = rlimit::Resource::NOFILE.get()?;
+    let after = rlimit::increase_nofile_limit(u64::MAX)?;
+    Ok((before, after))
+}

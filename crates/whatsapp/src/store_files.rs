@@ -37,7 +37,30 @@ impl StoreFiles {
 
     /// The store's database file.
     pub fn database(&self, agent: AgentId) -> PathBuf {
-        self.dir(agent).join("session.db")
+        database_in(&self.dir(agent))
+    }
+
+    /// Where credentials set aside for unlink job `job` live (D-1).
+    pub fn set_aside_dir(&self, job: i64) -> PathBuf {
+        self.root.join(format!("unlink-{job}"))
+    }
+
+    /// Moves the agent's store to the job's place, unless the job has its
+    /// store already (a repeat). Nothing to move is not an error.
+    pub fn set_aside(&self, agent: AgentId, job: i64) -> io::Result<()> {
+        let target = self.set_aside_dir(job);
+        if fs::symlink_metadata(&target).is_ok() {
+            return Ok(());
+        }
+        match fs::rename(self.dir(agent), &target) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// Deletes the store set aside for `job`. Idempotent.
+    pub fn delete_set_aside(&self, job: i64) -> io::Result<()> {
+        remove_dir(&self.set_aside_dir(job))
     }
 
     /// Whether a store exists for `agent` (P-3 resumes only those). Anything
@@ -47,57 +70,143 @@ impl StoreFiles {
         fs::symlink_metadata(self.database(agent)).is_ok()
     }
 
-    /// Checks that the saved store can be read and is a SQLite database (or
-    /// still empty). A damaged store would otherwise fail inside the library
-    /// later, looking like a network fault (tried here: endless 408s).
-    pub fn check(&self, agent: AgentId) -> Result<(), String> {
-        const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
-        let path = self.database(agent);
-        let unreadable = |err: io::Error| format!("the credentials store {} cannot be read: {err}", path.display());
-        let mut file = fs::File::open(&path).map_err(unreadable)?;
-        let mut header = Vec::with_capacity(16);
-        Read::take(&mut file, 16).read_to_end(&mut header).map_err(unreadable)?;
-        if header.is_empty() || header == SQLITE_HEADER {
-            return Ok(());
-        }
-        Err(format!("the credentials store {} is damaged (not a SQLite database)", path.display()))
+    /// Checks, before the library opens it, that the saved store can be used:
+    /// proven damage is told apart from a passing fault (issue 11, item 3).
+    /// A damaged store would otherwise fail inside the library later, looking
+    /// like a network fault (tried here: endless 408s); a passing fault (too
+    /// many open files, a full disk) must not be taken for damage, since
+    /// damage deletes the credentials.
+    pub fn check(&self, agent: AgentId) -> Result<(), StoreProblem> {
+        check_store(&self.database(agent))
     }
 
-    /// Makes the directories 0700 and the database file 0600, creating what is
-    /// missing and tightening what is too open. Returns the database path.
-    pub fn prepare(&self, agent: AgentId) -> io::Result<PathBuf> {
-        for dir in [self.root.clone(), self.dir(agent)] {
-            DirBuilder::new().recursive(true).mode(PRIVATE_DIR).create(&dir)?;
-            fs::set_permissions(&dir, fs::Permissions::from_mode(PRIVATE_DIR))?;
+    /// [`StoreFiles::prepare`] for the store of any directory.
+    pub fn prepare_in(&self, dir: &Path) -> io::Result<PathBuf> {
+        for dir in [&self.root, dir] {
+            DirBuilder::new().recursive(true).mode(PRIVATE_DIR).create(dir)?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(PRIVATE_DIR))?;
         }
-        let database = self.database(agent);
+        let database = database_in(dir);
         OpenOptions::new().create(true).append(true).mode(PRIVATE_FILE).open(&database)?;
-        for file in self.files(agent)? {
+        for file in files_in(dir)? {
             fs::set_permissions(&file, fs::Permissions::from_mode(PRIVATE_FILE))?;
         }
         Ok(database)
     }
 
+    /// Makes the directories 0700 and the database file 0600, creating what is
+    /// missing and tightening what is too open. Returns the database path.
+    pub fn prepare(&self, agent: AgentId) -> io::Result<PathBuf> {
+        self.prepare_in(&self.dir(agent))
+    }
+
     /// Deletes the agent's store and its directory (D-1, auth and fatal closes). Idempotent.
     pub fn delete(&self, agent: AgentId) -> io::Result<()> {
-        match fs::remove_dir_all(self.dir(agent)) {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
-            _ => Ok(()),
-        }
+        remove_dir(&self.dir(agent))
     }
 
     /// The files in the agent's store directory.
     pub fn files(&self, agent: AgentId) -> io::Result<Vec<PathBuf>> {
-        let mut files = Vec::new();
-        for entry in fs::read_dir(self.dir(agent))? {
-            let entry = entry?;
-            if entry.file_type()?.is_file() {
-                files.push(entry.path());
-            }
-        }
-        files.sort();
-        Ok(files)
+        files_in(&self.dir(agent))
     }
+}
+
+/// Why a saved credentials store cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreProblem {
+    /// Proven damaged: not a SQLite database, corrupt content, or not a
+    /// store the library can read. A corrupted session (500): the credentials
+    /// are gone for good and a new QR is needed.
+    Damaged(String),
+    /// Cannot be opened now, for a reason that passes: too many open files,
+    /// a full disk, a permission. The credentials are kept and the attempt is
+    /// retried like any recoverable close.
+    Unavailable(String),
+}
+
+impl StoreProblem {
+    /// The words staff read.
+    pub fn detail(&self) -> &str {
+        match self {
+            StoreProblem::Damaged(detail) | StoreProblem::Unavailable(detail) => detail,
+        }
+    }
+}
+
+/// The database file of a store directory.
+fn database_in(dir: &Path) -> PathBuf {
+    dir.join("session.db")
+}
+
+/// Deletes a store directory; one already gone is fine.
+fn remove_dir(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+        _ => Ok(()),
+    }
+}
+
+/// The files in a store directory.
+fn files_in(dir: &Path) -> io::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// See [`StoreFiles::check`].
+pub(crate) fn check_store(path: &Path) -> Result<(), StoreProblem> {
+    const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+    if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(StoreProblem::Damaged("the credentials file is a directory".into()));
+    }
+    let unavailable =
+        |err: io::Error| StoreProblem::Unavailable(format!("cannot open the credentials file: {}", plain(&err)));
+    let mut file = fs::File::open(path).map_err(unavailable)?;
+    let mut header = Vec::with_capacity(16);
+    Read::take(&mut file, 16).read_to_end(&mut header).map_err(unavailable)?;
+    drop(file);
+    if header.is_empty() {
+        return Ok(()); // Created for a pairing that never got as far as saving anything.
+    }
+    if header != SQLITE_HEADER {
+        return Err(StoreProblem::Damaged("the credentials file is not a SQLite database".into()));
+    }
+    check_content(path)
+}
+
+/// Asks SQLite to read the whole store: corruption is damage, a failure to
+/// open it at all is not.
+fn check_content(path: &Path) -> Result<(), StoreProblem> {
+    use rusqlite::{ErrorCode, OpenFlags};
+    let classify = |err: rusqlite::Error| match err.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            StoreProblem::Damaged(format!("the credentials file is damaged: {err}"))
+        }
+        _ => StoreProblem::Unavailable(format!("cannot open the credentials file: {err}")),
+    };
+    // Read-write without create: SQLite may need to roll back a journal left
+    // by a crash, and the library opens it read-write right after anyway.
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(classify)?;
+    let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |row| row.get(0)).map_err(classify)?;
+    if verdict != "ok" {
+        return Err(StoreProblem::Damaged(format!("the credentials file is damaged: {verdict}")));
+    }
+    Ok(())
+}
+
+/// An I/O error in plain words: "too many open files", not "Too many open files (os error 24)".
+pub(crate) fn plain(err: &io::Error) -> String {
+    let text = err.to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text);
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| first.to_lowercase().chain(chars).collect())
 }
 
 #[cfg(test)]
@@ -128,5 +237,55 @@ mod tests {
         assert!(!files.dir(agent).exists());
         files.delete(agent).unwrap();
         assert!(!files.exists(agent));
+    }
+
+    /// Issue 11, item 3: only proven damage is damage. A store that is a
+    /// directory, not a SQLite file, or a SQLite file whose content SQLite
+    /// cannot read is damaged; a sound store, an empty one (a pairing that
+    /// saved nothing yet) and a real SQLite database pass.
+    #[test]
+    fn l3_check_finds_damage_only_where_it_is_proven() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = StoreFiles::new(tmp.path().join("whatsapp"));
+        let store = |n: i64| {
+            let agent = AgentId(n);
+            (agent, files.prepare(agent).unwrap())
+        };
+
+        let (empty, _) = store(1);
+        assert_eq!(files.check(empty), Ok(()));
+
+        let (sound, path) = store(2);
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode = WAL; CREATE TABLE device (id INTEGER PRIMARY KEY, jid TEXT); INSERT INTO device (jid) VALUES ('x');").unwrap();
+        drop(conn);
+        assert_eq!(files.check(sound), Ok(()));
+
+        let (garbage, path) = store(3);
+        fs::write(&path, b"this is not a SQLite database ".repeat(200)).unwrap();
+        assert!(matches!(files.check(garbage), Err(StoreProblem::Damaged(d)) if d.contains("not a SQLite database")));
+
+        // A SQLite header followed by noise: only reading the content tells.
+        let (torn, path) = store(4);
+        let mut bytes = fs::read(files.database(sound)).unwrap();
+        bytes.truncate(100);
+        bytes.extend(std::iter::repeat_n(0xA5, 8_000));
+        fs::write(&path, bytes).unwrap();
+        assert!(
+            matches!(files.check(torn), Err(StoreProblem::Damaged(d)) if d.contains("damaged")),
+            "{:?}",
+            files.check(torn)
+        );
+
+        let (directory, path) = store(5);
+        fs::remove_file(&path).unwrap();
+        fs::create_dir(&path).unwrap();
+        assert!(matches!(files.check(directory), Err(StoreProblem::Damaged(_))));
+    }
+
+    #[test]
+    fn io_errors_read_in_plain_words() {
+        let err = io::Error::from_raw_os_error(24);
+        assert_eq!(plain(&err), "too many open files");
     }
 }

@@ -13,135 +13,17 @@
 //! tokio's paused clock would jump its timeouts forward. They wait for
 //! states, never for fixed periods, and compare the gaps the server measured.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use common::*;
 use switchboard_engine::clock::SystemClock;
-use switchboard_engine::lifecycle::{AgentId, CloseCode, HistoryEntry, Rule, Status, Trigger};
-use switchboard_engine::supervisor::{AgentView, Options, Supervisor};
-use switchboard_whatsapp::{ServerOptions, WhatsAppConnector};
-use tokio::net::TcpListener;
-
-/// A WhatsApp Web version to announce, so the client asks WhatsApp for none.
-const VERSION: (u32, u32, u32) = (2, 3000, 1_000_000_000);
-/// The engine's retry delay in these tests; the library's own first retry comes after 1 s.
-const BACKOFF: Duration = Duration::from_millis(1_800);
-
-#[derive(Clone, Copy)]
-enum Server {
-    /// Nothing listens on the port.
-    Refusing,
-    /// Accepts the TCP connection and closes it at once.
-    AcceptAndDrop,
-    /// Accepts the TCP connection and never says a word.
-    AcceptAndHang,
-}
-
-/// Starts `server` on a free loopback port; returns its URL and the times of each accepted connection.
-async fn start_server(server: Server) -> (String, Arc<Mutex<Vec<Instant>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepted = Arc::new(Mutex::new(Vec::new()));
-    match server {
-        Server::Refusing => drop(listener),
-        Server::AcceptAndDrop | Server::AcceptAndHang => {
-            let accepted = accepted.clone();
-            tokio::spawn(async move {
-                let mut held = Vec::new();
-                while let Ok((stream, _)) = listener.accept().await {
-                    accepted.lock().unwrap().push(Instant::now());
-                    if matches!(server, Server::AcceptAndHang) {
-                        held.push(stream);
-                    }
-                }
-            });
-        }
-    }
-    (format!("ws://127.0.0.1:{port}/ws/chat"), accepted)
-}
-
-struct Setup {
-    sup: Supervisor,
-    connector: WhatsAppConnector,
-    agent: AgentId,
-    dir: tempfile::TempDir,
-}
-
-impl Setup {
-    /// Closes the app gracefully and waits until every client let go of its store (P-4).
-    async fn stop(&self) {
-        self.sup.shutdown().await;
-        assert!(self.connector.wait_closed(Duration::from_secs(30)).await, "a client did not stop");
-    }
-}
-
-/// A linked agent (a saved store, status `connected`) in a database, the app
-/// then started on it with the real connector pointed at `url`. P-3 resumes it.
-async fn linked_agent_resuming_against(url: &str) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("switchboard.db");
-    let connector = WhatsAppConnector::with_server(
-        dir.path().join("whatsapp"),
-        ServerOptions { url: Some(url.to_owned()), version: Some(VERSION) },
-    );
-    let options = || Options { clock: Arc::new(SystemClock), connector: Arc::new(connector.clone()), seed: 7 };
-    let sup = Supervisor::start(&db, options()).await.unwrap();
-    let agent = sup.add("Support 1").await.unwrap().record.id;
-    let changes = [("backoff_base_ms", BACKOFF), ("backoff_cap_ms", BACKOFF)]
-        .map(|(key, d)| (key.to_owned(), d.as_millis() as i64))
-        .into_iter()
-        .chain([("jitter_percent".to_owned(), 0), ("connect_timeout_ms".to_owned(), 5_000)]);
-    sup.update_settings(changes.collect()).await.unwrap();
-    sup.shutdown().await;
-
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute(
-        "UPDATE agents SET status = 'connected', has_credentials = 1, disconnected_at = NULL, phone = '+4915112345678' WHERE id = ?1",
-        [agent.0],
-    )
-    .unwrap();
-    drop(conn);
-    connector.files().prepare(agent).unwrap();
-
-    let sup = Supervisor::start(&db, options()).await.unwrap();
-    Setup { sup, connector, agent, dir }
-}
-
-/// Waits (real time, bounded) until the agent's view satisfies `done`.
-async fn wait_for(sup: &Supervisor, agent: AgentId, what: &str, done: impl Fn(&AgentView) -> bool) -> AgentView {
-    let limit = Instant::now() + Duration::from_secs(60);
-    loop {
-        let view = sup.view(agent).unwrap();
-        if done(&view) {
-            return view;
-        }
-        assert!(Instant::now() < limit, "gave up waiting for {what}; last view: {:?}", view.record);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The engine's attempts: history entries that moved the agent to `connecting`, oldest first.
-async fn engine_attempts(sup: &Supervisor, agent: AgentId) -> Vec<HistoryEntry> {
-    let mut history = sup.history(agent, 1_000).await.unwrap();
-    history.sort_by_key(|h| h.at);
-    history.into_iter().filter(|h| h.to == Status::Connecting).collect()
-}
-
-/// Waits for the retry number `n` to have been scheduled after a 408.
-async fn wait_for_retry(sup: &Supervisor, agent: AgentId, n: u32) -> AgentView {
-    wait_for(sup, agent, &format!("retry {n}"), |v| {
-        v.record.status == Status::Reconnecting && v.record.retry_attempt == n
-    })
-    .await
-}
-
-fn assert_recoverable_timeout(view: &AgentView) {
-    assert_eq!(view.record.status, Status::Reconnecting);
-    assert_eq!(view.record.last_code, Some(CloseCode::TIMED_OUT));
-    assert!(view.record.has_credentials, "a recoverable close keeps the credentials (L-4)");
-}
+use switchboard_engine::lifecycle::{CloseCode, Rule, Status, Trigger};
+use switchboard_engine::supervisor::{Options, Supervisor};
 
 /// L-4, R-1: a refused connection is a 408; the engine retries on its backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,6 +158,51 @@ async fn l3_a_corrupted_or_unreadable_store_fails_only_its_own_agent() {
     })
     .await;
     assert_recoverable_timeout(&view);
+    sup.shutdown().await;
+    assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
+}
+
+/// D-1 without a live link, on the real connector: a disconnect while the
+/// agent waits for its retry sets the credentials aside for an unlink job
+/// (the agent's own store is gone, so Connect pairs afresh), the job keeps
+/// its store while WhatsApp cannot be reached, and a restart finds it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d1_a_disconnect_without_a_link_keeps_the_credentials_for_the_unlink_job() {
+    let (url, _) = start_server(Server::Refusing).await;
+    let s = linked_agent_resuming_against(&url).await;
+    wait_for_retry(&s.sup, s.agent, 1).await;
+    let files = s.connector.files();
+    let aside = files.set_aside_dir(1);
+
+    s.sup.disconnect(s.agent).await.unwrap();
+    let view = s.sup.view(s.agent).unwrap();
+    assert_eq!(view.record.status, Status::Disconnected);
+    assert!(view.unlinking);
+    assert!(!files.dir(s.agent).exists(), "the agent's store was set aside");
+    assert!(aside.join("session.db").exists(), "the job holds the credentials");
+    // The refusing server fails the job's first try; it is kept for the next.
+    let db = s.dir.path().join("switchboard.db");
+    let failed_tries = || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.query_row("SELECT attempt, last_error FROM unlinks WHERE id = 1", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Option<String>>(1)?))
+        })
+        .unwrap()
+    };
+    let limit = std::time::Instant::now() + Duration::from_secs(60);
+    while failed_tries().0 == 0 {
+        assert!(std::time::Instant::now() < limit, "the unlink job never tried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (_, why) = failed_tries();
+    assert!(why.as_deref().is_some_and(|w| w.contains("could not reach WhatsApp")), "{why:?}");
+    s.stop().await;
+    assert!(aside.join("session.db").exists(), "kept while WhatsApp cannot be reached");
+
+    let options = Options { clock: Arc::new(SystemClock), connector: Arc::new(s.connector.clone()), seed: 7 };
+    let sup = Supervisor::start(&db, options).await.unwrap();
+    assert!(sup.view(s.agent).unwrap().unlinking, "the job survived the restart");
+    assert!(!sup.view(s.agent).unwrap().record.has_credentials);
     sup.shutdown().await;
     assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
 }

@@ -21,7 +21,10 @@ impl fmt::Display for AgentId {
 /// step in tests: `disconnected_at` is set exactly when the status is
 /// `disconnected`, `next_retry_at` exactly when `reconnecting`,
 /// `qr_expires_at` exactly when `qr_pending`, and `clean_disconnect` only
-/// while `disconnected`.
+/// while `disconnected`; a `conflict` has its auth failure time; credentials
+/// exist while `connected` or `reconnecting` and never while `qr_pending`,
+/// `conflict` or `disconnected`; the retry counter runs only while
+/// `reconnecting` or `connecting`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRecord {
     /// The row's key; never reused for another agent.
@@ -95,6 +98,20 @@ impl AgentRecord {
         ];
         if self.clean_disconnect && s != Status::Disconnected {
             return Err(format!("agent {}: clean_disconnect set with status {s}", self.id));
+        }
+        if s == Status::Conflict && self.last_auth_failure_at.is_none() {
+            return Err(format!("agent {}: conflict without an auth failure time (L-2)", self.id));
+        }
+        let credentials = match s {
+            Status::Connected | Status::Reconnecting => Some(true),
+            Status::QrPending | Status::Conflict | Status::Disconnected => Some(false),
+            Status::Connecting | Status::Failed | Status::Unreadable => None,
+        };
+        if credentials.is_some_and(|expected| expected != self.has_credentials) {
+            return Err(format!("agent {}: has_credentials={} with status {s}", self.id, self.has_credentials));
+        }
+        if self.retry_attempt > 0 && !matches!(s, Status::Reconnecting | Status::Connecting) {
+            return Err(format!("agent {}: retry {} counted with status {s}", self.id, self.retry_attempt));
         }
         for (field, set, expected) in pairs {
             if set != expected {
@@ -177,4 +194,29 @@ impl Agent {
     pub fn has_live_connection(&self) -> bool {
         self.attempt.as_ref().is_some_and(|a| a.live)
     }
+
+    /// How a disconnect or removal gets the device off the phone (D-1): the
+    /// one place that decides it.
+    pub fn unlink_plan(&self) -> UnlinkPlan {
+        if !self.record.has_credentials {
+            UnlinkPlan::NothingLinked
+        } else if self.record.status == Status::Connected && self.has_live_connection() {
+            UnlinkPlan::LogOutNow
+        } else {
+            UnlinkPlan::Later
+        }
+    }
+}
+
+/// How the device leaves the phone when its agent is disconnected or removed (D-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlinkPlan {
+    /// No credentials: nothing is linked; whatever half-made store exists is deleted.
+    NothingLinked,
+    /// The link is open: log out on it, then delete the credentials.
+    LogOutNow,
+    /// Credentials but no open link (reconnecting, failed, still connecting,
+    /// just started): an unlink job connects with them later, logs out and
+    /// deletes them.
+    Later,
 }

@@ -9,11 +9,12 @@ use rand::Rng;
 use std::time::Duration;
 
 use super::admission::{Decision, Verdict, admit};
-use super::{
-    Agent, AgentRecord, Attempt, Classification, CloseClass, CloseCode, Rule, Settings, Status, Trigger, backoff,
-    classify,
-};
+use super::agent::UnlinkPlan;
+use super::{Agent, AgentRecord, Attempt, CloseClass, CloseCode, Rule, Settings, Status, Trigger, backoff, classify};
 use crate::clock::Timestamp;
+
+/// The timeline's words when an unlink job begins (D-1).
+pub const UNLINKING: &str = "unlinking from the phone…";
 
 /// Everything that can happen to an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +45,12 @@ pub enum Input {
     KeepAliveLost,
     /// The connection ended because WhatsApp issued no more QR codes.
     QrExhausted,
+    /// The attempt ended because the saved credentials could not be opened
+    /// for a passing reason: recoverable, credentials kept (L-4).
+    CredentialsUnavailable {
+        /// The plain-words reason, shown under the badge.
+        detail: String,
+    },
     /// A stored deadline may have passed: QR expiry or connect timeout.
     DeadlinePassed,
     /// The app started (P-3).
@@ -78,6 +85,9 @@ pub enum Effect {
     },
     /// Delete the agent's credentials (D-1, auth and fatal closes, P-6).
     ForgetCredentials,
+    /// Set the agent's credentials aside for an unlink job, saved with this
+    /// step, that logs the device out of the phone later (D-1).
+    UnlinkLater,
     /// Raise a desktop notification: a person must act (L-3, R-2).
     Notify {
         /// The headline, naming the agent ("<name>: needs attention").
@@ -164,6 +174,12 @@ pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rn
                     // The codes ran out after a scan or before any was shown: an ordinary close.
                     m.closed(CloseCode::CONNECTION_CLOSED, None, Trigger::Connector, None);
                 }
+            }
+        }
+        Input::CredentialsUnavailable { detail } => {
+            if m.agent.has_live_connection() {
+                m.agent.attempt.as_mut().expect("live").live = false;
+                m.recoverable(None, &detail, Trigger::Connector, Rule::L4);
             }
         }
         Input::DeadlinePassed => m.deadlines(),
@@ -274,9 +290,12 @@ impl<R: Rng> Machine<'_, R> {
     }
 
     fn disconnect(&mut self) {
-        let logout = self.agent.record.has_credentials;
-        self.close_live(logout);
-        self.effects.push(Effect::ForgetCredentials);
+        let plan = self.agent.unlink_plan();
+        self.close_live(plan == UnlinkPlan::LogOutNow);
+        self.effects.push(match plan {
+            UnlinkPlan::Later => Effect::UnlinkLater,
+            UnlinkPlan::LogOutNow | UnlinkPlan::NothingLinked => Effect::ForgetCredentials,
+        });
         self.agent.attempt = None;
         let r = self.record();
         r.has_credentials = false;
@@ -289,6 +308,17 @@ impl<R: Rng> Machine<'_, R> {
         r.disconnected_at = None;
         self.transition(Status::Disconnected, None, "disconnected by user".into(), Trigger::User, Rule::D1);
         self.record().clean_disconnect = true;
+        if plan == UnlinkPlan::Later {
+            self.history.push(HistoryEntry {
+                at: self.now,
+                from: Status::Disconnected,
+                to: Status::Disconnected,
+                code: None,
+                reason: UNLINKING.into(),
+                trigger: Trigger::User,
+                rule: Some(Rule::D1),
+            });
+        }
     }
 
     fn qr(&mut self, code: String) {
@@ -409,30 +439,43 @@ impl<R: Rng> Machine<'_, R> {
             CloseClass::RestartRequired if scanned => {
                 // the phone paired; restart after `backoff_base` to finish.
                 let reason = format!("QR scanned — restarting to finish pairing ({code})");
-                self.schedule_retry(code, &close, Some(self.settings.backoff_base), reason, trigger, Rule::Q3);
+                let named = format!("{} ({code})", close.name);
+                self.schedule_retry(Some(code), &named, Some(self.settings.backoff_base), reason, trigger, Rule::Q3);
             }
             CloseClass::Recoverable | CloseClass::RestartRequired => {
-                if !self.agent.record.has_credentials {
-                    // Nothing to resume from, and a retry must not show a QR:
-                    // a clean state the person can retry from at once.
-                    self.agent.attempt = None;
-                    let reason = format!("could not connect: {} ({code}) — click Connect to try again", close.name);
-                    self.transition(Status::Disconnected, Some(code), reason, trigger, Rule::R4);
-                    return;
-                }
-                let k = self.agent.record.retry_attempt + 1;
-                let reason = format!("{} ({code}) — retry {k} of {}", close.name, self.settings.max_retries);
-                self.schedule_retry(code, &close, None, reason, trigger, rule.unwrap_or(Rule::L4));
+                self.recoverable(Some(code), close.name, trigger, rule.unwrap_or(Rule::L4));
             }
         }
     }
 
+    /// A passing failure (L-4): `what` failed, with `code` when WhatsApp
+    /// closed the connection. Retried from the saved credentials; with none,
+    /// an error's `disconnected`.
+    fn recoverable(&mut self, code: Option<CloseCode>, what: &str, trigger: Trigger, rule: Rule) {
+        let named = match code {
+            Some(code) => format!("{what} ({code})"),
+            None => what.to_owned(),
+        };
+        if !self.agent.record.has_credentials {
+            // Nothing to resume from, and a retry must not show a QR:
+            // the person can retry at once.
+            self.agent.attempt = None;
+            let reason = format!("could not connect: {named} — click Connect to try again");
+            self.transition(Status::Disconnected, code, reason, trigger, Rule::R4);
+            return;
+        }
+        let k = self.agent.record.retry_attempt + 1;
+        let reason = format!("{named} — retry {k} of {}", self.settings.max_retries);
+        self.schedule_retry(code, &named, None, reason, trigger, rule);
+    }
+
     /// count the failed attempt and schedule the next (`reason`
-    /// says why), or give up. `fixed_delay` replaces the backoff.
+    /// says why), or give up naming the last failure (`named`). `fixed_delay`
+    /// replaces the backoff.
     fn schedule_retry(
         &mut self,
-        code: CloseCode,
-        close: &Classification,
+        code: Option<CloseCode>,
+        named: &str,
         fixed_delay: Option<Duration>,
         reason: String,
         trigger: Trigger,
@@ -442,16 +485,16 @@ impl<R: Rng> Machine<'_, R> {
         let k = self.agent.record.retry_attempt + 1;
         let max = self.settings.max_retries;
         if k > max {
-            let reason = format!("gave up after {max} attempts (last: {} {code})", close.name);
+            let reason = format!("gave up after {max} attempts (last: {named})");
             self.record().retry_attempt = 0;
             self.notify(&reason);
-            self.transition(Status::Failed, Some(code), reason, trigger, Rule::R2);
+            self.transition(Status::Failed, code, reason, trigger, Rule::R2);
             return;
         }
         let delay = fixed_delay.unwrap_or_else(|| backoff::retry_delay(k, self.settings, self.rng));
         let at = self.now.plus(delay);
         self.record().retry_attempt = k;
-        self.transition(Status::Reconnecting, Some(code), reason, trigger, rule);
+        self.transition(Status::Reconnecting, code, reason, trigger, rule);
         self.record().next_retry_at = Some(at);
     }
 
@@ -492,6 +535,10 @@ impl<R: Rng> Machine<'_, R> {
     }
 
     fn startup(&mut self, has_credentials: bool) {
+        // Credentials the record does not know: the phone paired and the app
+        // stopped before the scan was saved, or before a forget deleted them.
+        // The phone lists that device, so it is unlinked like D-1's (P-5).
+        let unrecorded = has_credentials && !self.agent.record.has_credentials;
         // Trust the connector about whether credentials really exist; the
         // correction is saved with the step, like any other change.
         self.record().has_credentials &= has_credentials;
@@ -512,7 +559,9 @@ impl<R: Rng> Machine<'_, R> {
                 self.record().next_retry_at = Some(now);
             }
             Status::QrPending | Status::Connecting | Status::Connected | Status::Reconnecting => {
-                self.effects.push(Effect::ForgetCredentials);
+                if !unrecorded {
+                    self.effects.push(Effect::ForgetCredentials);
+                }
                 self.record().has_credentials = false;
                 let reason = "QR expired while the app was closed".into();
                 self.transition(Status::Disconnected, None, reason, Trigger::Startup, Rule::P3);
@@ -520,6 +569,19 @@ impl<R: Rng> Machine<'_, R> {
             }
             // `disconnected`, `conflict`, `failed` and unreadable rows stay as they are.
             Status::Disconnected | Status::Conflict | Status::Failed | Status::Unreadable => {}
+        }
+        if unrecorded {
+            self.effects.push(Effect::UnlinkLater);
+            let status = self.agent.record.status;
+            self.history.push(HistoryEntry {
+                at: self.now,
+                from: status,
+                to: status,
+                code: None,
+                reason: format!("{UNLINKING} (a device paired while the app stopped)"),
+                trigger: Trigger::Startup,
+                rule: Some(Rule::P3),
+            });
         }
         self.agent.attempt = None;
     }

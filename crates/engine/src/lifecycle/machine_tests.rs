@@ -183,6 +183,35 @@ fn l4_recoverable_closes_while_connected_schedule_a_retry_and_keep_credentials()
     }
 }
 
+/// L-4: credentials that cannot be opened for a passing reason are kept and
+/// retried with the reason in plain words; the retries give up by R-2 naming
+/// it, never as a corrupted session.
+#[test]
+fn l4_credentials_that_cannot_be_opened_now_are_kept_and_retried() {
+    let detail = "cannot open the credentials file: too many open files";
+    let mut h = Harness::connected();
+    h.close(408);
+    h.now = h.agent.record.next_retry_at.unwrap();
+    h.feed(Input::Connect(Trigger::Auto));
+    let step = h.feed(Input::CredentialsUnavailable { detail: detail.into() }).clone();
+    assert_eq!(h.status(), Status::Reconnecting);
+    assert!(h.agent.record.has_credentials);
+    assert!(step.effects.is_empty(), "{:?}", step.effects);
+    assert_eq!(h.agent.record.retry_attempt, 2);
+    assert_eq!(h.agent.record.last_code, None);
+    assert_eq!(h.agent.record.reason, format!("{detail} — retry 2 of 5"));
+    assert_eq!(step.history[0].rule, Some(Rule::L4));
+
+    while h.status() == Status::Reconnecting {
+        h.now = h.agent.record.next_retry_at.unwrap();
+        h.feed(Input::Connect(Trigger::Auto));
+        h.feed(Input::CredentialsUnavailable { detail: detail.into() });
+    }
+    assert_eq!(h.status(), Status::Failed);
+    assert_eq!(h.agent.record.reason, format!("gave up after 5 attempts (last: {detail})"));
+    assert!(h.agent.record.has_credentials, "R-2 keeps them: Connect resumes once the fault passes");
+}
+
 ///
 #[test]
 fn r1_retry_times_follow_the_backoff_within_jitter() {
@@ -406,7 +435,8 @@ fn q3_515_with_no_qr_is_a_normal_recoverable_retry() {
     assert_eq!(h.agent.record.retry_attempt, 1);
 }
 
-/// D-1.
+/// D-1: from every status the agent is clean at once; an open link is
+/// logged out on the spot, credentials without one go to an unlink job.
 #[test]
 fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
     type Setup = Box<dyn Fn() -> Harness>;
@@ -445,12 +475,32 @@ fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
                 h
             }),
         ),
+        (
+            "failed keeping the credentials (405)",
+            Box::new(|| {
+                let mut h = Harness::connected();
+                h.close(405);
+                h
+            }),
+        ),
+        (
+            "connecting on a resume",
+            Box::new(|| {
+                let mut h = Harness::connected();
+                h.close(428);
+                h.now = h.agent.record.next_retry_at.unwrap();
+                h.feed(Input::Connect(Trigger::Auto));
+                h
+            }),
+        ),
         ("disconnected", Box::new(Harness::new)),
     ];
     for (name, setup) in setups {
         let mut h = setup();
-        let was_linked_and_live = h.agent.record.has_credentials && h.agent.has_live_connection();
+        let plan = h.agent.unlink_plan();
         let was_live = h.agent.has_live_connection();
+        let linked = h.agent.record.has_credentials;
+        let linked_and_connected = linked && was_live && h.status() == Status::Connected;
         h.advance(SEC);
         let step = h.feed(Input::Disconnect).clone();
         let r = &h.agent.record;
@@ -466,9 +516,15 @@ fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
         assert_eq!(h.agent.attempt, None);
         let mut expected = Vec::new();
         if was_live {
-            expected.push(Effect::CloseConnection { logout: was_linked_and_live });
+            expected.push(Effect::CloseConnection { logout: linked_and_connected });
         }
-        expected.push(Effect::ForgetCredentials);
+        if linked && !linked_and_connected {
+            assert_eq!(plan, UnlinkPlan::Later, "{name}");
+            expected.push(Effect::UnlinkLater);
+            assert_eq!(step.history.last().unwrap().reason, machine::UNLINKING, "{name}: the timeline says so");
+        } else {
+            expected.push(Effect::ForgetCredentials);
+        }
         assert_eq!(step.effects, expected, "{name}");
     }
 }
@@ -557,6 +613,25 @@ fn p3_startup_resumes_linked_agents_and_cleans_stale_pairings() {
             _ => assert_eq!(h.agent.record, before, "{from}"),
         }
     }
+}
+
+/// P-3, D-1: credentials the record does not know (the phone paired, the
+/// app was killed before the scan was saved) are unlinked, not deleted: the
+/// phone would list the device for good.
+#[test]
+fn p3_credentials_the_record_does_not_know_are_unlinked_at_start_up() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("q".into()));
+    let step = h.feed(Input::Startup { has_credentials: true }).clone();
+    assert_eq!(h.status(), Status::Disconnected);
+    assert!(!h.agent.record.has_credentials);
+    assert_eq!(step.effects, [Effect::UnlinkLater]);
+    assert!(step.history.last().unwrap().reason.starts_with(machine::UNLINKING));
+
+    let mut h = Harness::new();
+    let step = h.feed(Input::Startup { has_credentials: true }).clone();
+    assert_eq!(step.effects, [Effect::UnlinkLater], "a disconnected agent's left-over credentials too");
 }
 
 ///

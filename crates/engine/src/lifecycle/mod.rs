@@ -28,7 +28,7 @@ pub mod status;
 mod machine_tests;
 
 pub use admission::{BlockKind, Decision, Verdict, admit};
-pub use agent::{Agent, AgentId, AgentRecord, Attempt, Trigger};
+pub use agent::{Agent, AgentId, AgentRecord, Attempt, Trigger, UnlinkPlan};
 pub use classify::{Classification, CloseClass, CloseCode, classify};
 pub use machine::{Effect, HistoryEntry, Input, Step, step};
 pub use name::{MAX_NAME_CHARS, NameError, validate_name};

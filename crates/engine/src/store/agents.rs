@@ -131,10 +131,15 @@ impl Store {
     }
 
     /// Deletes an agent and, by cascade, its history.
-    pub(crate) fn remove_agent(&mut self, id: AgentId) -> Result<(), StoreError> {
+    /// Deletes the agent and its history; `unlink` is the job that unlinks
+    /// its device later (D-1), saved in the same transaction.
+    pub(crate) fn remove_agent(&mut self, id: AgentId, unlink: Option<&super::UnlinkRow>) -> Result<(), StoreError> {
         let tx = self.write_transaction()?;
         if tx.execute("DELETE FROM agents WHERE id = ?1", [id.0])? == 0 {
             return Err(StoreError::NoSuchAgent(id.0));
+        }
+        if let Some(unlink) = unlink {
+            super::unlinks::insert(&tx, unlink)?;
         }
         tx.commit()?;
         Ok(())

@@ -9,6 +9,8 @@ mod agents;
 pub use agents::agent_name_key;
 mod history;
 mod settings;
+mod unlinks;
+pub use unlinks::UnlinkRow;
 pub(crate) mod writer;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +25,7 @@ use crate::lifecycle::{AgentRecord, HistoryEntry};
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../../migrations/0001_initial.sql")),
     M::up(include_str!("../../../../migrations/0002_clean_disconnect.sql")),
+    M::up(include_str!("../../../../migrations/0003_unlinks.sql")),
 ];
 
 /// The schema version this build writes and understands.
@@ -76,13 +79,14 @@ pub enum StoreError {
     WriterGone,
 }
 
-/// One status change: the agent's new row (if it changed) and its history
-/// entries, committed together (P-1).
+/// One status change: the agent's new row (if it changed), its history
+/// entries and the unlink job it began (D-1), committed together (P-1).
 #[derive(Debug, Clone)]
 pub(crate) struct Change {
     pub(crate) agent: crate::lifecycle::AgentId,
     pub(crate) record: Option<AgentRecord>,
     pub(crate) history: Vec<HistoryEntry>,
+    pub(crate) unlink: Option<UnlinkRow>,
 }
 
 /// An open, migrated database; one per app, owned by the writer while the engine runs.
@@ -135,6 +139,9 @@ impl Store {
             }
             for entry in &change.history {
                 history::append(&tx, change.agent, entry)?;
+            }
+            if let Some(unlink) = &change.unlink {
+                unlinks::insert(&tx, unlink)?;
             }
         }
         tx.commit()?;

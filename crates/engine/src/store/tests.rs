@@ -59,7 +59,7 @@ fn records_round_trip_and_names_are_unique_regardless_of_case() {
         trigger: Trigger::Connector,
         rule: Some(Rule::L2),
     };
-    let change = Change { agent: r.id, record: Some(r.clone()), history: vec![entry.clone()] };
+    let change = Change { agent: r.id, record: Some(r.clone()), history: vec![entry.clone()], unlink: None };
     store.commit(&[&change]).unwrap();
     drop(store);
     let store = Store::open(&path).unwrap();
@@ -95,7 +95,7 @@ fn o2_a_stored_rule_this_version_does_not_know_reads_as_unknown() {
         trigger: Trigger::User,
         rule: Some(Rule::A2),
     };
-    store.commit(&[&Change { agent: r.id, record: None, history: vec![entry.clone()] }]).unwrap();
+    store.commit(&[&Change { agent: r.id, record: None, history: vec![entry.clone()], unlink: None }]).unwrap();
     store.connection().execute("UPDATE history SET rule = 'Z-99'", []).unwrap();
     assert_eq!(store.history(r.id, 1).unwrap(), vec![HistoryEntry { rule: None, ..entry }]);
 }
@@ -108,11 +108,12 @@ fn a_failing_change_rolls_back_its_whole_transaction() {
     let mut moved = r.clone();
     moved.status = Status::Failed;
     moved.disconnected_at = None;
-    let good = Change { agent: r.id, record: Some(moved), history: vec![] };
+    let good = Change { agent: r.id, record: Some(moved), history: vec![], unlink: None };
     let ghost = Change {
         agent: AgentId(999),
         record: Some(AgentRecord::new(AgentId(999), "x".into(), Timestamp(1))),
         history: vec![],
+        unlink: None,
     };
     assert!(matches!(store.commit(&[&good, &ghost]), Err(StoreError::NoSuchAgent(999))));
     assert_eq!(store.load_agent(r.id).unwrap().unwrap(), r);
@@ -147,7 +148,7 @@ fn the_writer_groups_concurrent_commits_and_answers_each() {
             let mut record = AgentRecord::new(id, format!("a{n}"), Timestamp(1));
             record.retry_attempt = n as u32;
             waits.push(tokio::spawn(async move {
-                handle.commit(Change { agent: id, record: Some(record), history: vec![] }).await
+                handle.commit(Change { agent: id, record: Some(record), history: vec![], unlink: None }).await
             }));
         }
         let mut out = Vec::new();

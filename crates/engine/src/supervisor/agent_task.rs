@@ -20,9 +20,9 @@ use crate::clock::Timestamp;
 use crate::connector::{Connection, ConnectorError, ConnectorEvent, EventSink, StartRequest, TaggedEvent};
 use crate::error::EngineError;
 use crate::lifecycle::admission::{attempt_cooldown_until, auth_cooldown_until, ban_until};
-use crate::lifecycle::{self, Agent, CloseCode, Decision, Effect, Input, Rule, Settings, Status, Trigger};
+use crate::lifecycle::{self, Agent, CloseCode, Decision, Effect, Input, Rule, Settings, Status, Trigger, UnlinkPlan};
 use crate::logging::log_history;
-use crate::store::Change;
+use crate::store::{Change, UnlinkRow};
 
 /// How long a pairing-code request may wait for WhatsApp's answer.
 const PAIR_CODE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -57,8 +57,12 @@ pub(super) enum Command {
     PairCode(String, oneshot::Sender<Result<(), EngineError>>),
     /// The new name is committed already; the task updates its view.
     Renamed(String, oneshot::Sender<()>),
-    /// Unlink, forget the credentials and stop; the caller deletes the row.
-    Remove(oneshot::Sender<()>),
+    /// Close the connection and stop; the caller deletes the row. The answer
+    /// is the unlink job to save with the deletion, when the device must
+    /// leave the phone later (D-1); otherwise the credentials are gone.
+    Remove(oneshot::Sender<Option<UnlinkRow>>),
+    /// Publish the view again: something it shows beside the agent changed.
+    Refresh,
     /// Answers once everything queued before it has been handled ([`super::Supervisor::settle`]).
     Barrier(oneshot::Sender<()>),
 }
@@ -143,10 +147,10 @@ impl AgentTask {
                 }
                 command = self.inbox.recv() => match command {
                     Some(Command::Remove(reply)) => {
-                        self.remove();
-                        let _ = reply.send(());
+                        let _ = reply.send(self.remove());
                         return;
                     }
+                    Some(Command::Refresh) => {}
                     Some(Command::Barrier(reply)) => {
                         let _ = reply.send(());
                     }
@@ -203,16 +207,22 @@ impl AgentTask {
                 self.publish();
                 let _ = reply.send(());
             }
-            Command::Remove(_) | Command::Barrier(_) => unreachable!("handled by run"),
+            Command::Remove(_) | Command::Barrier(_) | Command::Refresh => unreachable!("handled by run"),
         }
     }
 
-    fn remove(&mut self) {
-        let linked = self.agent.record.has_credentials;
+    /// Stops the agent for its removal; returns the unlink job its
+    /// credentials need, if any (D-1), for the caller to save.
+    fn remove(&mut self) -> Option<UnlinkRow> {
+        let plan = self.agent.unlink_plan();
         if let Some(connection) = self.connection.take() {
-            connection.close(linked);
+            connection.close(plan == UnlinkPlan::LogOutNow);
+        }
+        if plan == UnlinkPlan::Later {
+            return Some(self.shared.unlinks.new_job(&self.agent.record, self.shared.clock.now()));
         }
         self.forget_credentials();
+        None
     }
 
     async fn on_event(&mut self, tagged: TaggedEvent) {
@@ -236,6 +246,10 @@ impl AgentTask {
                 Input::QrExhausted
             }
             ConnectorEvent::KeepAliveLost => Input::KeepAliveLost,
+            ConnectorEvent::CredentialsUnavailable { detail } => {
+                self.connection = None;
+                Input::CredentialsUnavailable { detail }
+            }
         };
         if let Err(err) = self.apply(input).await {
             tracing::warn!(agent = %self.agent.record.id, "could not record a connection event, will retry: {err}");
@@ -289,11 +303,17 @@ impl AgentTask {
             let settings = *self.shared.settings.borrow();
             let step = lifecycle::step(&self.agent, input.clone(), now, &settings, &mut self.rng);
             let changed = step.record_changed(&self.agent.record);
+            // D-1: the unlink job is saved with the step that begins it.
+            let mut unlink = step
+                .effects
+                .contains(&Effect::UnlinkLater)
+                .then(|| self.shared.unlinks.new_job(&self.agent.record, now));
             if changed || !step.history.is_empty() {
                 let change = Change {
                     agent: self.agent.record.id,
                     record: changed.then(|| step.agent.record.clone()),
                     history: step.history.clone(),
+                    unlink: unlink.clone(),
                 };
                 if let Err(err) = self.shared.writer.commit(change).await {
                     self.keep_unsaved(std::iter::once(input).chain(queue));
@@ -307,7 +327,12 @@ impl AgentTask {
             decision = decision.or(step.decision);
             self.agent = step.agent;
             for effect in step.effects {
-                self.perform(effect, &mut queue);
+                if effect == Effect::UnlinkLater {
+                    let row = unlink.take().expect("made for this step");
+                    self.shared.unlinks.begin(&self.shared, row);
+                } else {
+                    self.perform(effect, &mut queue);
+                }
             }
         }
         self.unsaved_retry = None;
@@ -342,12 +367,13 @@ impl AgentTask {
                     Ok(connection) => self.connection = Some(connection),
                     Err(err) => {
                         tracing::warn!(agent = %id, "could not start a connection: {err}");
-                        // Unusable credentials are a corrupted session (500); anything else a timeout (408).
-                        let code = match err {
-                            ConnectorError::Credentials { .. } => CloseCode::BAD_SESSION,
-                            _ => CloseCode::TIMED_OUT,
+                        // Nothing here proves the credentials damaged (only the
+                        // connector can tell, with a 500): a passing fault, retried.
+                        let input = match err {
+                            ConnectorError::Credentials { detail, .. } => Input::CredentialsUnavailable { detail },
+                            _ => Input::Closed { code: CloseCode::TIMED_OUT, until: None },
                         };
-                        queue.push_back(Input::Closed { code, until: None });
+                        queue.push_back(input);
                     }
                 }
             }
@@ -357,6 +383,7 @@ impl AgentTask {
                 }
             }
             Effect::ForgetCredentials => self.forget_credentials(),
+            Effect::UnlinkLater => unreachable!("begun with the job saved in its step"),
             Effect::Notify { title, body } => {
                 let _ = self.shared.events.send(EngineEvent::Notification { agent: id, title, body });
             }
@@ -382,6 +409,7 @@ impl AgentTask {
             connect_preview: lifecycle::admit(record, Trigger::User, now, &settings),
             auth_cooldown_until: auth_cooldown_until(record, now, &settings),
             attempt_cooldown_until: attempt_cooldown_until(record, now, &settings),
+            unlinking: self.shared.unlinks.is_pending(record.id),
             version: 0,
         }
     }

@@ -11,6 +11,7 @@
 
 mod agent_task;
 mod pacer;
+mod unlinker;
 pub mod view;
 
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +52,8 @@ struct Shared {
     /// Owns every task of the engine: agent tasks and what they start beside
     /// themselves (a pairing-code request); shutdown waits for all of them.
     tasks: TaskTracker,
+    /// Unlink jobs under way (D-1).
+    unlinks: unlinker::Unlinks,
 }
 
 impl Shared {
@@ -109,14 +112,17 @@ impl Supervisor {
     /// view is published.
     pub async fn start(database: &Path, options: Options) -> Result<Supervisor, EngineError> {
         let path = database.to_owned();
-        let (store, settings, records) = tokio::task::spawn_blocking(move || {
+        let (store, settings, records, unlinks, next_unlink) = tokio::task::spawn_blocking(move || {
             let store = Store::open(&path)?;
             let settings = store.load_settings()?;
             let records = store.load_agents()?;
-            Ok::<_, EngineError>((store, settings, records))
+            let unlinks = store.load_unlinks()?;
+            let next_unlink = store.next_unlink_id()?;
+            Ok::<_, EngineError>((store, settings, records, unlinks, next_unlink))
         })
         .await
         .map_err(|_| EngineError::ShuttingDown)??;
+        let (unlink_queue, unlink_rx) = mpsc::unbounded_channel();
         let writer = Writer::start(store);
         let storage_fault = writer.fault();
         let (settings_tx, settings_rx) = watch::channel(settings);
@@ -131,6 +137,7 @@ impl Supervisor {
             pacer: StartPacer::default(),
             activity: AtomicU64::new(0),
             tasks: TaskTracker::new(),
+            unlinks: unlinker::Unlinks::new(next_unlink, unlink_queue),
         });
         let supervisor = Supervisor {
             inner: Arc::new(Inner {
@@ -147,6 +154,18 @@ impl Supervisor {
         supervisor.inner.shared.tasks.spawn(publish_storage_faults(
             supervisor.inner.storage_fault.clone(),
             supervisor.inner.shared.events.clone(),
+            supervisor.inner.stop.clone(),
+        ));
+        // Saved unlink jobs first: a crash may have come before their
+        // credentials were set aside, and no agent may pair afresh before.
+        let shared = &supervisor.inner.shared;
+        for row in unlinks {
+            shared.unlinks.begin(shared, row);
+        }
+        shared.tasks.spawn(unlinker::run(
+            shared.clone(),
+            Arc::downgrade(&supervisor.inner),
+            unlink_rx,
             supervisor.inner.stop.clone(),
         ));
         let mut registry = supervisor.inner.registry.lock().await;
@@ -254,16 +273,18 @@ impl Supervisor {
         self.view(id).ok_or(EngineError::UnknownAgent(id))
     }
 
-    /// Stops the agent (unlinking its device and deleting its credentials),
-    /// then deletes it and its history.
+    /// Stops the agent, then deletes it and its history. Its device leaves
+    /// the phone (D-1): logged out on the open link, or by an unlink job
+    /// saved with the deletion.
     pub async fn remove(&self, id: AgentId) -> Result<(), EngineError> {
         let mut registry = self.live_registry().await?;
         let handle = registry.get(&id).ok_or(EngineError::UnknownAgent(id))?;
         let (reply, answer) = oneshot::channel();
         handle.inbox.send(Command::Remove(reply)).map_err(|_| EngineError::ShuttingDown)?;
-        answer.await.map_err(|_| EngineError::ShuttingDown)?;
+        let unlink = answer.await.map_err(|_| EngineError::ShuttingDown)?;
         let name_key = registry.remove(&id).expect("checked").name_key;
-        if let Err(err) = self.inner.shared.writer.call(move |store| store.remove_agent(id)).await {
+        let saved = unlink.clone();
+        if let Err(err) = self.inner.shared.writer.call(move |store| store.remove_agent(id, saved.as_ref())).await {
             // The row stays, so the agent does: start its task again from what
             // is saved (its credentials are gone; start-up corrects that). Its
             // views count versions afresh, so subscribers first drop the old ones.
@@ -279,6 +300,9 @@ impl Supervisor {
             return Err(err.into());
         }
         drop(registry);
+        if let Some(row) = unlink {
+            self.inner.shared.unlinks.begin(&self.inner.shared, row);
+        }
         self.inner.shared.unpublish(id);
         tracing::info!(agent = %id, "agent removed");
         Ok(())

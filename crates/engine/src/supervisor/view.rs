@@ -19,6 +19,9 @@ pub struct AgentView {
     pub auth_cooldown_until: Option<Timestamp>,
     /// When the attempt cooldown ends, if it runs.
     pub attempt_cooldown_until: Option<Timestamp>,
+    /// An unlink job is still getting an old device of this agent off the
+    /// phone (D-1): "unlinking from the phone…".
+    pub unlinking: bool,
     /// Incremented at every publication of this agent: the UI drops older ones.
     pub version: u64,
 }
