@@ -1,4 +1,12 @@
 //! automatic starts across all agents never exceed `start_rate` per second.
+//!
+//! The one pacing rule, used at two gates (two pacers of the supervisor):
+//! a due retry first reserves a slot, so its attempt is saved (and shown as
+//! `connecting`, its R-6 timeout running) close to when it will start; then,
+//! right before the connector starts it, the attempt takes its turn at the
+//! second gate. The second gate is what WhatsApp sees: saving takes time, and
+//! the group commit saves together all the attempts whose slots fell during
+//! one slow commit, so without it they would all start at once.
 
 use std::sync::Mutex;
 use std::time::Duration;
