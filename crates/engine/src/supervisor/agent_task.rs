@@ -271,7 +271,7 @@ impl AgentTask {
             Wake::HeldStart => {
                 let Some((_, resume)) = self.held_start.take() else { return };
                 let mut failed = VecDeque::new();
-                self.start_connection(resume, &mut failed);
+                self.start_in_turn(resume, &mut failed);
                 if !failed.is_empty()
                     && let Err(err) = self.apply_all(failed).await
                 {
@@ -353,18 +353,21 @@ impl AgentTask {
         match effect {
             Effect::StartConnection { resume } => {
                 let automatic = self.agent.attempt.as_ref().is_some_and(|a| a.trigger == Trigger::Auto);
-                if automatic {
-                    // R-5 at the moment that counts: the slot was taken before the
-                    // commit, which may have been slow and saved many attempts at
-                    // once. Only a turn at the second gate lets this one start now.
-                    let rate = self.shared.settings.borrow().start_rate;
-                    let turn = self.shared.starts.reserve(rate);
-                    if turn > Instant::now() {
-                        self.held_start = Some((turn, resume));
-                        return;
-                    }
+                if !automatic {
+                    // a person's click never waits.
+                    self.start_connection(resume, queue);
+                    return;
                 }
-                self.start_connection(resume, queue);
+                // R-5 at the moment that counts: the slot was taken before the
+                // commit, which may have been slow and saved many attempts at
+                // once. They take turns at the second gate, in the order saved.
+                let rate = self.shared.settings.borrow().start_rate;
+                let turn = self.shared.starts.reserve(rate);
+                if turn > Instant::now() {
+                    self.held_start = Some((turn, resume));
+                } else {
+                    self.start_in_turn(resume, queue);
+                }
             }
             Effect::CloseConnection { logout } => {
                 if let Some(connection) = self.connection.take() {
@@ -375,6 +378,17 @@ impl AgentTask {
             Effect::Notify { title, body } => {
                 let _ = self.shared.events.send(EngineEvent::Notification { agent: id, title, body });
             }
+        }
+    }
+
+    /// An automatic attempt whose turn at the second gate has come starts,
+    /// unless the last automatic start went less than `1 / rate` ago (it
+    /// woke late): then it is held until the gap is whole.
+    fn start_in_turn(&mut self, resume: bool, queue: &mut VecDeque<Input>) {
+        let rate = self.shared.settings.borrow().start_rate;
+        match self.shared.starts.go(rate) {
+            Ok(()) => self.start_connection(resume, queue),
+            Err(later) => self.held_start = Some((later, resume)),
         }
     }
 
