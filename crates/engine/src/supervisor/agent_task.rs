@@ -42,6 +42,8 @@ enum Wake {
     StartSlot,
     /// The scheduled retry is due; it first reserves a start slot.
     RetryDue,
+    /// A saved automatic attempt's turn at the connector has come.
+    HeldStart,
     /// The unscanned QR's lifetime ends.
     QrExpires,
     /// The attempt reached neither a QR nor a link in time.
@@ -78,6 +80,10 @@ pub(super) struct AgentTask {
     attempt_serial: u64,
     /// A reserved start slot for a due automatic retry.
     start_slot: Option<Instant>,
+    /// An automatic attempt that is saved but waits for its turn at the
+    /// connector (R-5's second gate): when, and whether it resumes. It
+    /// belongs to the live attempt and goes with it (a disconnect, R-6).
+    held_start: Option<(Instant, bool)>,
     rng: SmallRng,
     published: Option<AgentView>,
     /// Inputs from the world whose step could not be saved (disk full,
@@ -111,6 +117,7 @@ impl AgentTask {
             connection: None,
             attempt_serial: 0,
             start_slot: None,
+            held_start: None,
             rng: SmallRng::seed_from_u64(seed),
             published: None,
             unsaved: VecDeque::new(),
@@ -273,7 +280,17 @@ impl AgentTask {
             Wake::RetryDue => {
                 // the retry is due; wait for a start slot shared by all agents.
                 let rate = self.shared.settings.borrow().start_rate;
-                self.start_slot = Some(self.shared.pacer.reserve(rate));
+                self.start_slot = Some(self.shared.slots.reserve(rate));
+            }
+            Wake::HeldStart => {
+                let Some((_, resume)) = self.held_start.take() else { return };
+                let mut failed = VecDeque::new();
+                self.start_in_turn(resume, &mut failed);
+                if !failed.is_empty()
+                    && let Err(err) = self.apply_all(failed).await
+                {
+                    tracing::warn!(agent = %id, "could not record a failed start, will retry: {err}");
+                }
             }
             Wake::QrExpires | Wake::ConnectTimeout => {
                 if let Err(err) = self.apply(Input::DeadlinePassed).await {
@@ -339,6 +356,10 @@ impl AgentTask {
         if self.agent.record.status != Status::Reconnecting {
             self.start_slot = None;
         }
+        if !self.agent.has_live_connection() {
+            // The attempt ended before its turn (a disconnect, R-6): it never starts.
+            self.held_start = None;
+        }
         self.publish();
         Ok(decision)
     }
@@ -356,25 +377,21 @@ impl AgentTask {
         let id = self.agent.record.id;
         match effect {
             Effect::StartConnection { resume } => {
-                if let Some(stray) = self.connection.take() {
-                    // The machine's A-1 makes this impossible; never leave two open.
-                    tracing::error!(agent = %id, "a connection was still open at a new start; closing it");
-                    stray.close(false);
+                let automatic = self.agent.attempt.as_ref().is_some_and(|a| a.trigger == Trigger::Auto);
+                if !automatic {
+                    // a person's click never waits.
+                    self.start_connection(resume, queue);
+                    return;
                 }
-                self.attempt_serial += 1;
-                let sink = EventSink::new(id, self.attempt_serial, self.events_tx.clone());
-                match self.shared.connector.start(StartRequest { agent: id, resume }, sink) {
-                    Ok(connection) => self.connection = Some(connection),
-                    Err(err) => {
-                        tracing::warn!(agent = %id, "could not start a connection: {err}");
-                        // Nothing here proves the credentials damaged (only the
-                        // connector can tell, with a 500): a passing fault, retried.
-                        let input = match err {
-                            ConnectorError::Credentials { detail, .. } => Input::CredentialsUnavailable { detail },
-                            _ => Input::Closed { code: CloseCode::TIMED_OUT, until: None },
-                        };
-                        queue.push_back(input);
-                    }
+                // R-5 at the moment that counts: the slot was taken before the
+                // commit, which may have been slow and saved many attempts at
+                // once. They take turns at the second gate, in the order saved.
+                let rate = self.shared.settings.borrow().start_rate;
+                let turn = self.shared.starts.reserve(rate);
+                if turn > Instant::now() {
+                    self.held_start = Some((turn, resume));
+                } else {
+                    self.start_in_turn(resume, queue);
                 }
             }
             Effect::CloseConnection { logout } => {
@@ -386,6 +403,44 @@ impl AgentTask {
             Effect::UnlinkLater => unreachable!("begun with the job saved in its step"),
             Effect::Notify { title, body } => {
                 let _ = self.shared.events.send(EngineEvent::Notification { agent: id, title, body });
+            }
+        }
+    }
+
+    /// An automatic attempt whose turn at the second gate has come starts,
+    /// unless the last automatic start went less than `1 / rate` ago (it
+    /// woke late): then it is held until the gap is whole.
+    fn start_in_turn(&mut self, resume: bool, queue: &mut VecDeque<Input>) {
+        let rate = self.shared.settings.borrow().start_rate;
+        match self.shared.starts.go(rate) {
+            Ok(()) => self.start_connection(resume, queue),
+            Err(later) => self.held_start = Some((later, resume)),
+        }
+    }
+
+    /// Starts the attempt's connection now. A start the connector refuses
+    /// becomes a close, queued for the machine.
+    fn start_connection(&mut self, resume: bool, queue: &mut VecDeque<Input>) {
+        let id = self.agent.record.id;
+        if let Some(stray) = self.connection.take() {
+            // The machine's A-1 makes this impossible; never leave two open.
+            tracing::error!(agent = %id, "a connection was still open at a new start; closing it");
+            stray.close(false);
+        }
+        // D-2: a new serial at the real start, so only this connection's events count.
+        self.attempt_serial += 1;
+        let sink = EventSink::new(id, self.attempt_serial, self.events_tx.clone());
+        match self.shared.connector.start(StartRequest { agent: id, resume }, sink) {
+            Ok(connection) => self.connection = Some(connection),
+            Err(err) => {
+                tracing::warn!(agent = %id, "could not start a connection: {err}");
+                // Nothing here proves the credentials damaged (only the
+                // connector can tell, with a 500): a passing fault, retried.
+                let input = match err {
+                    ConnectorError::Credentials { detail, .. } => Input::CredentialsUnavailable { detail },
+                    _ => Input::Closed { code: CloseCode::TIMED_OUT, until: None },
+                };
+                queue.push_back(input);
             }
         }
     }
@@ -432,7 +487,8 @@ impl AgentTask {
     }
 
     /// The next moment something is due, and why: saving again, a start
-    /// slot, a retry, an expiry, or the end of a block on Connect.
+    /// slot, a retry, a held start's turn, an expiry, or the end of a block
+    /// on Connect.
     ///
     /// While inputs wait to be saved, saving again is the only thing due:
     /// the agent is as last saved, so its deadlines are stale (a passed QR
@@ -463,9 +519,14 @@ impl AgentTask {
             (attempt_cooldown_until(r, now, &settings), Wake::BlockEnds),
             (ban_until(r, now), Wake::BlockEnds),
         ];
-        let (at, why): (Timestamp, Wake) =
-            due.into_iter().filter_map(|(at, why)| at.map(|at| (at, why))).min_by_key(|(at, _)| *at)?;
-        Some((Instant::now() + now.until(at), why))
+        let deadline = due
+            .into_iter()
+            .filter_map(|(at, why): (Option<Timestamp>, Wake)| at.map(|at| (Instant::now() + now.until(at), why)))
+            .min_by_key(|(at, _)| *at);
+        // A held start waits for its turn unless a deadline comes first: an
+        // R-6 timeout then ends the attempt before it ever starts.
+        let held = self.held_start.map(|(at, _)| (at, Wake::HeldStart));
+        [deadline, held].into_iter().flatten().min_by_key(|(at, _)| *at)
     }
 }
 

@@ -46,7 +46,11 @@ struct Shared {
     events: broadcast::Sender<EngineEvent>,
     /// The last published view of each agent, for `list`.
     board: Mutex<BTreeMap<AgentId, AgentView>>,
-    pacer: StartPacer,
+    /// R-5's first gate: a due retry reserves its slot here before its attempt is saved.
+    slots: StartPacer,
+    /// R-5's second gate: a saved automatic attempt takes its turn here right
+    /// before the connector starts it, so slow commits never bunch starts up.
+    starts: StartPacer,
     /// Counts inputs handled by all agent tasks, so [`Supervisor::settle`] can tell quiet from busy.
     activity: AtomicU64,
     /// Owns every task of the engine: agent tasks and what they start beside
@@ -134,7 +138,8 @@ impl Supervisor {
             settings: settings_rx,
             events,
             board: Mutex::new(BTreeMap::new()),
-            pacer: StartPacer::default(),
+            slots: StartPacer::default(),
+            starts: StartPacer::default(),
             activity: AtomicU64::new(0),
             tasks: TaskTracker::new(),
             unlinks: unlinker::Unlinks::new(next_unlink, unlink_queue),

@@ -106,7 +106,7 @@ pub(super) async fn run(
         let due: Vec<i64> = waiting.values().filter(|row| row.next_at <= now).map(|row| row.job.id).collect();
         for id in due {
             let row = waiting.remove(&id).expect("listed");
-            let slot = shared.pacer.reserve(shared.settings.borrow().start_rate);
+            let slot = shared.slots.reserve(shared.settings.borrow().start_rate);
             let (connector, done_tx, stop) = (shared.connector.clone(), done_tx.clone(), stop.clone());
             let tasks = shared.tasks.clone();
             shared.tasks.spawn(async move {

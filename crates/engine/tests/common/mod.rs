@@ -124,3 +124,29 @@ pub fn break_saving(db: &std::path::Path, broken: bool) {
     };
     conn.execute_batch(sql).unwrap();
 }
+
+/// Takes the database's write lock from another connection, as another
+/// program (a backup, a sync tool) would: every commit of the engine waits
+/// for it (up to its 5 s busy timeout). `ROLLBACK` on the returned
+/// connection lets them go.
+pub fn hold_write_lock(db: &std::path::Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE").unwrap();
+    conn
+}
+
+/// Moves paused time on by hand, 10 ms at a time, letting the woken tasks
+/// run after each step. Unlike [`World::pass`] it works while a database
+/// write is blocked: tokio never auto-advances a paused clock while a
+/// blocking task runs, and a task waiting for its commit would not settle.
+pub async fn advance_by_hand(total: Duration) {
+    let step = Duration::from_millis(10);
+    let mut passed = Duration::ZERO;
+    while passed < total {
+        tokio::time::advance(step).await;
+        for _ in 0..8 {
+            tokio::task::yield_now().await;
+        }
+        passed += step;
+    }
+}
