@@ -27,10 +27,14 @@ echo "==> building the release app and benchmarks"
 cargo build --release --locked -p switchboard
 cargo build --release --locked -p switchboard-engine --example bench
 cargo build --locked -p switchboard-tests --example window_bench
+# A count, not a speed: a debug build counts the same descriptors.
+cargo build --locked -p switchboard-whatsapp --example descriptors
 
 echo "==> machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), $(uname -r)"
 echo
 "$CARGO_TARGET_DIR/release/examples/bench" "${engine_args[@]}"
+echo
+"$CARGO_TARGET_DIR/debug/examples/descriptors"
 echo
 xvfb-run -a -s "-screen 0 1280x800x24" \
     "$CARGO_TARGET_DIR/debug/examples/window_bench" --app "$CARGO_TARGET_DIR/release/switchboard" --runs "$runs"

@@ -8,6 +8,7 @@
 //! agent: scan the QR, drop with any close code, go silent, hang, refuse.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -61,6 +62,9 @@ struct State {
     next_device: u64,
     /// WhatsApp cannot be reached: unlink jobs fail (starts are scripted apart).
     unreachable: bool,
+    /// Where the credentials and the phones' lists are kept, if anywhere
+    /// ([`SimulatedWhatsApp::persistent`]).
+    file: Option<std::path::PathBuf>,
     on_start: HashMap<AgentId, OnStart>,
     /// The open connection of each agent: its serial and its sink.
     live: HashMap<AgentId, Vec<(u64, EventSink)>>,
@@ -81,6 +85,25 @@ impl SimulatedWhatsApp {
     /// A service with no credentials saved and every agent on [`OnStart::Normal`].
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A service whose saved credentials and phones' device lists live in
+    /// `file`, as the real ones outlive the app: loaded from it if it
+    /// exists, and written (whole, replacing it atomically) after every
+    /// change, so a process killed at any moment leaves them as they were.
+    /// The crash test resumes with what a killed run paired.
+    pub fn persistent(file: &std::path::Path) -> std::io::Result<Self> {
+        let sim = SimulatedWhatsApp::new();
+        {
+            let mut state = sim.lock();
+            match std::fs::read_to_string(file) {
+                Ok(text) => state.load(&text).map_err(std::io::Error::other)?,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(err),
+            }
+            state.file = Some(file.to_owned());
+        }
+        Ok(sim)
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -227,6 +250,10 @@ impl Connector for SimulatedWhatsApp {
         match state.on_start.get(&agent).copied().unwrap_or_default() {
             OnStart::Hang => {}
             OnStart::Refuse(code) => {
+                if crate::lifecycle::classify(code).clears_credentials {
+                    // WhatsApp refuses these credentials: it dropped the device.
+                    state.unlink(agent);
+                }
                 drop(state);
                 events.send(ConnectorEvent::Closed { code, until: None });
                 self.end(agent, serial);
@@ -254,7 +281,10 @@ impl Connector for SimulatedWhatsApp {
 
     fn forget_credentials(&self, agent: AgentId) -> Result<(), ConnectorError> {
         // Only the files go: the phone keeps listing the device.
-        self.lock().credentials.remove(&agent);
+        let mut state = self.lock();
+        if state.credentials.remove(&agent).is_some() {
+            state.save();
+        }
         Ok(())
     }
 
@@ -263,6 +293,7 @@ impl Connector for SimulatedWhatsApp {
         if !state.set_aside.contains_key(&job.id) {
             if let Some(device) = state.credentials.remove(&job.agent) {
                 state.set_aside.insert(job.id, device);
+                state.save();
             }
         }
         Ok(())
@@ -276,6 +307,7 @@ impl Connector for SimulatedWhatsApp {
             if let Some(device) = state.set_aside.remove(&job.id) {
                 state.listed.remove(&device);
                 state.stats.logouts += 1;
+                state.save();
             }
             Ok(())
         };
@@ -291,6 +323,7 @@ impl State {
             let device = self.next_device;
             self.credentials.insert(agent, device);
             self.listed.insert(device);
+            self.save();
         }
     }
 
@@ -298,7 +331,46 @@ impl State {
     fn unlink(&mut self, agent: AgentId) {
         if let Some(device) = self.credentials.remove(&agent) {
             self.listed.remove(&device);
+            self.save();
         }
+    }
+
+    /// Writes what outlives the app to its file, if it has one: a new file
+    /// renamed over the old, so a kill leaves one whole version.
+    fn save(&self) {
+        let Some(file) = &self.file else { return };
+        let mut text = format!("next {}\n", self.next_device);
+        for (agent, device) in &self.credentials {
+            let _ = writeln!(text, "credentials {} {device}", agent.0);
+        }
+        for device in &self.listed {
+            let _ = writeln!(text, "listed {device}");
+        }
+        for (job, device) in &self.set_aside {
+            let _ = writeln!(text, "aside {job} {device}");
+        }
+        let new = file.with_extension("new");
+        if let Err(err) = std::fs::write(&new, text).and_then(|()| std::fs::rename(&new, file)) {
+            tracing::error!("the simulated WhatsApp could not save its state: {err}");
+        }
+    }
+
+    /// Reads what [`State::save`] wrote.
+    fn load(&mut self, text: &str) -> Result<(), String> {
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let number = |i: usize| -> Result<i64, String> {
+                fields.get(i).and_then(|f| f.parse().ok()).ok_or_else(|| format!("a damaged line: {line:?}"))
+            };
+            match fields[0] {
+                "next" => self.next_device = number(1)? as u64,
+                "credentials" => drop(self.credentials.insert(AgentId(number(1)?), number(2)? as u64)),
+                "listed" => drop(self.listed.insert(number(1)? as u64)),
+                "aside" => drop(self.set_aside.insert(number(1)?, number(2)? as u64)),
+                _ => return Err(format!("an unknown line: {line:?}")),
+            }
+        }
+        Ok(())
     }
 }
 
@@ -360,5 +432,37 @@ impl Connection for SimConnection {
 impl Drop for SimConnection {
     fn drop(&mut self) {
         self.sim.end(self.agent, self.serial);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What outlives the app in the real world (credentials, the phones'
+    /// lists, set-aside credentials) outlives a persistent simulator too.
+    #[test]
+    fn a_persistent_simulator_keeps_credentials_and_phone_lists_across_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("world");
+        let sim = SimulatedWhatsApp::persistent(&file).unwrap();
+        sim.give_credentials(AgentId(1));
+        sim.give_credentials(AgentId(2));
+        sim.give_credentials(AgentId(3));
+        sim.set_aside_credentials(UnlinkJob { id: 9, agent: AgentId(2) }).unwrap();
+        sim.forget_credentials(AgentId(3)).unwrap();
+        drop(sim);
+
+        let again = SimulatedWhatsApp::persistent(&file).unwrap();
+        assert!(again.has_credentials_of(AgentId(1)));
+        assert!(!again.has_credentials_of(AgentId(2)));
+        assert_eq!(again.set_aside_count(), 1);
+        assert_eq!(again.orphaned_devices(), 1, "agent 3's device is still listed");
+        again.give_credentials(AgentId(4));
+        let devices: HashSet<u64> = again.lock().credentials.values().copied().collect();
+        assert_eq!(devices.len(), 2, "a new device never reuses a number");
+
+        std::fs::write(&file, "listed x\n").unwrap();
+        assert!(SimulatedWhatsApp::persistent(&file).is_err(), "a damaged file is an error, not an empty world");
     }
 }

@@ -10,6 +10,8 @@
 //! - a cleanly `disconnected` agent (a person's disconnect, a QR expiry, a
 //!   new agent) always admits a user connect at once;
 //! - the database holds exactly what the supervisor holds (P-1);
+//! - no phone lists a device that no saved or set-aside credentials can
+//!   unlink (D-1);
 //! - every status is legal and its fields consistent (P-5).
 
 mod common;
@@ -128,6 +130,7 @@ async fn apply(w: &mut World, ids: &[AgentId], op: Op) -> Result<(), TestCaseErr
 fn check(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), TestCaseError> {
     let stats = w.sim.stats();
     prop_assert!(stats.max_live_per_agent <= 1, "two live connections for one agent");
+    prop_assert_eq!(w.sim.orphaned_devices(), 0, "D-1: a phone lists a device nobody can unlink");
     let views = w.sup.list();
     for view in &views {
         let r = &view.record;

@@ -182,3 +182,31 @@ async fn p3_a_pairing_the_app_did_not_record_is_unlinked_at_start_up() {
     assert_eq!(w.sim.set_aside_count(), 0);
     w.sup.shutdown().await;
 }
+
+/// D-1 across a restart: a job that did its work but could not record it
+/// (the disk was full) runs again after the restart; by then the agent has
+/// paired anew, and the new credentials stay its own.
+#[tokio::test(start_paused = true)]
+async fn d1_a_repeated_unlink_never_takes_the_credentials_of_a_new_pairing() {
+    let mut w = World::new().await;
+    let id = w.add("Support 1").await;
+    w.link(id).await;
+    w.sim.drop_with(id, CloseCode::TIMED_OUT, None);
+    w.sup.settle().await;
+    w.sim.set_unreachable(true);
+    w.sup.disconnect(id).await.unwrap();
+    w.link(id).await;
+
+    common::break_saving(&w.db, true);
+    w.sim.set_unreachable(false);
+    w.pass(Duration::from_secs(120)).await;
+    assert_eq!(w.sim.set_aside_count(), 0, "the old device is unlinked");
+    common::break_saving(&w.db, false);
+
+    w.restart().await;
+    w.pass(Duration::from_secs(120)).await;
+    assert_eq!(w.status(id), Status::Connected);
+    assert!(w.sim.has_credentials_of(id), "the new pairing's credentials were taken");
+    assert!(!w.view(id).unlinking);
+    w.sup.shutdown().await;
+}

@@ -3,7 +3,11 @@
 //! A tool for crash tests (P-5) and benchmarks: the engine on the simulated
 //! WhatsApp, changing agents as fast as it can, with real time and real
 //! fsyncs. Usage: `switchboard-storm --db PATH [--agents N] [--seed S]
-//! [--confirmed LOG]`.
+//! [--confirmed LOG] [--world FILE]`.
+//!
+//! With `--world`, the simulated WhatsApp keeps its credentials and the
+//! phones' device lists in FILE across runs, as the real ones outlive the
+//! app: a crash test resumes with what a killed run paired.
 //!
 //! With `--confirmed`, every committed change of an agent is appended to LOG
 //! as one line (`id<TAB>status<TAB>last_auth_failure_at<TAB>banned_until<TAB>reason`,
@@ -26,11 +30,12 @@ struct Args {
     agents: usize,
     seed: u64,
     confirmed: Option<PathBuf>,
+    world: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut args = std::env::args().skip(1);
-    let (mut db, mut agents, mut seed, mut confirmed) = (None, 8, u64::from(std::process::id()), None);
+    let (mut db, mut agents, mut seed, mut confirmed, mut world) = (None, 8, u64::from(std::process::id()), None, None);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -38,14 +43,15 @@ fn parse_args() -> Result<Args, String> {
             "--agents" => agents = value("--agents")?.parse().map_err(|e| format!("--agents: {e}"))?,
             "--seed" => seed = value("--seed")?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--confirmed" => confirmed = Some(PathBuf::from(value("--confirmed")?)),
+            "--world" => world = Some(PathBuf::from(value("--world")?)),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    let db = db.ok_or("usage: switchboard-storm --db PATH [--agents N] [--seed S] [--confirmed LOG]")?;
+    let db = db.ok_or("usage: switchboard-storm --db PATH [--agents N] [--seed S] [--confirmed LOG] [--world FILE]")?;
     if !(1..=100_000).contains(&agents) {
         return Err("--agents must be between 1 and 100000".into());
     }
-    Ok(Args { db, agents, seed, confirmed })
+    Ok(Args { db, agents, seed, confirmed, world })
 }
 
 fn main() {
@@ -64,7 +70,10 @@ fn main() {
 }
 
 async fn storm(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let sim = SimulatedWhatsApp::new();
+    let sim = match &args.world {
+        Some(file) => SimulatedWhatsApp::persistent(file)?,
+        None => SimulatedWhatsApp::new(),
+    };
     let options = Options { clock: Arc::new(SystemClock), connector: Arc::new(sim.clone()), seed: args.seed };
     let sup = Supervisor::start(&args.db, options).await?;
     if let Some(path) = &args.confirmed {

@@ -224,6 +224,11 @@ impl<R: Rng> Machine<'_, R> {
         if to != Status::QrPending {
             r.qr_expires_at = None;
         }
+        if !matches!(to, Status::Reconnecting | Status::Connecting) {
+            // R-2's count runs only while retrying; whatever ends the
+            // retrying ends the count (a start-up without credentials too).
+            r.retry_attempt = 0;
+        }
         // Clean only where the caller says so, right after (D-1, Q-2, P-3).
         r.clean_disconnect = false;
         self.history.push(HistoryEntry { at: now, from, to, code, reason, trigger, rule: Some(rule) });

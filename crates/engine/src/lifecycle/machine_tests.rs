@@ -634,6 +634,22 @@ fn p3_credentials_the_record_does_not_know_are_unlinked_at_start_up() {
     assert_eq!(step.effects, [Effect::UnlinkLater], "a disconnected agent's left-over credentials too");
 }
 
+/// P-3, R-2: a retrying agent whose credentials went while the app was
+/// closed ends `disconnected` with its retry counter back at 0 (found by
+/// the crash test's record invariants).
+#[test]
+fn p3_an_agent_retrying_without_its_credentials_stops_counting_retries() {
+    let mut h = Harness::connected();
+    h.close(408);
+    h.now = h.agent.record.next_retry_at.unwrap();
+    h.feed(Input::Connect(Trigger::Auto));
+    h.close(408);
+    assert_eq!(h.agent.record.retry_attempt, 2);
+    h.feed(Input::Startup { has_credentials: false });
+    assert_eq!(h.status(), Status::Disconnected);
+    assert_eq!(h.agent.record.retry_attempt, 0);
+}
+
 ///
 #[test]
 fn a6_an_auto_retry_in_an_auth_cooldown_waits_for_its_end() {

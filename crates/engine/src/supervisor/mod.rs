@@ -163,9 +163,17 @@ impl Supervisor {
         ));
         // Saved unlink jobs first: a crash may have come before their
         // credentials were set aside, and no agent may pair afresh before.
+        // An agent whose record holds credentials again has paired anew since
+        // (its job's credentials were set aside then): those stay its own.
         let shared = &supervisor.inner.shared;
+        let linked: std::collections::HashSet<AgentId> =
+            records.iter().filter(|r| r.has_credentials).map(|r| r.id).collect();
         for row in unlinks {
-            shared.unlinks.begin(shared, row);
+            if linked.contains(&row.job.agent) {
+                shared.unlinks.resume(row);
+            } else {
+                shared.unlinks.begin(shared, row);
+            }
         }
         shared.tasks.spawn(unlinker::run(
             shared.clone(),

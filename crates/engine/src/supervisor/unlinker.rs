@@ -63,14 +63,19 @@ impl Unlinks {
     }
 
     /// Once the job is saved: sets the credentials aside and hands the job
-    /// to the unlinker. Also used at start-up for saved jobs, whose
+    /// to the unlinker. Also used at start-up for a saved job whose
     /// credentials may not have been set aside before a crash.
     pub(super) fn begin(&self, shared: &Shared, row: UnlinkRow) {
         let job = row.job;
         if let Err(err) = shared.connector.set_aside_credentials(job) {
             tracing::error!(agent = %job.agent, rule = %Rule::D1, "could not set the credentials aside to unlink: {err}");
         }
-        *self.pending().entry(job.agent).or_default() += 1;
+        self.resume(row);
+    }
+
+    /// Hands a saved job whose credentials are set aside already to the unlinker.
+    pub(super) fn resume(&self, row: UnlinkRow) {
+        *self.pending().entry(row.job.agent).or_default() += 1;
         let _ = self.queue.send(row);
     }
 
