@@ -104,10 +104,7 @@ async fn d1_remove_unlinks_the_device_whatever_the_agent_was_doing() {
 #[tokio::test(start_paused = true)]
 async fn d1_an_unlink_waits_out_an_outage_and_a_restart() {
     let mut w = World::new().await;
-    let id = w.add("Support 1").await;
-    w.link(id).await;
-    w.sim.drop_with(id, CloseCode::TIMED_OUT, None);
-    w.sup.settle().await;
+    let id = linked_agent_in(&mut w, Situation::Reconnecting).await;
     w.sim.set_unreachable(true);
 
     w.sup.disconnect(id).await.unwrap();
@@ -147,10 +144,7 @@ async fn d1_an_unlink_waits_out_an_outage_and_a_restart() {
 #[tokio::test(start_paused = true)]
 async fn d1_a_removed_agents_unlink_survives_a_restart() {
     let mut w = World::new().await;
-    let id = w.add("Support 1").await;
-    w.link(id).await;
-    w.sim.drop_with(id, CloseCode::TIMED_OUT, None);
-    w.sup.settle().await;
+    let id = linked_agent_in(&mut w, Situation::Reconnecting).await;
     w.sim.set_unreachable(true);
     w.sup.remove(id).await.unwrap();
     w.pass(Duration::from_secs(10)).await;
@@ -189,10 +183,7 @@ async fn p3_a_pairing_the_app_did_not_record_is_unlinked_at_start_up() {
 #[tokio::test(start_paused = true)]
 async fn d1_a_repeated_unlink_never_takes_the_credentials_of_a_new_pairing() {
     let mut w = World::new().await;
-    let id = w.add("Support 1").await;
-    w.link(id).await;
-    w.sim.drop_with(id, CloseCode::TIMED_OUT, None);
-    w.sup.settle().await;
+    let id = linked_agent_in(&mut w, Situation::Reconnecting).await;
     w.sim.set_unreachable(true);
     w.sup.disconnect(id).await.unwrap();
     w.link(id).await;

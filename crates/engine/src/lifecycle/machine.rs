@@ -234,6 +234,21 @@ impl<R: Rng> Machine<'_, R> {
         self.history.push(HistoryEntry { at: now, from, to, code, reason, trigger, rule: Some(rule) });
     }
 
+    /// A timeline entry that changes no status: a refusal, a kept QR
+    /// an unlink beginning (D-1).
+    fn note(&mut self, code: Option<CloseCode>, reason: String, trigger: Trigger, rule: Rule) {
+        let status = self.agent.record.status;
+        self.history.push(HistoryEntry {
+            at: self.now,
+            from: status,
+            to: status,
+            code,
+            reason,
+            trigger,
+            rule: Some(rule),
+        });
+    }
+
     fn close_live(&mut self, logout: bool) {
         if let Some(attempt) = self.agent.attempt.as_mut().filter(|a| a.live) {
             attempt.live = false;
@@ -252,15 +267,7 @@ impl<R: Rng> Machine<'_, R> {
         let status = self.agent.record.status;
         if !decision.is_allowed() {
             // a refusal changes nothing but is still written to the history.
-            self.history.push(HistoryEntry {
-                at: self.now,
-                from: status,
-                to: status,
-                code: None,
-                reason: decision.reason.clone(),
-                trigger,
-                rule: Some(decision.rule),
-            });
+            self.note(None, decision.reason.clone(), trigger, decision.rule);
             // An automatic retry refused by a running auth cooldown waits for its end.
             if let (Trigger::Auto, Verdict::Blocked { until: Some(until), .. }) = (trigger, decision.verdict) {
                 if status == Status::Reconnecting {
@@ -314,15 +321,7 @@ impl<R: Rng> Machine<'_, R> {
         self.transition(Status::Disconnected, None, "disconnected by user".into(), Trigger::User, Rule::D1);
         self.record().clean_disconnect = true;
         if plan == UnlinkPlan::Later {
-            self.history.push(HistoryEntry {
-                at: self.now,
-                from: Status::Disconnected,
-                to: Status::Disconnected,
-                code: None,
-                reason: UNLINKING.into(),
-                trigger: Trigger::User,
-                rule: Some(Rule::D1),
-            });
+            self.note(None, UNLINKING.into(), Trigger::User, Rule::D1);
         }
     }
 
@@ -430,16 +429,8 @@ impl<R: Rng> Machine<'_, R> {
             }
             CloseClass::RestartRequired if qr_shown && !scanned => {
                 // keep the QR on screen for the person who is about to scan it.
-                let status = self.agent.record.status;
-                self.history.push(HistoryEntry {
-                    at: self.now,
-                    from: status,
-                    to: status,
-                    code: Some(code),
-                    reason: "stream restart while a QR is shown — QR kept, no retry".into(),
-                    trigger,
-                    rule: Some(Rule::Q3),
-                });
+                let reason = "stream restart while a QR is shown — QR kept, no retry".into();
+                self.note(Some(code), reason, trigger, Rule::Q3);
             }
             CloseClass::RestartRequired if scanned => {
                 // the phone paired; restart after `backoff_base` to finish.
@@ -577,16 +568,8 @@ impl<R: Rng> Machine<'_, R> {
         }
         if unrecorded {
             self.effects.push(Effect::UnlinkLater);
-            let status = self.agent.record.status;
-            self.history.push(HistoryEntry {
-                at: self.now,
-                from: status,
-                to: status,
-                code: None,
-                reason: format!("{UNLINKING} (a device paired while the app stopped)"),
-                trigger: Trigger::Startup,
-                rule: Some(Rule::P3),
-            });
+            let reason = format!("{UNLINKING} (a device paired while the app stopped)");
+            self.note(None, reason, Trigger::Startup, Rule::P3);
         }
         self.agent.attempt = None;
     }
