@@ -246,6 +246,7 @@ pub enum UnitDto {
     Count,
     Percent,
     PerSecond,
+    Days,
 }
 
 /// One setting with its allowed range, for the settings page.
@@ -274,6 +275,7 @@ pub fn settings_dto(settings: &Settings) -> Vec<SettingDto> {
                     Unit::Count => UnitDto::Count,
                     Unit::Percent => UnitDto::Percent,
                     Unit::PerSecond => UnitDto::PerSecond,
+                    Unit::Days => UnitDto::Days,
                 },
             }
         })

@@ -60,7 +60,7 @@ export type HistoryDto = { at: number, from: StatusDto, to: StatusDto, code: num
  */
 rule: RuleId | null, };
 
-export type UnitDto = "ms" | "count" | "percent" | "per_second";
+export type UnitDto = "ms" | "count" | "percent" | "per_second" | "days";
 
 export type SettingDto = { key: string, value: number, min: number, max: number, unit: UnitDto, };
 

@@ -122,6 +122,7 @@ export function settingLabel(key: string): string {
     jitter_percent: "Retry jitter (±%)",
     start_rate_per_s: "Automatic starts per second",
     connect_timeout_ms: "Connect timeout",
+    history_days: "Days of history kept",
   };
   return labels[key] ?? key;
 }

@@ -198,6 +198,9 @@ describe("dialogs and banners", () => {
     await flush();
     const auth = find<HTMLInputElement>(document, '.modal input[name="auth_cooldown_ms"]');
     expect(auth.value).toBe("300");
+    // H-5's retention is read and shown in days.
+    expect(find<HTMLInputElement>(document, '.modal input[name="history_days"]').value).toBe("90");
+    expect(find(document, ".modal form").textContent).toContain("1 – 3650 days");
     auth.value = "60";
     find<HTMLInputElement>(document, '.modal input[name="max_retries"]').value = "0";
     find<HTMLFormElement>(document, ".modal form").dispatchEvent(new Event("submit", { cancelable: true }));

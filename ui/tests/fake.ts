@@ -88,6 +88,7 @@ export class FakeBackend implements Backend {
   settings: SettingDto[] = [
     { key: "auth_cooldown_ms", value: 300_000, min: 1_000, max: 86_400_000, unit: "ms" },
     { key: "max_retries", value: 5, min: 1, max: 100, unit: "count" },
+    { key: "history_days", value: 90, min: 1, max: 3_650, unit: "days" },
   ];
   async getSettings(): Promise<SettingDto[]> {
     return this.settings;

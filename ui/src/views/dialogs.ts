@@ -85,7 +85,7 @@ function fromDisplay(s: SettingDto, shown: number): number {
 }
 
 function unitWord(s: SettingDto): string {
-  return { ms: "seconds", count: "times", percent: "%", per_second: "per second" }[s.unit];
+  return { ms: "seconds", count: "times", percent: "%", per_second: "per second", days: "days" }[s.unit];
 }
 
 export function settingsDialog(settings: SettingDto[], save: (changes: SettingChange[]) => Promise<SettingDto[]>): HTMLElement {

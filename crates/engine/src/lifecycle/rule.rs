@@ -65,6 +65,7 @@ rules! {
     O1 = "O-1", "Structured, masked logs for every decision.";
     O2 = "O-2", "Every agent keeps a timeline.";
     O3 = "O-3", "A dead keep-alive is a 408.";
+    H5 = "H-5", "History older than history_days is pruned.";
 }
 
 impl Rule {

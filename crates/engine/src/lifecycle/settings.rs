@@ -28,6 +28,8 @@ pub struct Settings {
     pub start_rate: u32,
     /// How long an attempt may take to reach a QR or `connected`.
     pub connect_timeout: Duration,
+    /// Days of history kept; older entries are pruned (H-5).
+    pub history_days: u32,
 }
 
 impl Default for Settings {
@@ -42,6 +44,7 @@ impl Default for Settings {
             jitter_percent: 20,
             start_rate: 20,
             connect_timeout: Duration::from_secs(30),
+            history_days: 90,
         }
     }
 }
@@ -67,6 +70,8 @@ pub enum SettingName {
     StartRate,
     /// `connect_timeout_ms`: how long an attempt may take to show a QR or open.
     ConnectTimeout,
+    /// `history_days`: how many days of history are kept (H-5).
+    HistoryDays,
 }
 
 /// How a setting's number is read.
@@ -80,11 +85,13 @@ pub enum Unit {
     Percent,
     /// A rate, per second.
     PerSecond,
+    /// Whole days.
+    Days,
 }
 
 impl SettingName {
     /// Every setting, in the settings page's order.
-    pub const ALL: [SettingName; 9] = [
+    pub const ALL: [SettingName; 10] = [
         SettingName::AuthCooldown,
         SettingName::AttemptCooldown,
         SettingName::QrLifetime,
@@ -94,6 +101,7 @@ impl SettingName {
         SettingName::JitterPercent,
         SettingName::StartRate,
         SettingName::ConnectTimeout,
+        SettingName::HistoryDays,
     ];
 
     /// The key in the `settings` table and in IPC payloads.
@@ -108,6 +116,7 @@ impl SettingName {
             SettingName::JitterPercent => "jitter_percent",
             SettingName::StartRate => "start_rate_per_s",
             SettingName::ConnectTimeout => "connect_timeout_ms",
+            SettingName::HistoryDays => "history_days",
         }
     }
 
@@ -122,6 +131,7 @@ impl SettingName {
             SettingName::MaxRetries => Unit::Count,
             SettingName::JitterPercent => Unit::Percent,
             SettingName::StartRate => Unit::PerSecond,
+            SettingName::HistoryDays => Unit::Days,
             _ => Unit::Millis,
         }
     }
@@ -141,6 +151,8 @@ impl SettingName {
             SettingName::JitterPercent => (0, 50),
             SettingName::StartRate => (1, 1_000),
             SettingName::ConnectTimeout => (5 * SEC, 10 * MIN),
+            // A day at least, so a timeline always shows today; ten years at most.
+            SettingName::HistoryDays => (1, 3_650),
         }
     }
 }
@@ -187,6 +199,7 @@ impl Settings {
             SettingName::JitterPercent => u64::from(self.jitter_percent),
             SettingName::StartRate => u64::from(self.start_rate),
             SettingName::ConnectTimeout => ms(self.connect_timeout),
+            SettingName::HistoryDays => u64::from(self.history_days),
         }
     }
 
@@ -211,6 +224,7 @@ impl Settings {
             SettingName::JitterPercent => self.jitter_percent = n,
             SettingName::StartRate => self.start_rate = n,
             SettingName::ConnectTimeout => self.connect_timeout = ms,
+            SettingName::HistoryDays => self.history_days = n,
         }
         Ok(())
     }

@@ -46,4 +46,19 @@ impl Store {
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Deletes at most `batch` of the oldest entries written before `before`
+    /// (H-5); returns how many went. Small batches keep each transaction
+    /// short, so agents' commits queue behind none for long.
+    pub(crate) fn prune_history(&mut self, before: Timestamp, batch: u32) -> Result<usize, StoreError> {
+        let tx = self.write_transaction()?;
+        // Ids grow with time, so the oldest rows are found at the start of the
+        // primary key without an index on `at`.
+        let deleted = tx.execute(
+            "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at < ?1 ORDER BY id LIMIT ?2)",
+            params![before.0, batch],
+        )?;
+        tx.commit()?;
+        Ok(deleted)
+    }
 }

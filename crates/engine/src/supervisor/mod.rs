@@ -11,6 +11,7 @@
 
 mod agent_task;
 mod pacer;
+mod retention;
 mod unlinker;
 pub mod view;
 
@@ -175,6 +176,7 @@ impl Supervisor {
                 shared.unlinks.begin(shared, row);
             }
         }
+        shared.tasks.spawn(retention::run(shared.clone(), supervisor.inner.stop.clone()));
         shared.tasks.spawn(unlinker::run(
             shared.clone(),
             Arc::downgrade(&supervisor.inner),
