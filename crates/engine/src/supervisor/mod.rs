@@ -8,8 +8,12 @@
 //! Every task is owned: agent tasks run under one [`TaskTracker`] and stop
 //! on one [`CancellationToken`]; [`Supervisor::shutdown`] cancels, waits for
 //! them, then lets the database writer finish its queue.
+//!
+//! Time: every "now" is read on one [`Timeline`] (F-5), and one task watches
+//! for gaps in which no timer ran, a suspend above all (F-6, [`gaps`]).
 
 mod agent_task;
+mod gaps;
 mod pacer;
 mod unlinker;
 pub mod view;
@@ -23,7 +27,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Timeline, Timestamp};
 use crate::connector::Connector;
 use crate::error::EngineError;
 use crate::lifecycle::{Agent, AgentId, Decision, HistoryEntry, Settings, validate_name, validate_phone};
@@ -39,7 +43,11 @@ const EVENT_BUFFER: usize = 16_384;
 
 /// What every agent task shares.
 struct Shared {
-    clock: Arc<dyn Clock>,
+    /// The engine's time (F-5): a wall-clock step while it runs moves nothing, a suspend moves it on.
+    timeline: Timeline,
+    /// Counts the gaps in which no timer ran (a suspend, F-6); every agent
+    /// task and the unlinker watch it to look at their deadlines again.
+    time_gaps: watch::Sender<u64>,
     connector: Arc<dyn Connector>,
     writer: WriterHandle,
     settings: watch::Receiver<Settings>,
@@ -61,6 +69,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// The engine's now: every stamp, deadline and preview is read here.
+    fn now(&self) -> Timestamp {
+        self.timeline.now()
+    }
+
     /// The last published views. A panic elsewhere while it was held leaves
     /// the views usable (each is replaced whole), so a poisoned lock is taken.
     fn board(&self) -> std::sync::MutexGuard<'_, BTreeMap<AgentId, AgentView>> {
@@ -102,7 +115,9 @@ pub struct Supervisor {
 
 /// Options for [`Supervisor::start`].
 pub struct Options {
-    /// Wall-clock time for stored deadlines: the system clock in the app, tokio's in tests.
+    /// The computer's clocks: the system's in the app, tokio's in tests. The
+    /// engine reads the wall clock once, at the start, and from then on
+    /// measures on the time since boot (F-5).
     pub clock: Arc<dyn Clock>,
     /// How agents reach WhatsApp: the real service or the simulator.
     pub connector: Arc<dyn Connector>,
@@ -132,7 +147,8 @@ impl Supervisor {
         let (settings_tx, settings_rx) = watch::channel(settings);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let shared = Arc::new(Shared {
-            clock: options.clock,
+            timeline: Timeline::start(options.clock),
+            time_gaps: watch::Sender::new(0),
             connector: options.connector,
             writer: writer.handle(),
             settings: settings_rx,
@@ -156,6 +172,11 @@ impl Supervisor {
                 seed: options.seed,
             }),
         };
+        supervisor
+            .inner
+            .shared
+            .tasks
+            .spawn(gaps::watch(supervisor.inner.shared.clone(), supervisor.inner.stop.clone()));
         supervisor.inner.shared.tasks.spawn(publish_storage_faults(
             supervisor.inner.storage_fault.clone(),
             supervisor.inner.shared.events.clone(),
@@ -194,6 +215,13 @@ impl Supervisor {
         tx
     }
 
+    /// The engine's now (F-5), on which every deadline it publishes is
+    /// measured: the wall-clock time at its start, moved on by the time
+    /// since boot. It differs from the wall clock once that steps.
+    pub fn now(&self) -> Timestamp {
+        self.inner.shared.now()
+    }
+
     /// Every agent's current view, by id.
     pub fn list(&self) -> Vec<AgentView> {
         self.inner.shared.board().values().cloned().collect()
@@ -229,7 +257,7 @@ impl Supervisor {
         if registry.values().any(|h| h.name_key == key) {
             return Err(EngineError::DuplicateName(name));
         }
-        let now = self.inner.shared.clock.now();
+        let now = self.inner.shared.now();
         let insert_name = name.clone();
         let record = self.inner.shared.writer.call(move |store| store.insert_agent(&insert_name, now)).await?;
         let id = record.id;
