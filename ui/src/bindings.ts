@@ -95,8 +95,13 @@ modeNote: string | null,
  * Why changes cannot be saved right now (disk full, database locked or
  * read-only); `null` when saving works.
  */
-storageFault: string | null, };
+storageFault: string | null, 
+/**
+ * How far the wall clock is ahead of the engine's time, in ms (negative:
+ * behind). Deadlines are on the engine's time: countdowns subtract it.
+ */
+wallAheadMs: number, };
 
-export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "storage_fault", message: string | null, } | { "type": "resync", agents: Array<AgentDto>, };
+export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "storage_fault", message: string | null, } | { "type": "resync", agents: Array<AgentDto>, } | { "type": "clock", wallAheadMs: number, };
 
 export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" };

@@ -11,6 +11,7 @@ use common::{World, linked_fleet, most_in_one_second};
 use switchboard_engine::clock::Timestamp;
 use switchboard_engine::lifecycle::{AgentId, BlockKind, CloseCode, Rule, Status, Verdict};
 use switchboard_engine::simulator::{KEEPALIVE_TIMEOUT, OnStart};
+use switchboard_engine::supervisor::EngineEvent;
 
 const HOUR: Duration = Duration::from_secs(3_600);
 const SECOND: Duration = Duration::from_secs(1);
@@ -334,4 +335,33 @@ async fn f5_p2_a_restart_with_the_clock_set_back_keeps_no_wait_longer_than_its_s
     w.pass(longest_retry + SECOND).await;
     assert!(!w.view(unlinked).unlinking, "D-1: the unlink job ran");
     assert_eq!(w.sim.set_aside_count(), 0);
+}
+
+/// F-5: the window counts down with the page's clock, the wall clock. When
+/// that steps, subscribers hear how far it now is from the engine's time,
+/// once; a suspend moves both and is no step.
+#[tokio::test(start_paused = true)]
+async fn f5_a_wall_step_is_told_to_subscribers_and_a_suspend_is_not() {
+    let mut w = World::new().await;
+    let wall_clock_events = |w: &mut World| {
+        let mut told = Vec::new();
+        while let Ok(event) = w.events.try_recv() {
+            if let EngineEvent::WallClock { wall_ahead_ms } = event {
+                told.push(wall_ahead_ms);
+            }
+        }
+        told
+    };
+    assert_eq!(w.sup.wall_ahead_ms(), 0);
+    w.clock.step_wall_forward(HOUR);
+    w.pass(2 * SECOND).await;
+    assert_eq!(wall_clock_events(&mut w), [3_600_000]);
+    assert_eq!(w.sup.wall_ahead_ms(), 3_600_000);
+    w.clock.suspend(HOUR);
+    w.clock.step_wall_back(Duration::from_millis(300));
+    w.pass(5 * SECOND).await;
+    assert_eq!(wall_clock_events(&mut w), Vec::<i64>::new(), "a suspend and a small slew are no step");
+    w.clock.step_wall_back(2 * HOUR);
+    w.pass(2 * SECOND).await;
+    assert_eq!(wall_clock_events(&mut w), [-3_600_300]);
 }

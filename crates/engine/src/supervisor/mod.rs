@@ -10,10 +10,11 @@
 //! them, then lets the database writer finish its queue.
 //!
 //! Time: every "now" is read on one [`Timeline`] (F-5), and one task watches
-//! for gaps in which no timer ran, a suspend above all (F-6, [`gaps`]).
+//! the clocks ([`clock_watch`]): for gaps in which no timer ran, a suspend
+//! above all (F-6), and for steps of the wall clock the window must hear of.
 
 mod agent_task;
-mod gaps;
+mod clock_watch;
 mod pacer;
 mod unlinker;
 pub mod view;
@@ -176,7 +177,7 @@ impl Supervisor {
             .inner
             .shared
             .tasks
-            .spawn(gaps::watch(supervisor.inner.shared.clone(), supervisor.inner.stop.clone()));
+            .spawn(clock_watch::watch(supervisor.inner.shared.clone(), supervisor.inner.stop.clone()));
         supervisor.inner.shared.tasks.spawn(publish_storage_faults(
             supervisor.inner.storage_fault.clone(),
             supervisor.inner.shared.events.clone(),
@@ -220,6 +221,14 @@ impl Supervisor {
     /// since boot. It differs from the wall clock once that steps.
     pub fn now(&self) -> Timestamp {
         self.inner.shared.now()
+    }
+
+    /// How far the wall clock is ahead of [`Supervisor::now`], in
+    /// milliseconds (negative: behind); zero until the wall clock steps. A
+    /// window that counts down with the wall clock subtracts it; a step is
+    /// announced as [`EngineEvent::WallClock`].
+    pub fn wall_ahead_ms(&self) -> i64 {
+        self.inner.shared.timeline.wall_ahead_ms()
     }
 
     /// Every agent's current view, by id.
