@@ -475,9 +475,9 @@ async fn drive_storm(db: &Path, clock: Arc<dyn Clock>, watch_after: Duration, pa
     tokio::time::sleep(watch_after).await;
     sup.settle().await;
     let starts: Vec<_> = sim.stats().starts[starts_before..].to_vec();
-    let (tokio_now, wall_now) = (tokio::time::Instant::now(), sup.now());
-    let wall = |at: tokio::time::Instant| Timestamp(wall_now.0 - (tokio_now - at).as_millis() as i64);
-    let early = starts.iter().filter(|(id, at, _)| wall(*at) < deadline[id]).count();
+    let (tokio_now, engine_now) = (tokio::time::Instant::now(), sup.now());
+    let engine_time = |at: tokio::time::Instant| Timestamp(engine_now.0 - (tokio_now - at).as_millis() as i64);
+    let early = starts.iter().filter(|(id, at, _)| engine_time(*at) < deadline[id]).count();
     let times: Vec<Duration> = starts.iter().map(|(_, at, _)| *at - t0).collect();
     let peak = times
         .iter()

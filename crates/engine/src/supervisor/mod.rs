@@ -10,7 +10,7 @@
 //! them, then lets the database writer finish its queue.
 //!
 //! Time: every "now" is read on one [`Timeline`] (F-5), and one task watches
-//! the clocks ([`clock_watch`]): for gaps in which no timer ran, a suspend
+//! the clocks (`clock_watch`): for gaps in which no timer ran, a suspend
 //! above all (F-6), and for steps of the wall clock the window must hear of.
 
 mod agent_task;
