@@ -315,6 +315,9 @@ pub struct Snapshot {
     /// Why changes cannot be saved right now (disk full, database locked or
     /// read-only); `null` when saving works.
     pub storage_fault: Option<String>,
+    /// How far the wall clock is ahead of the engine's time, in ms (negative:
+    /// behind). Deadlines are on the engine's time: countdowns subtract it.
+    pub wall_ahead_ms: i64,
 }
 
 /// An update pushed to the UI, in order.
@@ -340,6 +343,11 @@ pub enum UiEvent {
     /// The UI fell behind; here is everything again.
     Resync {
         agents: Vec<AgentDto>,
+    },
+    /// The wall clock stepped (F-5): it is now `wall_ahead_ms` ahead of the
+    /// engine's time, on which every deadline is (negative: behind).
+    Clock {
+        wall_ahead_ms: i64,
     },
 }
 

@@ -218,7 +218,7 @@ fn p5_kill_9_at_any_moment_leaves_legal_consistent_agents() {
     rt.block_on(async {
         let sim = SimulatedWhatsApp::persistent(&world).unwrap();
         // The storm stored real times: go on from now, so its deadlines mean what they meant.
-        let clock = Arc::new(TokioClock::starting_at(SystemClock.now()));
+        let clock = Arc::new(TokioClock::starting_at(SystemClock.wall()));
         let options = Options { clock, connector: Arc::new(sim.clone()), seed: 42 };
         let sup = Supervisor::start(&db, options).await.unwrap();
         sup.settle().await;

@@ -25,13 +25,20 @@ export class App {
   private filter: Filter = { text: "", status: "all" };
   /** Events that arrive while the snapshot is still on its way. */
   private early: UiEvent[] | null = [];
+  /** How far the wall clock, this page's clock, is ahead of the engine's time (F-5). */
+  private wallAheadMs = 0;
+  /**
+   * The engine's time. Every deadline it sends is on it, and it goes on
+   * unchanged when the wall clock steps: countdowns are drawn on it.
+   */
+  private readonly engineNow = (): number => this.clock() - this.wallAheadMs;
 
   constructor(
     private readonly backend: Backend,
     private readonly root: HTMLElement,
     private readonly clock: () => number = Date.now,
   ) {
-    this.ticker = new Ticker(250, clock);
+    this.ticker = new Ticker(250, this.engineNow);
   }
 
   async start(): Promise<void> {
@@ -46,6 +53,7 @@ export class App {
       this.fatal("Switchboard could not open its database", snapshot.startupError.message);
       return;
     }
+    this.wallAheadMs = snapshot.wallAheadMs;
     this.build(snapshot);
     this.list.render(this.store.reset(snapshot.agents));
     for (const event of this.early ?? []) this.onEvent(event);
@@ -62,7 +70,7 @@ export class App {
     this.list = new AgentList(
       { select: (id) => this.select(id), connect: (id) => this.connect(id), disconnect: (id) => this.disconnect(id) },
       this.ticker,
-      this.clock,
+      this.engineNow,
     );
     this.detail = new DetailPanel(
       {
@@ -75,7 +83,7 @@ export class App {
         disconnect: (id) => this.disconnect(id),
       },
       this.ticker,
-      this.clock,
+      this.engineNow,
     );
     const search = h("input", {
       class: "search",
@@ -147,6 +155,12 @@ export class App {
       this.showStorageFault(event.message);
       return;
     }
+    if (event.type === "clock") {
+      // The wall clock stepped: redraw every countdown on the engine's time now.
+      this.wallAheadMs = event.wallAheadMs;
+      this.ticker.tick();
+      return;
+    }
     const changes = this.store.apply(event);
     if (changes.length === 0) return;
     this.list.render(changes);
@@ -183,7 +197,7 @@ export class App {
   private async connect(id: number): Promise<void> {
     try {
       const decision = await this.backend.connect(id);
-      const refusal = blockedText(decision, this.clock());
+      const refusal = blockedText(decision, this.engineNow());
       if (refusal !== null) this.toast(refusal);
     } catch (err) {
       this.toast(asIpcError(err).message);

@@ -38,6 +38,7 @@ export class AgentStore {
         return this.reset(event.agents);
       case "notice":
       case "storage_fault":
+      case "clock":
         return [];
     }
   }

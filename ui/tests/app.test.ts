@@ -114,6 +114,29 @@ describe("the agent list", () => {
     expect(button.title).toBe("Connect this agent");
   });
 
+  it("counts down on the engine's time while the wall clock is stepped, and after it steps back (F-5)", async () => {
+    // The wall clock was set an hour ahead while the engine ran: the engine's time is an hour behind it.
+    const hour = 3_600_000;
+    const reason = "Blocked: recent auth failure — wait for the auth cooldown";
+    const conflict = agent(1, "conflict", {
+      lastCode: 440,
+      connect: blocked("A-3", "auth_cooldown", reason, NOW - hour + 65_000),
+      authCooldownUntil: NOW - hour + 65_000,
+      version: 1,
+    });
+    const backend = new FakeBackend({ ...snapshot([conflict]), wallAheadMs: hour });
+    await start(backend);
+    const button = find<HTMLButtonElement>(row(1), "button.connect");
+    const line = find(row(1), ".line");
+    expect(button.title).toBe(`${reason} (1:05 left)`);
+    expect(line.textContent).toContain("cooldown 1:05");
+    // Someone sets the wall clock right: the engine says so, the countdown goes on.
+    vi.setSystemTime(NOW - hour + 5_000);
+    backend.emit({ type: "clock", wallAheadMs: 0 });
+    expect(button.title).toBe(`${reason} (1:00 left)`);
+    expect(line.textContent).toContain("cooldown 1:00");
+  });
+
   it("shows a block without an end as the engine's reason alone", async () => {
     const inFlight = blocked("A-1", "in_progress", "already in progress (connecting)", null);
     await start(new FakeBackend(snapshot([agent(1, "connecting", { reason: "connecting", connect: inFlight })])));

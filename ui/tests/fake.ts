@@ -109,7 +109,7 @@ export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): S
     mode === "real"
       ? "Switchboard is not an official WhatsApp client. WhatsApp may restrict or ban accounts that use unofficial clients."
       : null;
-  return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote, storageFault: null };
+  return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote, storageFault: null, wallAheadMs: 0 };
 }
 
 /** The element `selector` finds in `within`; a test fails with the selector when there is none. */

@@ -434,14 +434,14 @@ async fn drive_storm(db: &Path, clock: Arc<dyn Clock>, watch_after: Duration, pa
 
     let t0 = tokio::time::Instant::now();
     let starts_before = sim.stats().starts.len();
-    let ban_end = clock.now().plus(Duration::from_secs(600));
+    let ban = Duration::from_secs(600);
     for (i, &id) in ids.iter().enumerate() {
-        let (code, until) = match i % 20 {
+        let (code, banned_for) = match i % 20 {
             0 => (440, None),
-            1 => (403, Some(ban_end)),
+            1 => (403, Some(ban)),
             _ => (408, None),
         };
-        assert!(sim.drop_with(id, CloseCode(code), until));
+        assert!(sim.drop_with(id, CloseCode(code), banned_for));
     }
     sup.settle().await;
     // Each agent's own deadline, as the engine set it on the drop.
@@ -475,9 +475,9 @@ async fn drive_storm(db: &Path, clock: Arc<dyn Clock>, watch_after: Duration, pa
     tokio::time::sleep(watch_after).await;
     sup.settle().await;
     let starts: Vec<_> = sim.stats().starts[starts_before..].to_vec();
-    let (tokio_now, wall_now) = (tokio::time::Instant::now(), clock.now());
-    let wall = |at: tokio::time::Instant| Timestamp(wall_now.0 - (tokio_now - at).as_millis() as i64);
-    let early = starts.iter().filter(|(id, at, _)| wall(*at) < deadline[id]).count();
+    let (tokio_now, engine_now) = (tokio::time::Instant::now(), sup.now());
+    let engine_time = |at: tokio::time::Instant| Timestamp(engine_now.0 - (tokio_now - at).as_millis() as i64);
+    let early = starts.iter().filter(|(id, at, _)| engine_time(*at) < deadline[id]).count();
     let times: Vec<Duration> = starts.iter().map(|(_, at, _)| *at - t0).collect();
     let peak = times
         .iter()

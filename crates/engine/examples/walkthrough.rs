@@ -43,7 +43,7 @@ fn tempfile_dir() -> std::io::Result<PathBuf> {
 
 async fn walk_through(db: PathBuf) -> Result<(), Box<dyn std::error::Error>> {
     let sim = SimulatedWhatsApp::new();
-    let clock = Arc::new(TokioClock::starting_at(SystemClock.now()));
+    let clock = Arc::new(TokioClock::starting_at(SystemClock.wall()));
     let options = Options { clock: clock.clone(), connector: Arc::new(sim.clone()), seed: 7 };
     let sup = Supervisor::start(&db, options).await?;
     println!("Switchboard engine demo — simulated WhatsApp, database {}\n", db.display());
@@ -132,6 +132,7 @@ async fn print_events(mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
             EngineEvent::Notification { body, .. } => println!("  {at}  NOTIFICATION: {body}"),
             EngineEvent::StorageFault(Some(why)) => println!("  {at}  CANNOT SAVE: {why}"),
             EngineEvent::StorageFault(None) => println!("  {at}  saving again"),
+            EngineEvent::WallClock { wall_ahead_ms } => println!("  {at}  the wall clock is {wall_ahead_ms} ms ahead"),
         }
     }
 }

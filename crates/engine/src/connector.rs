@@ -13,7 +13,6 @@ use std::time::Duration;
 use thiserror::Error;
 use tokio::sync::mpsc;
 
-use crate::clock::Timestamp;
 use crate::lifecycle::{AgentId, CloseCode};
 
 /// What a connection reports.
@@ -34,13 +33,16 @@ pub enum ConnectorEvent {
     Closed {
         /// Why it ended, for the close table (L-1).
         code: CloseCode,
-        /// When a temporary ban ends, reported with a 403 (L-3).
-        until: Option<Timestamp>,
+        /// How long a temporary ban lasts from now, reported with a 403
+        /// (L-3). A length, not an end: the engine dates it on its own
+        /// timeline (F-5), which the wall clock may disagree with.
+        banned_for: Option<Duration>,
     },
     /// The connection ended because WhatsApp issued no more QR codes for it.
     /// Like `Closed`, the connection object is finished after this.
     QrExhausted,
-    /// The connection stopped answering keep-alives (O-3).
+    /// The connection stopped answering keep-alives (O-3), or did not
+    /// answer the check after a gap in time (F-6).
     KeepAliveLost,
     /// The saved credentials could not be opened for a reason that passes
     /// (too many open files, a full disk, a permission): the attempt ended
@@ -167,6 +169,13 @@ pub trait Connection: Send {
     /// first). The request runs on its own: the agent keeps handling events
     /// while WhatsApp answers.
     fn request_pair_code(&mut self, phone: &str) -> PairCodeRequest;
+
+    /// Checks the open link now, without waiting for the next keep-alive
+    /// (F-6: after a suspend, or any gap in which no timer ran, the link may
+    /// have died meanwhile). A link that does not answer in time is
+    /// reported as [`ConnectorEvent::KeepAliveLost`]; nothing is reported
+    /// for one that answers. Returns at once: the check runs on its own.
+    fn check_alive(&mut self);
 
     /// Ends the attempt. `logout` unlinks the device from the phone first and
     /// deletes the credentials (D-1); without it the credentials stay (P-4).

@@ -15,7 +15,8 @@
 //!   with a writer thread that groups concurrent commits.
 //! - [`connector`]: the trait through which the engine talks to WhatsApp;
 //!   [`simulator`] is the simulated WhatsApp (demo mode, tests, benchmarks).
-//! - [`clock`]: wall-clock time as an input ([`clock::Clock`]).
+//! - [`clock`]: time as an input: the wall clock and the time since boot
+//!   ([`clock::Clock`]), and the engine's own time on them ([`clock::Timeline`], F-5).
 //! - [`logging`]: masked structured logs, each history entry logged after its commit.
 //! - [`error`]: the typed errors of every command, each with a stable kind.
 #![warn(missing_docs)]

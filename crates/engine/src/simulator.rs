@@ -48,6 +48,8 @@ pub struct SimStats {
     pub max_live_per_agent: usize,
     /// How many closes unlinked the device (D-1), so tests can tell a logout from a plain close (P-4).
     pub logouts: usize,
+    /// Every check of an open link (F-6): agent and tokio time.
+    pub link_checks: Vec<(AgentId, tokio::time::Instant)>,
 }
 
 #[derive(Default)]
@@ -70,6 +72,8 @@ struct State {
     live: HashMap<AgentId, Vec<(u64, EventSink)>>,
     /// Background work of each connection (QR rotation, keep-alive death).
     timers: HashMap<u64, JoinHandle<()>>,
+    /// Connections that stopped answering ([`SimulatedWhatsApp::go_silent`]), by serial.
+    silent: HashSet<u64>,
     qr_serial: u64,
     next_serial: u64,
     stats: SimStats,
@@ -152,6 +156,7 @@ impl SimulatedWhatsApp {
         if let Some(timer) = state.timers.remove(&serial) {
             timer.abort();
         }
+        state.silent.remove(&serial);
     }
 
     /// The phone scans the QR: credentials are saved, and — as WhatsApp does —
@@ -161,7 +166,7 @@ impl SimulatedWhatsApp {
         let Some((serial, sink)) = self.live_sink(agent) else { return false };
         self.lock().link(agent);
         sink.send(ConnectorEvent::Scanned);
-        sink.send(ConnectorEvent::Closed { code: CloseCode::RESTART_REQUIRED, until: None });
+        sink.send(ConnectorEvent::Closed { code: CloseCode::RESTART_REQUIRED, banned_for: None });
         self.end(agent, serial);
         true
     }
@@ -176,20 +181,22 @@ impl SimulatedWhatsApp {
         sink.send(ConnectorEvent::Opened { phone: Some(phone_of(agent)) })
     }
 
-    /// The server ends the live connection of `agent` with `code`.
-    pub fn drop_with(&self, agent: AgentId, code: CloseCode, until: Option<crate::clock::Timestamp>) -> bool {
+    /// The server ends the live connection of `agent` with `code`; a 403
+    /// may come with the length of a temporary ban (L-3).
+    pub fn drop_with(&self, agent: AgentId, code: CloseCode, banned_for: Option<Duration>) -> bool {
         let Some((serial, sink)) = self.live_sink(agent) else { return false };
         if crate::lifecycle::classify(code).clears_credentials {
             // WhatsApp itself dropped the device (logged out, replaced, banned).
             self.lock().unlink(agent);
         }
-        sink.send(ConnectorEvent::Closed { code, until });
+        sink.send(ConnectorEvent::Closed { code, banned_for });
         self.end(agent, serial);
         true
     }
 
-    /// The live connection stops answering: nothing more is reported, and an
-    /// open link is declared dead after [`KEEPALIVE_TIMEOUT`] (O-3).
+    /// The live connection stops answering: nothing more is reported, an
+    /// open link is declared dead after [`KEEPALIVE_TIMEOUT`] (O-3), and a
+    /// check of the link reports it dead at once (F-6).
     pub fn go_silent(&self, agent: AgentId, connected: bool) -> bool {
         let Some((serial, sink)) = self.live_sink(agent) else { return false };
         let timer = connected.then(|| {
@@ -199,6 +206,7 @@ impl SimulatedWhatsApp {
             })
         });
         let mut state = self.lock();
+        state.silent.insert(serial);
         if let Some(old) = state.timers.remove(&serial) {
             old.abort();
         }
@@ -255,7 +263,7 @@ impl Connector for SimulatedWhatsApp {
                     state.unlink(agent);
                 }
                 drop(state);
-                events.send(ConnectorEvent::Closed { code, until: None });
+                events.send(ConnectorEvent::Closed { code, banned_for: None });
                 self.end(agent, serial);
             }
             OnStart::Normal if resume => {
@@ -417,6 +425,20 @@ impl Connection for SimConnection {
             .collect();
         sink.send(ConnectorEvent::PairCode(code));
         Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn check_alive(&mut self) {
+        let mut state = self.sim.lock();
+        state.stats.link_checks.push((self.agent, tokio::time::Instant::now()));
+        if !state.silent.contains(&self.serial) {
+            return; // It answers.
+        }
+        // A silent link leaves the ping unanswered: dead (F-6, O-3).
+        let sink = state.live.get(&self.agent).and_then(|v| v.iter().find(|(s, _)| *s == self.serial).cloned());
+        drop(state);
+        if let Some((_, sink)) = sink {
+            sink.send(ConnectorEvent::KeepAliveLost);
+        }
     }
 
     fn close(self: Box<Self>, logout: bool) {

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{World, advance_by_hand, break_saving, hold_write_lock};
+use common::{World, advance_by_hand, break_saving, hold_write_lock, linked_fleet, most_in_one_second};
 use switchboard_engine::lifecycle::{AgentId, BlockKind, CloseCode, Rule, Status, Trigger, Verdict};
 use switchboard_engine::simulator::{KEEPALIVE_TIMEOUT, OnStart};
 use switchboard_engine::supervisor::EngineEvent;
@@ -208,34 +208,6 @@ fn held_starts(w: &World, ids: &[AgentId]) -> Vec<AgentId> {
     ids.iter().copied().filter(|&id| w.status(id) == Status::Connecting && !w.sim.is_live(id)).collect()
 }
 
-/// `n` agents, all connected, linked through the pairing path's shortcut.
-async fn linked_fleet(w: &World, n: usize) -> Vec<AgentId> {
-    let mut ids = Vec::new();
-    for n in 0..n {
-        ids.push(w.add(&format!("agent {n}")).await);
-    }
-    for &id in &ids {
-        w.sim.give_credentials(id);
-    }
-    for &id in &ids {
-        w.sup.connect(id).await.unwrap();
-        w.sup.settle().await;
-        w.sim.open(id);
-    }
-    w.sup.settle().await;
-    assert!(ids.iter().all(|&id| w.status(id) == Status::Connected));
-    ids
-}
-
-/// The most of `times` that fall in any one-second window.
-fn most_in_one_second(times: &[tokio::time::Instant]) -> usize {
-    times
-        .iter()
-        .map(|t0| times.iter().filter(|t| **t >= *t0 && **t < *t0 + Duration::from_secs(1)).count())
-        .max()
-        .unwrap_or(0)
-}
-
 /// user clicks are not held back by the pacing of automatic starts.
 #[tokio::test(start_paused = true)]
 async fn r5_user_clicks_are_not_paced() {
@@ -353,7 +325,7 @@ async fn d2_late_events_of_a_stopped_attempt_are_ignored() {
     let stale = w.sim.current_sink(id).expect("live");
     w.sup.disconnect(id).await.unwrap();
     let before = w.view(id);
-    stale.send(switchboard_engine::connector::ConnectorEvent::Closed { code: CloseCode::LOGGED_OUT, until: None });
+    stale.send(switchboard_engine::connector::ConnectorEvent::Closed { code: CloseCode::LOGGED_OUT, banned_for: None });
     stale.send(switchboard_engine::connector::ConnectorEvent::Opened { phone: None });
     w.sup.settle().await;
     assert_eq!(w.view(id).record, before.record);
@@ -384,7 +356,7 @@ async fn l3_fatal_close_notifies_and_forgets_credentials() {
     let id = w.add("Sales").await;
     w.link(id).await;
     let until = w.now().plus(Duration::from_secs(3_600));
-    w.sim.drop_with(id, CloseCode::FORBIDDEN, Some(until));
+    w.sim.drop_with(id, CloseCode::FORBIDDEN, Some(Duration::from_secs(3_600)));
     w.sup.settle().await;
     let view = w.view(id);
     assert_eq!(view.record.status, Status::Failed);

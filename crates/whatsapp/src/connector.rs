@@ -18,7 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
-use switchboard_engine::clock::{Clock, SystemClock};
 use switchboard_engine::connector::{
     Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest, UnlinkJob,
     UnlinkRequest,
@@ -26,14 +25,17 @@ use switchboard_engine::connector::{
 use switchboard_engine::lifecycle::{AgentId, CloseClass, CloseCode, Rule, classify};
 use tokio::sync::{Notify, watch};
 use tokio_util::task::TaskTracker;
-use whatsapp_rust::Client;
 use whatsapp_rust::bot::{Bot, BotBuilderError};
 use whatsapp_rust::pair_code::{PairCodeOptions, PairCodeRejection, PairError};
 use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::store::error::StoreError;
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::types::events::{Event, EventHandler};
+use whatsapp_rust::wacore::iq::keepalive::KeepaliveSpec;
+use whatsapp_rust::wacore::iq::spec::IqSpec;
+use whatsapp_rust::wacore::protocol::keepalive::KEEP_ALIVE_RESPONSE_DEADLINE;
 use whatsapp_rust::wacore::store::DevicePropsOverride;
+use whatsapp_rust::{Client, IqError};
 
 use crate::mapping::Observer;
 use crate::store_files::{StoreFiles, StoreProblem, plain};
@@ -62,7 +64,6 @@ pub struct WhatsAppConnector {
 struct Inner {
     files: StoreFiles,
     server: ServerOptions,
-    clock: Arc<dyn Clock>,
     slots: Mutex<HashMap<AgentId, Arc<StoreSlot>>>,
     tasks: TaskTracker,
 }
@@ -78,7 +79,6 @@ impl WhatsAppConnector {
             inner: Arc::new(Inner {
                 files: StoreFiles::new(root),
                 server,
-                clock: Arc::new(SystemClock),
                 slots: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
             }),
@@ -111,8 +111,9 @@ impl Connector for WhatsAppConnector {
         let (close_tx, close_rx) = watch::channel(None);
         let slot = self.slot(request.agent);
         let inner = self.inner.clone();
+        let sink = events.clone();
         self.inner.tasks.spawn(run_attempt(inner, slot, request, events, attempt.clone(), close_rx));
-        Ok(Box::new(WhatsAppConnection { attempt, close_tx }))
+        Ok(Box::new(WhatsAppConnection { attempt, close_tx, sink, tasks: self.inner.tasks.clone() }))
     }
 
     fn has_credentials(&self, agent: AgentId) -> bool {
@@ -250,6 +251,10 @@ struct WhatsAppConnection {
     attempt: Arc<AttemptShared>,
     /// `Some(logout)` asks the attempt's task to end.
     close_tx: watch::Sender<Option<bool>>,
+    /// Where a failed link check is reported (F-6).
+    sink: EventSink,
+    /// The connector's tasks, so a link check in flight is waited for at exit.
+    tasks: TaskTracker,
 }
 
 impl Connection for WhatsAppConnection {
@@ -264,6 +269,26 @@ impl Connection for WhatsAppConnection {
             };
             client.pair_with_code(options).await.map(drop).map_err(|err| pair_code_refusal(&err))
         })
+    }
+
+    fn check_alive(&mut self) {
+        // Before the client is built the attempt is still starting: its
+        // connect timeout watches it, there is no link to check.
+        let Some(client) = self.attempt.client() else { return };
+        let (attempt, sink) = (self.attempt.clone(), self.sink.clone());
+        let mut closed = self.close_tx.subscribe();
+        self.tasks.spawn(async move {
+            // The library's own keep-alive ping, sent now instead of at its next round.
+            let ping = KeepaliveSpec::with_timeout(KEEP_ALIVE_RESPONSE_DEADLINE).build_iq();
+            let outcome = tokio::select! {
+                outcome = client.send_iq(ping) => outcome,
+                _ = closed.wait_for(Option::is_some) => return,
+            };
+            if !link_answered(&outcome) && !attempt.closing.load(Ordering::SeqCst) {
+                tracing::warn!("the link did not answer a keep-alive after a gap in time: {outcome:?}");
+                sink.send(ConnectorEvent::KeepAliveLost);
+            }
+        });
     }
 
     fn close(self: Box<Self>, logout: bool) {
@@ -282,6 +307,15 @@ impl Drop for WhatsAppConnection {
             first
         });
     }
+}
+
+/// Whether a keep-alive ping shows a live link: WhatsApp answered, even
+/// with an error. No answer in time, or a link that cannot send, is dead (O-3).
+fn link_answered<T>(outcome: &Result<T, IqError>) -> bool {
+    matches!(
+        outcome,
+        Ok(_) | Err(IqError::ServerError { .. } | IqError::UnexpectedResponseType { .. } | IqError::ParseError(_))
+    )
 }
 
 /// Plain words for a refused pairing-code request.
@@ -311,7 +345,6 @@ struct EventRecorder {
     observer: Arc<Mutex<Observer>>,
     sink: EventSink,
     attempt: Arc<AttemptShared>,
-    clock: Arc<dyn Clock>,
     /// Wakes the attempt's task when the observer wants the attempt ended.
     end_now: Arc<Notify>,
 }
@@ -322,7 +355,7 @@ impl EventHandler for EventRecorder {
             return; // The engine closed this attempt: it hears nothing more of it (D-2).
         }
         let mut observer = self.observer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let report = observer.observe(&event, self.clock.now(), || {
+        let report = observer.observe(&event, || {
             let client = self.attempt.client()?;
             client.pn().map(|jid| format!("+{}", jid.user))
         });
@@ -380,7 +413,6 @@ async fn build_client(
         observer: observer.clone(),
         sink: sink.clone(),
         attempt: attempt.clone(),
-        clock: inner.clock.clone(),
         end_now: end_now.clone(),
     };
     let mut builder = Bot::builder()
@@ -450,7 +482,9 @@ async fn run_attempt(
             if !attempt.closing.load(Ordering::SeqCst) {
                 sink.send(match problem {
                     // Proven damage: a corrupted session (RULES.md §2, 500), the credentials go.
-                    StoreProblem::Damaged(_) => ConnectorEvent::Closed { code: CloseCode::BAD_SESSION, until: None },
+                    StoreProblem::Damaged(_) => {
+                        ConnectorEvent::Closed { code: CloseCode::BAD_SESSION, banned_for: None }
+                    }
                     // A passing fault keeps them and is retried (L-4).
                     StoreProblem::Unavailable(detail) => ConnectorEvent::CredentialsUnavailable { detail },
                 });
@@ -573,5 +607,22 @@ async fn unlink_set_aside(inner: &Inner, job: UnlinkJob) -> Result<(), String> {
         // Logged out or replaced already, unknown, banned, or asked to pair
         // again: WhatsApp has no use for these credentials any more.
         _ => forget(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// F-6, O-3: a link check's ping that gets no answer in time, or cannot
+    /// be sent, is a dead link; any answer from WhatsApp, even an error, is not.
+    #[test]
+    fn f6_a_link_check_without_an_answer_is_a_dead_link() {
+        assert!(link_answered(&Ok(())));
+        let refused = IqError::ServerError { code: 500, text: "oops".into(), error_type: None, backoff: None };
+        assert!(link_answered::<()>(&Err(refused)));
+        assert!(!link_answered::<()>(&Err(IqError::Timeout)));
+        assert!(!link_answered::<()>(&Err(IqError::NotConnected)));
+        assert!(!link_answered::<()>(&Err(IqError::InternalChannelClosed)));
     }
 }

@@ -17,7 +17,7 @@
 //! | `LoggedOut` (logged out, unknown logout)     | close 401                               |
 //! | `LoggedOut` (account locked)                 | close 403                               |
 //! | `StreamReplaced`                             | close 440                               |
-//! | `TemporaryBan`                               | close 403 until the ban ends            |
+//! | `TemporaryBan`                               | close 403 with the ban's length         |
 //! | `ConnectFailure`                             | by reason, see [`failure_code`]         |
 //! | `ClientOutdated`                             | close 405: fatal, "update Switchboard"  |
 //! | `PairError`                                  | close 500 (pairing failed: scan again)  |
@@ -31,7 +31,8 @@
 //! it never replaces a more specific word that came before it (a 503 failure
 //! is followed by a `Disconnected`, and the 503 is the reason).
 
-use switchboard_engine::clock::Timestamp;
+use std::time::Duration;
+
 use switchboard_engine::connector::ConnectorEvent;
 use switchboard_engine::lifecycle::CloseCode;
 use whatsapp_rust::types::events::{ConnectFailureReason, Event};
@@ -39,11 +40,11 @@ use whatsapp_rust::types::events::{ConnectFailureReason, Event};
 /// Why the connection is ending, as far as the events have said.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Ending {
-    Closed { code: CloseCode, until: Option<Timestamp> },
+    Closed { code: CloseCode, banned_for: Option<Duration> },
     QrExhausted,
 }
 
-/// Watches one attempt's events. Pure: no I/O, time comes in as an argument.
+/// Watches one attempt's events. Pure: no I/O, no clock.
 #[derive(Debug, Default)]
 pub struct Observer {
     /// The last event that names the reason for the end.
@@ -64,14 +65,9 @@ impl Observer {
     }
 
     /// Takes one event. Returns what to tell the engine now, if anything.
-    /// `now` dates a temporary ban's end; `own_number` is the linked number the
-    /// client knows (asked only for `Connected`).
-    pub fn observe(
-        &mut self,
-        event: &Event,
-        now: Timestamp,
-        own_number: impl FnOnce() -> Option<String>,
-    ) -> Option<ConnectorEvent> {
+    /// `own_number` is the linked number the client knows (asked only for
+    /// `Connected`).
+    pub fn observe(&mut self, event: &Event, own_number: impl FnOnce() -> Option<String>) -> Option<ConnectorEvent> {
         match event {
             Event::PairingQrCode(qr) => return Some(ConnectorEvent::Qr(qr.code.clone())),
             Event::PairingCode(code) => return Some(ConnectorEvent::PairCode(code.code.clone())),
@@ -87,8 +83,9 @@ impl Observer {
             Event::LoggedOut(logged_out) => self.end(failure_code(logged_out.reason), None),
             Event::StreamReplaced(_) => self.end(CloseCode::REPLACED, None),
             Event::TemporaryBan(ban) => {
-                let until = now.plus(std::time::Duration::from_millis(ban.expire.num_milliseconds().max(0) as u64));
-                self.end(CloseCode::FORBIDDEN, Some(until));
+                // WhatsApp says how long the ban lasts; the engine dates its end (F-5).
+                let banned_for = Duration::from_millis(ban.expire.num_milliseconds().max(0) as u64);
+                self.end(CloseCode::FORBIDDEN, Some(banned_for));
             }
             Event::ConnectFailure(failure) => self.end(failure_code(failure.reason), None),
             Event::ClientOutdated(_) => self.end(CloseCode::CLIENT_OUTDATED, None),
@@ -109,8 +106,8 @@ impl Observer {
         None
     }
 
-    fn end(&mut self, code: CloseCode, until: Option<Timestamp>) {
-        self.specific = Some(Ending::Closed { code, until });
+    fn end(&mut self, code: CloseCode, banned_for: Option<Duration>) {
+        self.specific = Some(Ending::Closed { code, banned_for });
     }
 
     /// Whether the attempt must be ended from our side (the library keeps a
@@ -123,7 +120,9 @@ impl Observer {
     pub fn finish(&self) -> ConnectorEvent {
         match &self.specific {
             Some(Ending::QrExhausted) => ConnectorEvent::QrExhausted,
-            Some(Ending::Closed { code, until }) => ConnectorEvent::Closed { code: *code, until: *until },
+            Some(Ending::Closed { code, banned_for }) => {
+                ConnectorEvent::Closed { code: *code, banned_for: *banned_for }
+            }
             None => {
                 let code = match self.transport {
                     Some(code) => code,
@@ -132,7 +131,7 @@ impl Observer {
                     // DNS, TLS, handshake failures and a dead keep-alive emit nothing (O-3).
                     None => CloseCode::TIMED_OUT,
                 };
-                ConnectorEvent::Closed { code, until: None }
+                ConnectorEvent::Closed { code, banned_for: None }
             }
         }
     }

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use switchboard_engine::clock::Timestamp;
 use switchboard_engine::connector::ConnectorEvent;
 use switchboard_engine::lifecycle::{CloseClass, CloseCode, classify};
 use switchboard_whatsapp::mapping::{Observer, failure_code};
@@ -16,8 +15,6 @@ use whatsapp_rust::types::events::{
 use whatsapp_rust::wacore::net::DisconnectReason;
 use whatsapp_rust::{Jid, Server};
 
-const NOW: Timestamp = Timestamp(1_767_225_600_000);
-
 fn no_number() -> Option<String> {
     None
 }
@@ -25,12 +22,12 @@ fn no_number() -> Option<String> {
 /// Feeds `events` to a fresh observer; returns what it reported on the way and at the end.
 fn run(events: &[Event]) -> (Vec<ConnectorEvent>, ConnectorEvent) {
     let mut observer = Observer::new();
-    let reported = events.iter().filter_map(|e| observer.observe(e, NOW, no_number)).collect();
+    let reported = events.iter().filter_map(|e| observer.observe(e, no_number)).collect();
     (reported, observer.finish())
 }
 
 fn closed(code: u16) -> ConnectorEvent {
-    ConnectorEvent::Closed { code: CloseCode(code), until: None }
+    ConnectorEvent::Closed { code: CloseCode(code), banned_for: None }
 }
 
 fn logged_out(reason: ConnectFailureReason) -> Event {
@@ -67,12 +64,12 @@ fn l2_logged_out_is_401_and_replaced_is_440_both_auth_closes() {
 }
 
 #[test]
-fn l3_a_temporary_ban_is_403_until_its_end_and_a_locked_account_is_403() {
+fn l3_f5_a_temporary_ban_is_403_with_its_length_and_a_locked_account_is_403() {
     let ban =
         TemporaryBan::builder().code(TempBanReason::SentToTooManyPeople).expire(chrono::Duration::hours(2)).build();
     let (_, end) = run(&[Event::TemporaryBan(ban)]);
-    let until = NOW.plus(Duration::from_secs(2 * 3600));
-    assert_eq!(end, ConnectorEvent::Closed { code: CloseCode(403), until: Some(until) });
+    let banned_for = Some(Duration::from_secs(2 * 3600));
+    assert_eq!(end, ConnectorEvent::Closed { code: CloseCode(403), banned_for });
     assert_eq!(run(&[logged_out(ConnectFailureReason::AccountLocked)]).1, closed(403));
     // A ban stanza without a usable end arrives as a ConnectFailure.
     assert_eq!(run(&[connect_failure(ConnectFailureReason::TempBanned)]).1, closed(403));
@@ -178,18 +175,18 @@ fn q1_q4_qr_codes_and_pairing_codes_are_passed_on_at_once() {
 fn q3_pair_success_is_a_scan_and_the_silent_restart_after_it_is_515() {
     let connected = Event::Connected(Connected::builder().build());
     let mut observer = Observer::new();
-    assert_eq!(observer.observe(&pair_success("4915112345678"), NOW, no_number), Some(ConnectorEvent::Scanned));
+    assert_eq!(observer.observe(&pair_success("4915112345678"), no_number), Some(ConnectorEvent::Scanned));
     // WhatsApp's restart after pairing arrives as a stream error 515 the library acts on without an event.
     assert_eq!(observer.finish(), closed(515));
     assert_eq!(classify(CloseCode(515)).class, CloseClass::RestartRequired);
     // Connected opens the link with the paired number, or the one the client knows.
     assert_eq!(
-        observer.observe(&connected, NOW, no_number),
+        observer.observe(&connected, no_number),
         Some(ConnectorEvent::Opened { phone: Some("+4915112345678".into()) })
     );
     let mut resumed = Observer::new();
     assert_eq!(
-        resumed.observe(&connected, NOW, || Some("+15551234567".into())),
+        resumed.observe(&connected, || Some("+15551234567".into())),
         Some(ConnectorEvent::Opened { phone: Some("+15551234567".into()) })
     );
 }
@@ -214,7 +211,7 @@ fn l3_a_failed_pairing_ends_the_attempt_as_a_corrupted_session() {
         .error("bad signature".into())
         .build();
     let mut observer = Observer::new();
-    assert_eq!(observer.observe(&Event::PairError(error), NOW, no_number), None);
+    assert_eq!(observer.observe(&Event::PairError(error), no_number), None);
     assert!(observer.must_end());
     assert_eq!(observer.finish(), closed(500));
     assert!(classify(CloseCode(500)).advice.contains("scan a new QR"));

@@ -32,6 +32,7 @@ pub async fn subscribe<R: Runtime>(
                 data_dir,
                 mode_note: None,
                 storage_fault: None,
+                wall_ahead_ms: 0,
             };
             return Ok(snapshot);
         }
@@ -58,6 +59,7 @@ pub async fn subscribe<R: Runtime>(
         data_dir,
         mode_note,
         storage_fault: supervisor.storage_fault(),
+        wall_ahead_ms: supervisor.wall_ahead_ms(),
     })
 }
 
@@ -74,6 +76,7 @@ async fn forward<R: Runtime>(
             }
             Ok(EngineEvent::Removed(id)) => UiEvent::Removed { id: id.0 },
             Ok(EngineEvent::StorageFault(message)) => UiEvent::StorageFault { message },
+            Ok(EngineEvent::WallClock { wall_ahead_ms }) => UiEvent::Clock { wall_ahead_ms },
             Ok(EngineEvent::Notification { agent, title, body }) => {
                 notify_desktop(&app, &title, &body);
                 UiEvent::Notice { agent_id: agent.0, title, body }

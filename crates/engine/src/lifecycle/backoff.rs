@@ -13,16 +13,27 @@ pub fn base_delay(k: u32, settings: &Settings) -> Duration {
     delay.min(settings.backoff_cap)
 }
 
+/// How far the jitter may move a delay, as a fraction of it.
+fn spread(settings: &Settings) -> f64 {
+    f64::from(settings.jitter_percent) / 100.0
+}
+
 /// The delay before automatic attempt `k`, spread by ±`jitter_percent` so that
 /// many agents dropped together do not come back in lock-step.
 pub fn retry_delay(k: u32, settings: &Settings, rng: &mut impl Rng) -> Duration {
     let base = base_delay(k, settings);
-    let spread = f64::from(settings.jitter_percent) / 100.0;
+    let spread = spread(settings);
     if spread == 0.0 {
         return base;
     }
     let factor = rng.random_range(1.0 - spread..=1.0 + spread);
     base.mul_f64(factor)
+}
+
+/// The longest delay the settings allow before any retry: the cap, spread
+/// up by the whole jitter. No stored retry time lies further ahead (F-5).
+pub fn longest_delay(settings: &Settings) -> Duration {
+    settings.backoff_cap.mul_f64(1.0 + spread(settings))
 }
 
 #[cfg(test)]
@@ -59,5 +70,15 @@ mod tests {
         assert_eq!(delays, again, "the same seed gives the same delays");
         let no_jitter = Settings { jitter_percent: 0, ..s };
         assert_eq!(retry_delay(3, &no_jitter, &mut rng), Duration::from_secs(8));
+    }
+
+    /// R-1, F-5: no delay is longer than the cap spread up by the whole jitter.
+    #[test]
+    fn r1_f5_no_delay_exceeds_the_longest() {
+        let s = Settings::default();
+        assert_eq!(longest_delay(&s), Duration::from_secs(72));
+        let mut rng = SmallRng::seed_from_u64(9);
+        assert!((1..=40).all(|k| retry_delay(k, &s, &mut rng) <= longest_delay(&s)));
+        assert_eq!(longest_delay(&Settings { jitter_percent: 0, ..s }), s.backoff_cap);
     }
 }

@@ -531,6 +531,7 @@ impl<R: Rng> Machine<'_, R> {
     }
 
     fn startup(&mut self, has_credentials: bool) {
+        self.bound_stored_times();
         // Credentials the record does not know: the phone paired and the app
         // stopped before the scan was saved, or before a forget deleted them.
         // The phone lists that device, so it is unlinked like D-1's (P-5).
@@ -572,6 +573,40 @@ impl<R: Rng> Machine<'_, R> {
             self.note(None, reason, Trigger::Startup, Rule::P3);
         }
         self.agent.attempt = None;
+    }
+}
+
+impl<R> Machine<'_, R> {
+    /// F-5 at start-up: stored times are used as they are, but the wall
+    /// clock may have been set back while the app was closed, leaving them
+    /// in the future; then no wait may last longer than its setting allows.
+    /// What happened (an auth failure, an attempt, a disconnect) happened at
+    /// the latest now; a retry is at most R-1's longest delay ahead; a QR
+    /// lives at most its lifetime. A ban's end is WhatsApp's word, with no
+    /// setting to bound it: it stays as stored (Disconnect clears it, A-2).
+    fn bound_stored_times(&mut self) {
+        let now = self.now;
+        let latest_retry = now.plus(backoff::longest_delay(self.settings));
+        let latest_qr_expiry = now.plus(self.settings.qr_lifetime);
+        let r = &mut self.agent.record;
+        let before = r.clone();
+        for happened in [&mut r.last_auth_failure_at, &mut r.last_attempt_at, &mut r.disconnected_at] {
+            *happened = happened.map(|at| at.min(now));
+        }
+        r.next_retry_at = r.next_retry_at.map(|at| at.min(latest_retry));
+        r.qr_expires_at = r.qr_expires_at.map(|at| at.min(latest_qr_expiry));
+        if *r != before {
+            let status = r.status;
+            self.history.push(HistoryEntry {
+                at: now,
+                from: status,
+                to: status,
+                code: None,
+                reason: "the clock is behind the saved times: waits shortened to what their settings allow".into(),
+                trigger: Trigger::Startup,
+                rule: Some(Rule::F5),
+            });
+        }
     }
 }
 

@@ -663,3 +663,38 @@ fn a6_an_auto_retry_in_an_auth_cooldown_waits_for_its_end() {
     let cooldown_end = h.agent.record.last_auth_failure_at.unwrap().plus(Duration::from_secs(300));
     assert_eq!(h.agent.record.next_retry_at, Some(cooldown_end));
 }
+
+/// F-5: at start-up after the clock was set back, stored times are bounded
+/// by their settings; a ban's end (WhatsApp's) is kept; times already in
+/// the past are used as they are and nothing is written.
+#[test]
+fn f5_startup_bounds_stored_times_that_lie_ahead_by_their_settings() {
+    let mut h = Harness::connected();
+    h.close(503);
+    let hours_ahead = Timestamp(h.now.0 + 3 * 60 * MIN);
+    let r = &mut h.agent.record;
+    r.last_auth_failure_at = Some(hours_ahead);
+    r.last_attempt_at = Some(hours_ahead);
+    r.next_retry_at = Some(hours_ahead);
+    r.banned_until = Some(hours_ahead);
+    let step = h.feed(Input::Startup { has_credentials: true }).clone();
+    let r = &h.agent.record;
+    assert_eq!(h.status(), Status::Reconnecting, "P-3 keeps a linked retry");
+    assert_eq!(r.last_auth_failure_at, Some(h.now));
+    assert_eq!(r.last_attempt_at, Some(h.now));
+    assert_eq!(r.next_retry_at, Some(h.now.plus(backoff::longest_delay(&h.settings))));
+    assert_eq!(r.banned_until, Some(hours_ahead), "WhatsApp's end, as stored");
+    assert_eq!(step.history.len(), 1);
+    assert_eq!(step.history[0].rule, Some(Rule::F5));
+    assert!(step.history[0].reason.contains("clock is behind"), "{}", step.history[0].reason);
+
+    // Times in the past are left alone: nothing to write.
+    h.advance(10 * MIN);
+    let before = h.agent.record.clone();
+    let step = h.feed(Input::Startup { has_credentials: true }).clone();
+    assert!(step.history.is_empty() && !step.record_changed(&before));
+    let mut disconnected = Harness::new();
+    disconnected.agent.record.disconnected_at = Some(Timestamp(disconnected.now.0 + 60 * MIN));
+    disconnected.feed(Input::Startup { has_credentials: false });
+    assert_eq!(disconnected.agent.record.disconnected_at, Some(disconnected.now));
+}

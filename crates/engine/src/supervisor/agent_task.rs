@@ -94,6 +94,8 @@ pub(super) struct AgentTask {
     unsaved_retry: Option<(Instant, std::time::Duration)>,
     /// Wakes the task when settings change (a shorter cooldown ends sooner).
     settings: watch::Receiver<Settings>,
+    /// Wakes the task after a gap in which no timer ran, a suspend (F-6).
+    time_gaps: watch::Receiver<u64>,
     stop: CancellationToken,
 }
 
@@ -107,8 +109,10 @@ impl AgentTask {
     ) -> Self {
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let settings = shared.settings.clone();
+        let time_gaps = shared.time_gaps.subscribe();
         AgentTask {
             settings,
+            time_gaps,
             shared,
             agent,
             inbox,
@@ -168,6 +172,8 @@ impl AgentTask {
                     None => return,
                 },
                 Ok(()) = self.settings.changed() => self.publish(),
+                // The loop then looks at the deadlines again and publishes.
+                Ok(()) = self.time_gaps.changed() => self.after_gap(),
                 () = sleep_until(wake.map(|(at, _)| at)) => {
                     self.shared.activity.fetch_add(1, Ordering::Relaxed);
                     let (_, why) = wake.expect("a pending sleep never ends");
@@ -226,7 +232,7 @@ impl AgentTask {
             connection.close(plan == UnlinkPlan::LogOutNow);
         }
         if plan == UnlinkPlan::Later {
-            return Some(self.shared.unlinks.new_job(&self.agent.record, self.shared.clock.now()));
+            return Some(self.shared.unlinks.new_job(&self.agent.record, self.shared.now()));
         }
         self.forget_credentials();
         None
@@ -243,10 +249,12 @@ impl AgentTask {
             ConnectorEvent::PairCode(code) => Input::PairCode(code),
             ConnectorEvent::Scanned => Input::Scanned,
             ConnectorEvent::Opened { phone } => Input::Opened { phone },
-            ConnectorEvent::Closed { code, until } => {
+            ConnectorEvent::Closed { code, banned_for } => {
                 // The connection is over; the object goes with it.
                 self.connection = None;
-                Input::Closed { code, until }
+                // A ban's end is dated as it is reported, on the engine's
+                // timeline, even if saving it has to wait (P-1).
+                Input::Closed { code, until: banned_for.map(|d| self.shared.now().plus(d)) }
             }
             ConnectorEvent::QrExhausted => {
                 self.connection = None;
@@ -260,6 +268,20 @@ impl AgentTask {
         };
         if let Err(err) = self.apply(input).await {
             tracing::warn!(agent = %self.agent.record.id, "could not record a connection event, will retry: {err}");
+        }
+    }
+
+    /// F-6: no timer ran for a while (a suspend). The wake this task slept
+    /// towards is stale: `run` derives it again from the stored deadlines
+    /// right after this (one that passed meanwhile fires at once) and
+    /// publishes the view. An open link may have died meanwhile without a
+    /// word: it is checked now, and a dead one comes back as a 408 (O-3).
+    fn after_gap(&mut self) {
+        self.shared.activity.fetch_add(1, Ordering::Relaxed);
+        if self.agent.record.status == Status::Connected
+            && let Some(connection) = self.connection.as_mut()
+        {
+            connection.check_alive();
         }
     }
 
@@ -316,7 +338,7 @@ impl AgentTask {
         queue.extend(inputs);
         let mut decision = None;
         while let Some(input) = queue.pop_front() {
-            let now = self.shared.clock.now();
+            let now = self.shared.now();
             let settings = *self.shared.settings.borrow();
             let step = lifecycle::step(&self.agent, input.clone(), now, &settings, &mut self.rng);
             let changed = step.record_changed(&self.agent.record);
@@ -453,7 +475,7 @@ impl AgentTask {
     }
 
     fn view(&self) -> AgentView {
-        let now = self.shared.clock.now();
+        let now = self.shared.now();
         let settings = *self.shared.settings.borrow();
         let record = &self.agent.record;
         let attempt = self.agent.attempt.as_ref();
@@ -506,7 +528,7 @@ impl AgentTask {
         if let Some(slot) = self.start_slot {
             return Some((slot, Wake::StartSlot));
         }
-        let now = self.shared.clock.now();
+        let now = self.shared.now();
         let settings = *self.shared.settings.borrow();
         let r = &self.agent.record;
         let live_deadline = self.agent.attempt.as_ref().filter(|a| a.live).and_then(|a| a.connect_deadline);

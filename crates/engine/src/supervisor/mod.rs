@@ -8,8 +8,13 @@
 //! Every task is owned: agent tasks run under one [`TaskTracker`] and stop
 //! on one [`CancellationToken`]; [`Supervisor::shutdown`] cancels, waits for
 //! them, then lets the database writer finish its queue.
+//!
+//! Time: every "now" is read on one [`Timeline`] (F-5), and one task watches
+//! the clocks (`clock_watch`): for gaps in which no timer ran, a suspend
+//! above all (F-6), and for steps of the wall clock the window must hear of.
 
 mod agent_task;
+mod clock_watch;
 mod pacer;
 mod retention;
 mod unlinker;
@@ -24,7 +29,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Timeline, Timestamp};
 use crate::connector::Connector;
 use crate::error::EngineError;
 use crate::lifecycle::{Agent, AgentId, Decision, HistoryEntry, Settings, validate_name, validate_phone};
@@ -40,7 +45,11 @@ const EVENT_BUFFER: usize = 16_384;
 
 /// What every agent task shares.
 struct Shared {
-    clock: Arc<dyn Clock>,
+    /// The engine's time (F-5): a wall-clock step while it runs moves nothing, a suspend moves it on.
+    timeline: Timeline,
+    /// Counts the gaps in which no timer ran (a suspend, F-6); every agent
+    /// task and the unlinker watch it to look at their deadlines again.
+    time_gaps: watch::Sender<u64>,
     connector: Arc<dyn Connector>,
     writer: WriterHandle,
     settings: watch::Receiver<Settings>,
@@ -62,6 +71,11 @@ struct Shared {
 }
 
 impl Shared {
+    /// The engine's now: every stamp, deadline and preview is read here.
+    fn now(&self) -> Timestamp {
+        self.timeline.now()
+    }
+
     /// The last published views. A panic elsewhere while it was held leaves
     /// the views usable (each is replaced whole), so a poisoned lock is taken.
     fn board(&self) -> std::sync::MutexGuard<'_, BTreeMap<AgentId, AgentView>> {
@@ -103,7 +117,9 @@ pub struct Supervisor {
 
 /// Options for [`Supervisor::start`].
 pub struct Options {
-    /// Wall-clock time for stored deadlines: the system clock in the app, tokio's in tests.
+    /// The computer's clocks: the system's in the app, tokio's in tests. The
+    /// engine reads the wall clock once, at the start, and from then on
+    /// measures on the time since boot (F-5).
     pub clock: Arc<dyn Clock>,
     /// How agents reach WhatsApp: the real service or the simulator.
     pub connector: Arc<dyn Connector>,
@@ -133,7 +149,8 @@ impl Supervisor {
         let (settings_tx, settings_rx) = watch::channel(settings);
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let shared = Arc::new(Shared {
-            clock: options.clock,
+            timeline: Timeline::start(options.clock),
+            time_gaps: watch::Sender::new(0),
             connector: options.connector,
             writer: writer.handle(),
             settings: settings_rx,
@@ -157,6 +174,11 @@ impl Supervisor {
                 seed: options.seed,
             }),
         };
+        supervisor
+            .inner
+            .shared
+            .tasks
+            .spawn(clock_watch::watch(supervisor.inner.shared.clone(), supervisor.inner.stop.clone()));
         supervisor.inner.shared.tasks.spawn(publish_storage_faults(
             supervisor.inner.storage_fault.clone(),
             supervisor.inner.shared.events.clone(),
@@ -204,6 +226,21 @@ impl Supervisor {
         tx
     }
 
+    /// The engine's now (F-5), on which every deadline it publishes is
+    /// measured: the wall-clock time at its start, moved on by the time
+    /// since boot. It differs from the wall clock once that steps.
+    pub fn now(&self) -> Timestamp {
+        self.inner.shared.now()
+    }
+
+    /// How far the wall clock is ahead of [`Supervisor::now`], in
+    /// milliseconds (negative: behind); zero until the wall clock steps. A
+    /// window that counts down with the wall clock subtracts it; a step is
+    /// announced as [`EngineEvent::WallClock`].
+    pub fn wall_ahead_ms(&self) -> i64 {
+        self.inner.shared.timeline.wall_ahead_ms()
+    }
+
     /// Every agent's current view, by id.
     pub fn list(&self) -> Vec<AgentView> {
         self.inner.shared.board().values().cloned().collect()
@@ -239,7 +276,7 @@ impl Supervisor {
         if registry.values().any(|h| h.name_key == key) {
             return Err(EngineError::DuplicateName(name));
         }
-        let now = self.inner.shared.clock.now();
+        let now = self.inner.shared.now();
         let insert_name = name.clone();
         let record = self.inner.shared.writer.call(move |store| store.insert_agent(&insert_name, now)).await?;
         let id = record.id;

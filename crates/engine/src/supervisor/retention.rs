@@ -32,7 +32,7 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         wait = EVERY;
         let days = shared.settings.borrow().history_days;
         let kept_ms = i64::from(days) * 24 * 60 * 60 * 1_000;
-        let before = Timestamp(shared.clock.now().as_millis().saturating_sub(kept_ms));
+        let before = Timestamp(shared.now().as_millis().saturating_sub(kept_ms));
         let mut pruned = 0;
         loop {
             match shared.writer.call(move |store| store.prune_history(before, BATCH)).await {

@@ -105,9 +105,10 @@ pub(super) async fn run(
     let mut waiting: BTreeMap<i64, UnlinkRow> = BTreeMap::new();
     let (done_tx, mut done) = mpsc::unbounded_channel::<(UnlinkRow, Result<(), String>)>();
     let mut rng = SmallRng::seed_from_u64(0x756e_6c69_6e6b);
+    let mut time_gaps = shared.time_gaps.subscribe();
     loop {
         // Start every due job; the rest wait for the earliest of them.
-        let now = shared.clock.now();
+        let now = shared.now();
         let due: Vec<i64> = waiting.values().filter(|row| row.next_at <= now).map(|row| row.job.id).collect();
         for id in due {
             let row = waiting.remove(&id).expect("listed");
@@ -137,12 +138,18 @@ pub(super) async fn run(
             });
         }
         let next = waiting.values().map(|row| row.next_at).min();
-        let wake = next.map(|at| Instant::now() + shared.clock.now().until(at));
+        let wake = next.map(|at| Instant::now() + shared.now().until(at));
         tokio::select! {
             () = stop.cancelled() => return,
-            Some(row) = queue.recv() => {
+            Some(mut row) = queue.recv() => {
+                // F-5: a job saved before the clock was set back waits no
+                // longer than R-1's longest delay from now.
+                let latest = shared.now().plus(backoff::longest_delay(&shared.settings.borrow()));
+                row.next_at = row.next_at.min(latest);
                 waiting.insert(row.job.id, row);
             }
+            // A suspend (F-6): the wake above is stale; derive it again.
+            Ok(()) = time_gaps.changed() => {}
             Some((row, result)) = done.recv() => {
                 let agent = row.job.agent;
                 match settle(&shared, row, result, &mut rng).await {
@@ -165,7 +172,7 @@ async fn settle(
     rng: &mut SmallRng,
 ) -> Option<UnlinkRow> {
     let job = row.job;
-    let now = shared.clock.now();
+    let now = shared.now();
     match result {
         Ok(()) => {
             tracing::info!(agent = %job.agent, rule = %Rule::D1, job = job.id, "the old device is unlinked from the phone");

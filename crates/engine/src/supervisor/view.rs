@@ -45,4 +45,11 @@ pub enum EngineEvent {
     /// Saving started failing (`Some(why)`) or works again (`None`). Changes
     /// from the world are kept in memory and saved when it works again.
     StorageFault(Option<String>),
+    /// The wall clock stepped (F-5): it is now `wall_ahead_ms` ahead of the
+    /// engine's time (negative: behind). Deadlines are on the engine's time;
+    /// a window counting down with the wall clock subtracts this.
+    WallClock {
+        /// Wall clock minus engine time, in milliseconds.
+        wall_ahead_ms: i64,
+    },
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_engine::clock::{Clock, Timestamp, TokioClock};
+use switchboard_engine::clock::{Timestamp, TokioClock};
 use switchboard_engine::lifecycle::{AgentId, AgentRecord, Status};
 use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::supervisor::{AgentView, EngineEvent, Options, Supervisor};
@@ -52,8 +52,9 @@ impl World {
         self.sup.settle().await;
     }
 
+    /// The engine's now (F-5): what its deadlines are measured on.
     pub fn now(&self) -> Timestamp {
-        self.clock.now()
+        self.sup.now()
     }
 
     pub async fn add(&self, name: &str) -> AgentId {
@@ -110,6 +111,34 @@ pub async fn start(db: &std::path::Path, sim: &SimulatedWhatsApp, clock: &Arc<To
     let sup = Supervisor::start(db, options).await.unwrap();
     sup.settle().await;
     sup
+}
+
+/// `n` agents, all connected, linked through the pairing path's shortcut.
+pub async fn linked_fleet(w: &World, n: usize) -> Vec<AgentId> {
+    let mut ids = Vec::new();
+    for n in 0..n {
+        ids.push(w.add(&format!("agent {n}")).await);
+    }
+    for &id in &ids {
+        w.sim.give_credentials(id);
+    }
+    for &id in &ids {
+        w.sup.connect(id).await.unwrap();
+        w.sup.settle().await;
+        w.sim.open(id);
+    }
+    w.sup.settle().await;
+    assert!(ids.iter().all(|&id| w.status(id) == Status::Connected));
+    ids
+}
+
+/// The most of `times` that fall in any one-second window.
+pub fn most_in_one_second(times: &[tokio::time::Instant]) -> usize {
+    times
+        .iter()
+        .map(|t0| times.iter().filter(|t| **t >= *t0 && **t < *t0 + Duration::from_secs(1)).count())
+        .max()
+        .unwrap_or(0)
 }
 
 /// Makes every write to the history fail, as a full disk or a read-only
