@@ -336,6 +336,12 @@ pub enum UiEvent {
         title: String,
         body: String,
     },
+    /// Fatal notices of several agents told as one (F-4): also one desktop notification.
+    GroupNotice {
+        title: String,
+        body: String,
+        agent_ids: Vec<i64>,
+    },
     /// Saving started failing (`message`) or works again (`null`).
     StorageFault {
         message: Option<String>,

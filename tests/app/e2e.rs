@@ -255,5 +255,66 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
     }
     assert_eq!(text(&client, ".chip[data-status=\"all\"] .count").await, "1000");
     shots.take(&client, "11-thousand-agents").await;
+
+    // F-4: forty agents linked, then all closed with 403 at once: one grouped
+    // banner, the list still on screen, and "Show them" shows exactly them.
+    let linked = client
+        .execute_async(
+            "const done = arguments[0]; const call = window.__TAURI_INTERNALS__.invoke; (async () => { \
+               const ids = []; \
+               for (let i = 0; i < 40; i++) { \
+                 const a = await call('add_agent', { name: `Fleet ${String(i).padStart(2, '0')}` }); ids.push(a.id); \
+                 await call('connect_agent', { id: a.id }); \
+               } \
+               return ids; \
+             })().then(done, (e) => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let fleet: Vec<i64> = serde_json::from_value(linked).expect("ids");
+    for &id in &fleet {
+        wait_row_status(&client, id, "qr_pending").await;
+        invoke(&client, "simulate", json!({ "id": id, "action": { "action": "scan" } })).await;
+    }
+    for &id in &fleet {
+        wait_row_status(&client, id, "connected").await;
+    }
+    for &id in &fleet {
+        invoke(&client, "simulate", json!({ "id": id, "action": { "action": "drop", "code": 403 } })).await;
+    }
+    client.wait().at_most(PATIENCE).for_element(Locator::Css(".banner.group")).await.unwrap();
+    assert!(text(&client, ".banner.group .text").await.contains("40 agents need attention"));
+    let (banners_bottom, list_top, window_height): (f64, f64, f64) = {
+        let v = client
+            .execute(
+                "return [document.querySelector('.banners').getBoundingClientRect().bottom, \
+                         document.querySelector('.list').getBoundingClientRect().top, window.innerHeight];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        (v[0].as_f64().unwrap(), v[1].as_f64().unwrap(), v[2].as_f64().unwrap())
+    };
+    assert!(list_top <= window_height * 0.5, "the list starts at {list_top} px of {window_height}");
+    assert!(banners_bottom <= list_top + 1.0);
+    client.find(Locator::Css(".banner.group button.show")).await.unwrap().click().await.unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let shown = client
+            .execute("return [...document.querySelectorAll('li.row')].filter((r) => !r.hidden).length;", vec![])
+            .await
+            .unwrap();
+        if shown == json!(40) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{shown} rows shown of the 40");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The list was scrolled through a thousand rows: back to its top, and a
+    // moment for the rows that come into view to be painted.
+    client.execute("document.querySelector('.list').scrollTop = 0;", vec![]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shots.take(&client, "12-grouped-notice").await;
     client.close().await.unwrap();
 }

@@ -22,7 +22,7 @@ export class App {
   /** The one banner saying changes cannot be saved; shown while the engine says so. */
   private readonly storageBanner = h("div", { class: "banner storage", role: "alert", hidden: true });
   private toastTimer: ReturnType<typeof setTimeout> | null = null;
-  private filter: Filter = { text: "", status: "all" };
+  private filter: Filter = { text: "", status: "all", ids: null };
   /** Events that arrive while the snapshot is still on its way. */
   private early: UiEvent[] | null = [];
   /** How far the wall clock, this page's clock, is ahead of the engine's time (F-5). */
@@ -151,6 +151,10 @@ export class App {
       this.banner("alert", event.body, event.agentId);
       return;
     }
+    if (event.type === "group_notice") {
+      this.groupBanner(event.title, event.body, event.agentIds);
+      return;
+    }
     if (event.type === "storage_fault") {
       this.showStorageFault(event.message);
       return;
@@ -268,6 +272,27 @@ export class App {
       dismiss,
     );
     dismiss.addEventListener("click", () => el.remove());
+    this.banners.append(el);
+  }
+
+  /**
+   * One banner for many agents' fatal notices (F-4): the counts by what
+   * happened, and a button that shows exactly those agents in the list.
+   */
+  private groupBanner(title: string, body: string, agentIds: number[]): void {
+    const ids = new Set(agentIds);
+    const show = h("button", { type: "button", class: "show" }, "Show them");
+    show.addEventListener("click", () => {
+      const showing = this.filter.ids === ids;
+      this.setFilter({ ...this.filter, ids: showing ? null : ids });
+      setText(show, showing ? "Show them" : "Show all agents");
+    });
+    const dismiss = h("button", { type: "button", class: "dismiss", attrs: { "aria-label": "Dismiss" } }, "Dismiss");
+    const el = h("div", { class: "banner alert group", role: "alert" }, h("span", { class: "text" }, `${title}: ${body}`), show, dismiss);
+    dismiss.addEventListener("click", () => {
+      if (this.filter.ids === ids) this.setFilter({ ...this.filter, ids: null });
+      el.remove();
+    });
     this.banners.append(el);
   }
 

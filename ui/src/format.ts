@@ -123,6 +123,7 @@ export function settingLabel(key: string): string {
     start_rate_per_s: "Automatic starts per second",
     connect_timeout_ms: "Connect timeout",
     history_days: "Days of history kept",
+    notice_window_ms: "Fatal errors told as one within",
   };
   return labels[key] ?? key;
 }

@@ -37,6 +37,7 @@ export class AgentStore {
       case "resync":
         return this.reset(event.agents);
       case "notice":
+      case "group_notice":
       case "storage_fault":
       case "clock":
         return [];

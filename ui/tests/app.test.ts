@@ -248,6 +248,34 @@ describe("dialogs and banners", () => {
     expect(root.querySelector(".banner.alert")).toBeNull();
   });
 
+  it("tells many agents' fatal notices as one banner that shows exactly them (F-4)", async () => {
+    const agents = Array.from({ length: 40 }, (_, i) => agent(i + 1, i < 30 ? "failed" : "connected"));
+    const backend = new FakeBackend(snapshot(agents));
+    await start(backend);
+    const failed = agents.slice(0, 30).map((a) => a.id);
+    backend.emit({
+      type: "group_notice",
+      title: "30 agents need attention",
+      body: "20 banned by WhatsApp (403), 10 session not found (404)",
+      agentIds: failed,
+    });
+    const banners = root.querySelectorAll(".banner.alert");
+    expect(banners.length).toBe(1);
+    expect(banners[0].textContent).toContain("30 agents need attention: 20 banned by WhatsApp (403), 10 session not found (404)");
+    const visible = () => [...root.querySelectorAll<HTMLElement>(".rows .row")].filter((r) => !r.hidden).map((r) => Number(r.dataset.id));
+    expect(visible().length).toBe(40);
+    const show = find<HTMLButtonElement>(banners[0], "button.show");
+    show.click();
+    expect(visible()).toEqual(failed);
+    expect(show.textContent).toBe("Show all agents");
+    show.click();
+    expect(visible().length).toBe(40);
+    show.click();
+    find<HTMLButtonElement>(banners[0], "button.dismiss").click();
+    expect(root.querySelector(".banner.alert")).toBeNull();
+    expect(visible().length).toBe(40);
+  });
+
   it("says while changes cannot be saved, and stops saying it when they can (P-1)", async () => {
     const backend = new FakeBackend(snapshot([agent(1, "connected")]));
     await start(backend);

@@ -130,6 +130,7 @@ async fn print_events(mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
             }
             EngineEvent::Removed(id) => println!("  {at}  agent {id} removed"),
             EngineEvent::Notification { body, .. } => println!("  {at}  NOTIFICATION: {body}"),
+            EngineEvent::GroupedNotification { title, body, .. } => println!("  {at}  NOTIFICATION: {title}: {body}"),
             EngineEvent::StorageFault(Some(why)) => println!("  {at}  CANNOT SAVE: {why}"),
             EngineEvent::StorageFault(None) => println!("  {at}  saving again"),
             EngineEvent::WallClock { wall_ahead_ms } => println!("  {at}  the wall clock is {wall_ahead_ms} ms ahead"),

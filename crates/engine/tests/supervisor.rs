@@ -362,6 +362,8 @@ async fn l3_fatal_close_notifies_and_forgets_credentials() {
     assert_eq!(view.record.status, Status::Failed);
     assert_eq!(view.record.banned_until, Some(until));
     assert!(!w.sim.has_credentials_of(id));
+    // F-4: the notice is told when its window closes; alone, it is the agent's own.
+    w.pass(w.sup.settings().notice_window).await;
     let notes = w.notifications();
     assert!(notes.iter().any(|(_, body)| body.contains("Sales") && body.contains("temporarily banned")), "{notes:?}");
     assert_eq!(view.connect_preview.verdict, Verdict::Blocked { kind: BlockKind::Ban, until: Some(until) });
@@ -823,4 +825,38 @@ async fn a6_a_retry_waits_when_a_longer_auth_cooldown_covers_an_old_failure() {
     assert_eq!((refusal.rule, refusal.trigger), (Some(Rule::A6), Trigger::Auto), "{refusal:?}");
     let until = failed_at.plus(Duration::from_secs(3_600));
     assert_eq!(w.view(id).record.next_retry_at, Some(until), "the retry waits for the cooldown's end");
+}
+
+/// F-4: 1,000 agents failing at once are one notification, counted by what
+/// happened and naming exactly them; a lone failure later is its own.
+#[tokio::test(start_paused = true)]
+async fn f4_a_thousand_fatal_closes_at_once_are_one_notification() {
+    let mut w = World::new().await;
+    let ids = linked_fleet(&w, 1_000).await;
+    let mut events = w.sup.subscribe();
+    for (i, &id) in ids.iter().enumerate() {
+        let code = if i % 4 == 0 { CloseCode::NOT_FOUND } else { CloseCode::FORBIDDEN };
+        w.sim.drop_with(id, code, None);
+    }
+    w.pass(w.sup.settings().notice_window + Duration::from_secs(1)).await;
+    let mut told = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if matches!(event, EngineEvent::Notification { .. } | EngineEvent::GroupedNotification { .. }) {
+            told.push(event);
+        }
+    }
+    assert_eq!(told.len(), 1, "one notification for the fleet");
+    let EngineEvent::GroupedNotification { title, body, agents } = &told[0] else { panic!("{:?}", told[0]) };
+    assert_eq!(title, "1000 agents need attention");
+    assert_eq!(body, "750 banned by WhatsApp (403), 250 session not found (404)");
+    assert_eq!(agents, &ids);
+
+    w.sup.disconnect(ids[0]).await.unwrap();
+    w.link(ids[0]).await;
+    w.notifications();
+    w.sim.drop_with(ids[0], CloseCode::FORBIDDEN, None);
+    w.pass(w.sup.settings().notice_window).await;
+    let notes = w.notifications();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, ids[0]);
 }

@@ -81,6 +81,10 @@ async fn forward<R: Runtime>(
                 notify_desktop(&app, &title, &body);
                 UiEvent::Notice { agent_id: agent.0, title, body }
             }
+            Ok(EngineEvent::GroupedNotification { title, body, agents }) => {
+                notify_desktop(&app, &title, &body);
+                UiEvent::GroupNotice { title, body, agent_ids: agents.iter().map(|a| a.0).collect() }
+            }
             Err(RecvError::Lagged(missed)) => {
                 tracing::warn!(missed, "the UI fell behind; sending everything again");
                 let settings = supervisor.settings();

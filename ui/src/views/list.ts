@@ -10,6 +10,8 @@ import { AgentRow, type RowActions } from "./row";
 export interface Filter {
   text: string;
   status: StatusDto | "all";
+  /** Exactly these agents (a grouped notice's, F-4), or every agent. */
+  ids: ReadonlySet<number> | null;
 }
 
 export class AgentList {
@@ -18,7 +20,7 @@ export class AgentList {
   private readonly empty: HTMLElement;
   private readonly rows = new Map<number, AgentRow>();
   private readonly ticking = new Set<AgentRow>();
-  private filter: Filter = { text: "", status: "all" };
+  private filter: Filter = { text: "", status: "all", ids: null };
   private selected: number | null = null;
 
   constructor(
@@ -81,7 +83,7 @@ export class AgentList {
   }
 
   setFilter(filter: Filter): void {
-    this.filter = { text: filter.text.trim().toLocaleLowerCase(), status: filter.status };
+    this.filter = { ...filter, text: filter.text.trim().toLocaleLowerCase() };
     for (const row of this.rows.values()) this.applyFilter(row);
     this.updateEmpty();
   }
@@ -102,12 +104,13 @@ export class AgentList {
     const agent: AgentDto = row.current;
     const textOk = this.filter.text === "" || agent.name.toLocaleLowerCase().includes(this.filter.text);
     const statusOk = this.filter.status === "all" || agent.status === this.filter.status;
-    row.el.hidden = !(textOk && statusOk);
+    const idOk = this.filter.ids === null || this.filter.ids.has(agent.id);
+    row.el.hidden = !(textOk && statusOk && idOk);
   }
 
   private updateEmpty(): void {
     const none = this.rows.size === 0;
-    const filtering = this.filter.text !== "" || this.filter.status !== "all";
+    const filtering = this.filter.text !== "" || this.filter.status !== "all" || this.filter.ids !== null;
     const hiddenAll = !none && filtering && this.visibleCount === 0;
     this.empty.hidden = !(none || hiddenAll);
     this.empty.textContent = none ? "No agents yet. Add one to link a WhatsApp account." : "No agent matches the search or filter.";

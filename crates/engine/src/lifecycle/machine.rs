@@ -90,6 +90,9 @@ pub enum Effect {
     UnlinkLater,
     /// Raise a desktop notification: a person must act (L-3, R-2).
     Notify {
+        /// What happened, in a few words, for grouping many notices into
+        /// one (F-4): "banned by WhatsApp (403)", "gave up retrying".
+        kind: String,
         /// The headline, naming the agent ("<name>: needs attention").
         title: String,
         /// The agent's name and the reason, in plain words.
@@ -256,10 +259,13 @@ impl<R: Rng> Machine<'_, R> {
         }
     }
 
-    fn notify(&mut self, what: &str) {
+    fn notify(&mut self, kind: String, what: &str) {
         let name = self.agent.record.name.clone();
-        self.effects
-            .push(Effect::Notify { title: format!("{name}: needs attention"), body: format!("{name}: {what}") });
+        self.effects.push(Effect::Notify {
+            kind,
+            title: format!("{name}: needs attention"),
+            body: format!("{name}: {what}"),
+        });
     }
 
     fn connect(&mut self, trigger: Trigger) {
@@ -424,7 +430,11 @@ impl<R: Rng> Machine<'_, R> {
                     }
                     None => reason.clone(),
                 };
-                self.notify(&notice);
+                let kind = match ban {
+                    Some(_) => format!("temporarily banned ({code})"),
+                    None => format!("{} ({code})", close.name),
+                };
+                self.notify(kind, &notice);
                 self.transition(Status::Failed, Some(code), reason, trigger, Rule::L3);
             }
             CloseClass::RestartRequired if qr_shown && !scanned => {
@@ -483,7 +493,7 @@ impl<R: Rng> Machine<'_, R> {
         if k > max {
             let reason = format!("gave up after {max} attempts (last: {named})");
             self.record().retry_attempt = 0;
-            self.notify(&reason);
+            self.notify("gave up retrying".into(), &reason);
             self.transition(Status::Failed, code, reason, trigger, Rule::R2);
             return;
         }

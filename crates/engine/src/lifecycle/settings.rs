@@ -30,6 +30,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Days of history kept; older entries are pruned (H-5).
     pub history_days: u32,
+    /// Fatal notices this close together are told as one (F-4); zero tells each alone.
+    pub notice_window: Duration,
 }
 
 impl Default for Settings {
@@ -45,6 +47,7 @@ impl Default for Settings {
             start_rate: 20,
             connect_timeout: Duration::from_secs(30),
             history_days: 90,
+            notice_window: Duration::from_secs(10),
         }
     }
 }
@@ -72,6 +75,8 @@ pub enum SettingName {
     ConnectTimeout,
     /// `history_days`: how many days of history are kept (H-5).
     HistoryDays,
+    /// `notice_window_ms`: fatal notices this close together are one (F-4).
+    NoticeWindow,
 }
 
 /// How a setting's number is read.
@@ -91,7 +96,7 @@ pub enum Unit {
 
 impl SettingName {
     /// Every setting, in the settings page's order.
-    pub const ALL: [SettingName; 10] = [
+    pub const ALL: [SettingName; 11] = [
         SettingName::AuthCooldown,
         SettingName::AttemptCooldown,
         SettingName::QrLifetime,
@@ -102,6 +107,7 @@ impl SettingName {
         SettingName::StartRate,
         SettingName::ConnectTimeout,
         SettingName::HistoryDays,
+        SettingName::NoticeWindow,
     ];
 
     /// The key in the `settings` table and in IPC payloads.
@@ -117,6 +123,7 @@ impl SettingName {
             SettingName::StartRate => "start_rate_per_s",
             SettingName::ConnectTimeout => "connect_timeout_ms",
             SettingName::HistoryDays => "history_days",
+            SettingName::NoticeWindow => "notice_window_ms",
         }
     }
 
@@ -153,6 +160,8 @@ impl SettingName {
             SettingName::ConnectTimeout => (5 * SEC, 10 * MIN),
             // A day at least, so a timeline always shows today; ten years at most.
             SettingName::HistoryDays => (1, 3_650),
+            // Zero tells each notice alone, at once; a minute is the longest a notice may wait.
+            SettingName::NoticeWindow => (0, MIN),
         }
     }
 }
@@ -200,6 +209,7 @@ impl Settings {
             SettingName::StartRate => u64::from(self.start_rate),
             SettingName::ConnectTimeout => ms(self.connect_timeout),
             SettingName::HistoryDays => u64::from(self.history_days),
+            SettingName::NoticeWindow => ms(self.notice_window),
         }
     }
 
@@ -225,6 +235,7 @@ impl Settings {
             SettingName::StartRate => self.start_rate = n,
             SettingName::ConnectTimeout => self.connect_timeout = ms,
             SettingName::HistoryDays => self.history_days = n,
+            SettingName::NoticeWindow => self.notice_window = ms,
         }
         Ok(())
     }

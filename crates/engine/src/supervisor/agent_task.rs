@@ -14,8 +14,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::Shared;
 use super::view::{AgentView, EngineEvent};
+use super::{Shared, notices};
 use crate::clock::Timestamp;
 use crate::connector::{Connection, ConnectorError, ConnectorEvent, EventSink, StartRequest, TaggedEvent};
 use crate::error::EngineError;
@@ -423,8 +423,8 @@ impl AgentTask {
             }
             Effect::ForgetCredentials => self.forget_credentials(),
             Effect::UnlinkLater => unreachable!("begun with the job saved in its step"),
-            Effect::Notify { title, body } => {
-                let _ = self.shared.events.send(EngineEvent::Notification { agent: id, title, body });
+            Effect::Notify { kind, title, body } => {
+                self.shared.notices.tell(notices::Notice { agent: id, kind, title, body });
             }
         }
     }

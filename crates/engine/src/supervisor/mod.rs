@@ -15,6 +15,7 @@
 
 mod agent_task;
 mod clock_watch;
+mod notices;
 mod pacer;
 mod retention;
 mod unlinker;
@@ -68,6 +69,8 @@ struct Shared {
     tasks: TaskTracker,
     /// Unlink jobs under way (D-1).
     unlinks: unlinker::Unlinks,
+    /// Fatal notices on their way to one notification per window (F-4).
+    notices: notices::Notices,
 }
 
 impl Shared {
@@ -144,6 +147,7 @@ impl Supervisor {
         .await
         .map_err(|_| EngineError::ShuttingDown)??;
         let (unlink_queue, unlink_rx) = mpsc::unbounded_channel();
+        let (notice_queue, notice_rx) = mpsc::unbounded_channel();
         let writer = Writer::start(store);
         let storage_fault = writer.fault();
         let (settings_tx, settings_rx) = watch::channel(settings);
@@ -161,6 +165,7 @@ impl Supervisor {
             activity: AtomicU64::new(0),
             tasks: TaskTracker::new(),
             unlinks: unlinker::Unlinks::new(next_unlink, unlink_queue),
+            notices: notices::Notices::new(notice_queue),
         });
         let supervisor = Supervisor {
             inner: Arc::new(Inner {
@@ -199,6 +204,7 @@ impl Supervisor {
             }
         }
         shared.tasks.spawn(retention::run(shared.clone(), supervisor.inner.stop.clone()));
+        shared.tasks.spawn(notices::run(shared.clone(), notice_rx, supervisor.inner.stop.clone()));
         shared.tasks.spawn(unlinker::run(
             shared.clone(),
             Arc::downgrade(&supervisor.inner),

@@ -42,6 +42,17 @@ pub enum EngineEvent {
         /// The agent's name and the reason, in plain words.
         body: String,
     },
+    /// Fatal notices of several agents within `notice_window`, told as one
+    /// (F-4): one desktop notification and one banner. Each agent's own
+    /// notice stays in its timeline.
+    GroupedNotification {
+        /// "37 agents need attention".
+        title: String,
+        /// The counts by what happened: "30 logged out (401), 7 banned by WhatsApp (403)".
+        body: String,
+        /// Exactly the agents it is about, so the window can show them.
+        agents: Vec<AgentId>,
+    },
     /// Saving started failing (`Some(why)`) or works again (`None`). Changes
     /// from the world are kept in memory and saved when it works again.
     StorageFault(Option<String>),
