@@ -161,6 +161,23 @@ async fn e2e_seed_flows_in_the_real_window_and_a_restart_keeps_the_deadline() {
     click(&client, ".modal button[type=submit]").await;
     client.wait().at_most(PATIENCE).for_element(Locator::Css(".modal .error:not([hidden])")).await.unwrap();
     assert!(text(&client, ".modal .error").await.contains("between 1 and 100"));
+    // A person sees the message without scrolling the form, and the value they typed is kept.
+    let (seen, typed) = {
+        let v = client
+            .execute(
+                "const error = document.querySelector('.modal .error'); const e = error.getBoundingClientRect(); \
+                 const on_top = document.elementFromPoint(e.left + e.width / 2, e.top + e.height / 2); \
+                 return [error.contains(on_top), document.querySelector('.modal input[name=max_retries]').value];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        (v[0].as_bool().unwrap(), v[1].as_str().unwrap().to_owned())
+    };
+    assert!(seen, "the settings error is out of sight");
+    assert_eq!(typed, "0");
+    // A moment for the scrolled form to be painted before the screenshot.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     shots.take(&client, "08-settings-error").await;
     client.close().await.unwrap();
 }

@@ -111,11 +111,15 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
     "form",
     { class: "settings", attrs: { novalidate: "" } },
     ...fields.map((f) => f.row),
-    error,
-    h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save")),
+    // The message sits with the buttons, which stay in reach however far the form scrolls.
+    h("div", { class: "footer" }, error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save"))),
   );
   const dialog = modal("Settings", form);
   cancel.addEventListener("click", dialog.close);
+  const showError = (text: string): void => {
+    error.hidden = false;
+    error.textContent = text;
+  };
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const changes: SettingChange[] = [];
@@ -123,8 +127,7 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
       const raw = input.value.trim();
       const shown = Number(raw);
       if (raw === "" || !Number.isFinite(shown)) {
-        error.hidden = false;
-        error.textContent = `${settingLabel(s.key)}: enter a number`;
+        showError(`${settingLabel(s.key)}: enter a number`);
         return;
       }
       const value = fromDisplay(s, shown);
@@ -134,8 +137,7 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
       await save(changes);
       dialog.close();
     } catch (err) {
-      error.hidden = false;
-      error.textContent = asIpcError(err).message;
+      showError(asIpcError(err).message);
     }
   });
   return dialog.root;
