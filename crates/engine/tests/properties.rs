@@ -41,6 +41,10 @@ enum Op {
     Behave(usize, OnStart),
     PairCode(usize),
     AuthCooldown(i64),
+    /// An auth close, its cooldown waited out, a new pairing, then a
+    /// recoverable drop: a retrying agent with an old auth failure, which a
+    /// longer auth cooldown makes block again (the way to A-6's second half).
+    RelinkAfterConflict(usize),
     Pass(u64),
     Restart,
 }
@@ -63,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (agent.clone(), behaviour).prop_map(|(a, b)| Op::Behave(a, b)),
         1 => agent.clone().prop_map(Op::PairCode),
         2 => prop::sample::select(AUTH_COOLDOWNS_MS.to_vec()).prop_map(Op::AuthCooldown),
+        3 => agent.clone().prop_map(Op::RelinkAfterConflict),
         5 => prop::sample::select(JUMPS_MS.to_vec()).prop_map(Op::Pass),
         1 => Just(Op::Restart),
     ]
@@ -74,11 +79,13 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
     for n in 0..AGENTS {
         ids.push(w.add(&format!("agent {n}")).await);
     }
-    // When each auth cooldown came into force (ms since the epoch, length in ms).
+    // When each auth cooldown came into force, as the last history row
+    // before it (a time would not do: a change and a start can share a
+    // millisecond), and its length in ms.
     let mut cooldowns = vec![(i64::MIN, w.sup.settings().auth_cooldown.as_millis() as i64)];
     for op in ops {
         if let Op::AuthCooldown(ms) = op {
-            cooldowns.push((w.now().as_millis(), ms));
+            cooldowns.push((last_history_row(&w), ms));
         }
         apply(&mut w, &ids, op).await?;
         check(&w, &cooldowns)?;
@@ -120,6 +127,18 @@ async fn apply(w: &mut World, ids: &[AgentId], op: Op) -> Result<(), TestCaseErr
         Op::AuthCooldown(ms) => {
             w.sup.update_settings(vec![("auth_cooldown_ms".into(), ms)]).await.unwrap();
         }
+        Op::RelinkAfterConflict(a) => {
+            let id = ids[a];
+            w.sim.drop_with(id, CloseCode::LOGGED_OUT, None);
+            w.sup.settle().await;
+            tokio::time::sleep(w.sup.settings().auth_cooldown + Duration::from_secs(1)).await;
+            w.sup.connect(id).await.unwrap();
+            w.sup.settle().await;
+            w.sim.scan(id);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            w.sup.settle().await;
+            w.sim.drop_with(id, CloseCode::TIMED_OUT, None);
+        }
         Op::Pass(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Op::Restart => w.restart().await,
     }
@@ -154,11 +173,11 @@ fn check(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), TestCaseError> {
 /// never while an auth failure (L-2) not cleared by D-1 or A-2 is younger
 /// than the auth cooldown in force at that moment.
 fn check_automatic_starts(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), TestCaseError> {
-    let cooldown_at = |at: i64| cooldowns.iter().rev().find(|(since, _)| *since <= at).map_or(0, |(_, ms)| *ms);
+    let cooldown_at = |row: i64| cooldowns.iter().rev().find(|(after, _)| *after < row).map_or(0, |(_, ms)| *ms);
     let store = switchboard_engine::store::Store::open(&w.db).unwrap();
     let mut stmt = store
         .connection()
-        .prepare("SELECT agent_id, at, from_status, to_status, \"trigger\", rule FROM history ORDER BY id")
+        .prepare("SELECT agent_id, at, from_status, to_status, \"trigger\", rule, id FROM history ORDER BY id")
         .unwrap();
     let rows = stmt
         .query_map([], |r| {
@@ -169,12 +188,13 @@ fn check_automatic_starts(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), Tes
                 r.get::<_, String>(3)?,
                 r.get::<_, String>(4)?,
                 r.get::<_, String>(5)?,
+                r.get::<_, i64>(6)?,
             ))
         })
         .unwrap();
     let mut failure: std::collections::HashMap<i64, i64> = std::collections::HashMap::default();
     for row in rows {
-        let (agent, at, from, to, trigger, rule) = row.unwrap();
+        let (agent, at, from, to, trigger, rule, id) = row.unwrap();
         match Rule::parse(&rule) {
             Some(Rule::L2) => {
                 failure.insert(agent, at);
@@ -188,7 +208,7 @@ fn check_automatic_starts(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), Tes
             prop_assert_eq!(&from, Status::Reconnecting.as_str(), "agent {}: an automatic start from {}", agent, from);
             if let Some(failed_at) = failure.get(&agent) {
                 prop_assert!(
-                    at - failed_at >= cooldown_at(at),
+                    at - failed_at >= cooldown_at(id),
                     "agent {agent}: automatic start {} ms into an auth cooldown",
                     at - failed_at
                 );
@@ -206,4 +226,10 @@ proptest! {
         let rt = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
         rt.block_on(run(ops))?;
     }
+}
+
+/// The id of the newest history row, 0 when there is none.
+fn last_history_row(w: &World) -> i64 {
+    let store = switchboard_engine::store::Store::open(&w.db).unwrap();
+    store.connection().query_row("SELECT COALESCE(MAX(id), 0) FROM history", [], |r| r.get(0)).unwrap()
 }
