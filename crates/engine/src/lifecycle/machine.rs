@@ -342,8 +342,16 @@ impl<R: Rng> Machine<'_, R> {
             self.closed(CloseCode::LOGGED_OUT, None, Trigger::Connector, Some(Rule::R4));
             return;
         }
+        if attempt.scanned || !matches!(self.agent.record.status, Status::Connecting | Status::QrPending) {
+            // A late code, after the scan or on an open link: nothing to scan.
+            return;
+        }
         attempt.qr = Some(code);
         attempt.connect_deadline = None;
+        // A person's resume shown a QR: WhatsApp refused the saved
+        // credentials, and the person may pair anew. The new pairing is
+        // written into the same store, so nothing is deleted.
+        self.record().has_credentials = false;
         if self.agent.record.status == Status::Connecting {
             // the expiry is set at the first code of the attempt and not moved by rotations.
             let expires = self.now.plus(self.settings.qr_lifetime);

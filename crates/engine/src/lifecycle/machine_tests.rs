@@ -650,6 +650,45 @@ fn p3_an_agent_retrying_without_its_credentials_stops_counting_retries() {
     assert_eq!(h.agent.record.retry_attempt, 0);
 }
 
+/// a person's connect that resumes saved credentials and is
+/// shown a QR means WhatsApp refused them: the QR is a new pairing, and the
+/// record no longer claims credentials (found by the crash test's
+/// invariants, round 879 of 1,000). The store is not deleted: the new
+/// pairing is written into it.
+#[test]
+fn q1_a_qr_shown_to_a_resume_a_person_asked_for_is_a_new_pairing() {
+    let mut h = Harness::connected();
+    h.close(405);
+    assert!(h.agent.record.has_credentials, "405 keeps them");
+    h.advance(10 * SEC);
+    let step = h.feed(Input::Connect(Trigger::User)).clone();
+    assert_eq!(step.effects, [Effect::StartConnection { resume: true }]);
+    let step = h.feed(Input::Qr("q".into())).clone();
+    assert_eq!(h.status(), Status::QrPending);
+    assert!(!h.agent.record.has_credentials);
+    assert!(step.effects.is_empty(), "{:?}", step.effects);
+
+    // A late code on a link that is open already changes nothing.
+    let mut h = Harness::connected();
+    let before = h.agent.clone();
+    let step = h.feed(Input::Qr("late".into())).clone();
+    assert_eq!(h.agent, before);
+    assert!(step.history.is_empty() && step.effects.is_empty());
+
+    // Nor does one between the scan and the restart that finishes the pairing
+    // (found by the crash test, round 130): the restart still resumes.
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("q".into()));
+    h.feed(Input::Scanned);
+    let before = h.agent.clone();
+    h.feed(Input::Qr("late".into()));
+    assert_eq!(h.agent, before);
+    h.close(515);
+    assert_eq!(h.status(), Status::Reconnecting);
+    assert!(h.agent.record.has_credentials);
+}
+
 ///
 #[test]
 fn a6_an_auto_retry_in_an_auth_cooldown_waits_for_its_end() {
