@@ -182,6 +182,19 @@ async fn e2e_seed_flows_in_the_real_window_and_a_restart_keeps_the_deadline() {
     client.close().await.unwrap();
 }
 
+/// Waits until `count`, a JavaScript expression the page evaluates, is `expected`.
+async fn wait_count(client: &Client, count: &str, expected: u64) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let n = client.execute(&format!("return {count};"), vec![]).await.unwrap();
+        if n == json!(expected) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{count} is {n}, not {expected}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn wait_row_status(client: &Client, id: i64, status: &str) {
     wait_attr(client, &format!("li.row[data-id=\"{id}\"]"), "data-status", |s| s == status).await;
 }
@@ -261,15 +274,7 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
         .await
         .unwrap();
     assert_eq!(added, json!(true));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let rows = client.find_all(Locator::Css("li.row")).await.unwrap().len();
-        if rows == 1000 {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{rows} rows of 1000");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_count(&client, "document.querySelectorAll('li.row').length", 1000).await;
     assert_eq!(text(&client, ".chip[data-status=\"all\"] .count").await, "1000");
     shots.take(&client, "11-thousand-agents").await;
 
@@ -316,18 +321,7 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
     assert!(list_top <= window_height * 0.5, "the list starts at {list_top} px of {window_height}");
     assert!(banners_bottom <= list_top + 1.0);
     client.find(Locator::Css(".banner.group button.show")).await.unwrap().click().await.unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let shown = client
-            .execute("return [...document.querySelectorAll('li.row')].filter((r) => !r.hidden).length;", vec![])
-            .await
-            .unwrap();
-        if shown == json!(40) {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{shown} rows shown of the 40");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_count(&client, "[...document.querySelectorAll('li.row')].filter((r) => !r.hidden).length", 40).await;
     // The list was scrolled through a thousand rows: back to its top, and a
     // moment for the rows that come into view to be painted.
     client.execute("document.querySelector('.list').scrollTop = 0;", vec![]).await.unwrap();

@@ -142,8 +142,9 @@ pub trait Connector: Send + Sync + 'static {
     /// of the phone, and deletes them. `Ok` once the phone no longer lists the
     /// device or nothing is left to unlink (WhatsApp dropped the device
     /// already; the credentials are gone or damaged); `Err` says why WhatsApp
-    /// could not be reached, and the engine tries again later. Ends within `limit`.
-    fn unlink(&self, job: UnlinkJob, limit: Duration) -> UnlinkRequest;
+    /// could not be reached, and the engine tries again later. The engine
+    /// bounds each try: a try still running at its limit is dropped and retried.
+    fn unlink(&self, job: UnlinkJob) -> UnlinkRequest;
 }
 
 /// A persisted request to log an agent's old device out of the phone (D-1),

@@ -307,7 +307,7 @@ impl Connector for SimulatedWhatsApp {
         Ok(())
     }
 
-    fn unlink(&self, job: UnlinkJob, _limit: Duration) -> UnlinkRequest {
+    fn unlink(&self, job: UnlinkJob) -> UnlinkRequest {
         let mut state = self.lock();
         let answer = if state.unreachable {
             Err("WhatsApp could not be reached".to_owned())

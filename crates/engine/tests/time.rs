@@ -48,6 +48,26 @@ fn preview(w: &World, id: AgentId) -> Verdict {
     w.view(id).connect_preview.verdict
 }
 
+/// Steps the wall clock, then checks that `blocked` (ending at `until`)
+/// still holds `margin` before its end, for the preview and for a click,
+/// and no longer `margin` after it.
+async fn assert_block_ends_on_time(
+    w: &World,
+    id: AgentId,
+    step: WallStep,
+    blocked: Verdict,
+    until: Timestamp,
+    margin: Duration,
+) {
+    let left = left_until(w, until);
+    step.apply(w).await;
+    w.pass(left.saturating_sub(margin)).await;
+    assert_eq!(preview(w, id), blocked, "{step:?}: still blocked");
+    assert_eq!(w.sup.connect(id).await.unwrap().verdict, blocked, "{step:?}");
+    w.pass(2 * margin).await;
+    assert_eq!(preview(w, id), Verdict::Allowed, "{step:?}: the block ended at its time");
+}
+
 /// F-5, R-1: a scheduled retry runs at its time, whichever way the wall clock steps.
 #[tokio::test(start_paused = true)]
 async fn f5_r1_a_wall_step_neither_delays_nor_hastens_a_retry() {
@@ -133,13 +153,7 @@ async fn f5_a5_a_wall_step_neither_shortens_nor_lengthens_the_attempt_cooldown()
         w.sup.settle().await;
         let until = w.view(id).attempt_cooldown_until.expect("A-5 runs");
         let blocked = Verdict::Blocked { kind: BlockKind::AttemptCooldown, until: Some(until) };
-        let left = left_until(&w, until);
-        step.apply(&w).await;
-        w.pass(left.saturating_sub(Duration::from_millis(500))).await;
-        assert_eq!(preview(&w, id), blocked, "{step:?}: still cooling down");
-        assert_eq!(w.sup.connect(id).await.unwrap().verdict, blocked, "{step:?}");
-        w.pass(SECOND).await;
-        assert_eq!(preview(&w, id), Verdict::Allowed, "{step:?}: the cooldown ended at its time");
+        assert_block_ends_on_time(&w, id, step, blocked, until, Duration::from_millis(500)).await;
         assert!(w.sup.connect(id).await.unwrap().is_allowed(), "{step:?}");
         w.sup.shutdown().await;
     }
@@ -158,13 +172,7 @@ async fn f5_a3_a_wall_step_neither_shortens_nor_lengthens_the_auth_cooldown() {
         let until = w.view(id).auth_cooldown_until.expect("L-2 starts the cooldown");
         assert_eq!(w.now().until(until), w.sup.settings().auth_cooldown);
         let blocked = Verdict::Blocked { kind: BlockKind::AuthCooldown, until: Some(until) };
-        let left = left_until(&w, until);
-        step.apply(&w).await;
-        w.pass(left.saturating_sub(SECOND)).await;
-        assert_eq!(preview(&w, id), blocked, "{step:?}: still cooling down");
-        assert_eq!(w.sup.connect(id).await.unwrap().verdict, blocked, "{step:?}");
-        w.pass(2 * SECOND).await;
-        assert_eq!(preview(&w, id), Verdict::Allowed, "{step:?}: the cooldown ended at its time");
+        assert_block_ends_on_time(&w, id, step, blocked, until, SECOND).await;
         assert_eq!(w.view(id).auth_cooldown_until, None);
         assert!(w.sup.connect(id).await.unwrap().is_allowed(), "{step:?}");
         w.sup.shutdown().await;
@@ -184,13 +192,7 @@ async fn f5_l3_a_wall_step_neither_shortens_nor_lengthens_a_ban() {
         let until = w.view(id).record.banned_until.expect("a temporary ban");
         assert_eq!(until, w.now().plus(2 * HOUR), "dated on the engine's time");
         let blocked = Verdict::Blocked { kind: BlockKind::Ban, until: Some(until) };
-        let left = left_until(&w, until);
-        step.apply(&w).await;
-        w.pass(left.saturating_sub(SECOND)).await;
-        assert_eq!(preview(&w, id), blocked, "{step:?}: still banned");
-        assert_eq!(w.sup.connect(id).await.unwrap().verdict, blocked, "{step:?}");
-        w.pass(2 * SECOND).await;
-        assert_eq!(preview(&w, id), Verdict::Allowed, "{step:?}: the ban ended at its time");
+        assert_block_ends_on_time(&w, id, step, blocked, until, SECOND).await;
         assert!(w.sup.connect(id).await.unwrap().is_allowed(), "{step:?}");
         w.sup.shutdown().await;
     }

@@ -149,14 +149,12 @@ impl Connector for WhatsAppConnector {
         })
     }
 
-    fn unlink(&self, job: UnlinkJob, limit: Duration) -> UnlinkRequest {
+    fn unlink(&self, job: UnlinkJob) -> UnlinkRequest {
         let inner = self.inner.clone();
         let slot = self.slot(job.agent);
         Box::pin(async move {
             slot.wait_set_aside(job.id).await;
-            tokio::time::timeout(limit, unlink_set_aside(&inner, job))
-                .await
-                .unwrap_or_else(|_| Err("WhatsApp did not answer in time".to_owned()))
+            unlink_set_aside(&inner, job).await
         })
     }
 }
@@ -372,6 +370,7 @@ impl EventHandler for EventRecorder {
 /// A client built on the agent's store, ready to run.
 struct Started {
     bot: Bot,
+    client: Arc<Client>,
     observer: Arc<Mutex<Observer>>,
     end_now: Arc<Notify>,
 }
@@ -432,7 +431,11 @@ async fn build_client(
         BotBuilderError::Store(err) => library_fault(&err),
         other => StoreProblem::Unavailable(format!("cannot start the WhatsApp client: {other}")),
     })?;
-    Ok(Started { bot, observer, end_now })
+    let client = bot.client();
+    // Our policy decides about reconnecting (RULES.md §2, §5), not the library's.
+    client.enable_auto_reconnect.store(false, Ordering::SeqCst);
+    let _ = attempt.client.set(Arc::downgrade(&client));
+    Ok(Started { bot, client, observer, end_now })
 }
 
 /// The library's word on a store that [`StoreFiles::check`] found sound.
@@ -503,11 +506,7 @@ async fn run_client(
     attempt: &AttemptShared,
     close_rx: &mut watch::Receiver<Option<bool>>,
 ) {
-    let Started { bot, observer, end_now } = started;
-    let client = bot.client();
-    // Our policy decides about reconnecting (RULES.md §2, §5), not the library's.
-    client.enable_auto_reconnect.store(false, Ordering::SeqCst);
-    let _ = attempt.client.set(Arc::downgrade(&client));
+    let Started { bot, client, observer, end_now } = started;
     let run = bot.run();
     tokio::pin!(run);
     // `None`: it ended by itself; `Some(logout)`: we end it.
@@ -550,7 +549,7 @@ async fn unlink_set_aside(inner: &Inner, job: UnlinkJob) -> Result<(), String> {
     if !dir.exists() {
         return Ok(()); // Nothing was linked, or an earlier try finished the work.
     }
-    match crate::store_files::check_store(&dir.join("session.db")) {
+    match inner.files.check_in(&dir) {
         Ok(()) => {}
         Err(StoreProblem::Damaged(detail)) => {
             // Nobody can log out with these: the phone's owner must remove the device by hand.
@@ -563,11 +562,8 @@ async fn unlink_set_aside(inner: &Inner, job: UnlinkJob) -> Result<(), String> {
     let (tx, mut events) = tokio::sync::mpsc::unbounded_channel();
     let sink = EventSink::new(job.agent, 0, tx);
     let attempt = Arc::new(AttemptShared::default());
-    let Started { bot, observer, end_now: _ } =
+    let Started { bot, client, observer, end_now: _ } =
         build_client(inner, &path, &sink, &attempt).await.map_err(|problem| problem.detail().to_owned())?;
-    let client = bot.client();
-    client.enable_auto_reconnect.store(false, Ordering::SeqCst);
-    let _ = attempt.client.set(Arc::downgrade(&client));
     let run = bot.run();
     tokio::pin!(run);
     // Until the link opens (log out on it) or the connection ends (say why).

@@ -77,7 +77,12 @@ impl StoreFiles {
     /// many open files, a full disk) must not be taken for damage, since
     /// damage deletes the credentials.
     pub fn check(&self, agent: AgentId) -> Result<(), StoreProblem> {
-        check_store(&self.database(agent))
+        self.check_in(&self.dir(agent))
+    }
+
+    /// [`StoreFiles::check`] for the store of any directory (an unlink job's).
+    pub fn check_in(&self, dir: &Path) -> Result<(), StoreProblem> {
+        check_store(&database_in(dir))
     }
 
     /// [`StoreFiles::prepare`] for the store of any directory.
@@ -160,7 +165,7 @@ fn files_in(dir: &Path) -> io::Result<Vec<PathBuf>> {
 }
 
 /// See [`StoreFiles::check`].
-pub(crate) fn check_store(path: &Path) -> Result<(), StoreProblem> {
+fn check_store(path: &Path) -> Result<(), StoreProblem> {
     const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
     if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(StoreProblem::Damaged("the credentials file is a directory".into()));

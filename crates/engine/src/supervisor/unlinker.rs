@@ -125,7 +125,7 @@ pub(super) async fn run(
                 let attempt = tasks.spawn(async move {
                     tokio::select! {
                         () = stop.cancelled() => None,
-                        answer = tokio::time::timeout(TRY_LIMIT, connector.unlink(row.job, TRY_LIMIT)) => Some(answer),
+                        answer = tokio::time::timeout(TRY_LIMIT, connector.unlink(row.job)) => Some(answer),
                     }
                 });
                 let result = match attempt.await {
