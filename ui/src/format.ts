@@ -124,6 +124,12 @@ export function settingLabel(key: string): string {
     connect_timeout_ms: "Connect timeout",
     history_days: "Days of history kept",
     notice_window_ms: "Fatal errors told as one within",
+    outage_share_percent: "Share of linked agents dropping that means an outage (%)",
+    outage_window_ms: "Outage: drops this close together",
+    outage_min_agents: "Outage: fewest agents dropping",
+    flap_threshold: "Drops in 10 min that mark an agent flapping",
+    risk_pairings_per_day: "New links per agent per day before a ban-risk warning",
+    risk_connects_per_day: "Manual connects per agent per day before a ban-risk warning",
   };
   return labels[key] ?? key;
 }

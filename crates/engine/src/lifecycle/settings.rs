@@ -32,6 +32,19 @@ pub struct Settings {
     pub history_days: u32,
     /// Fatal notices this close together are told as one (F-4); zero tells each alone.
     pub notice_window: Duration,
+    /// Share of the linked agents, in percent, whose recoverable closes
+    /// within `outage_window` mean an outage, not broken agents (F-1).
+    pub outage_share: u32,
+    /// How close together those closes must be (F-1).
+    pub outage_window: Duration,
+    /// The fewest agents whose closes can mean an outage (F-1).
+    pub outage_min_agents: u32,
+    /// Recoverable closes within ten minutes that mark an agent flapping (H-2).
+    pub flap_threshold: u32,
+    /// New links of one agent within 24 h above which it is at ban risk (H-3).
+    pub risk_pairings_per_day: u32,
+    /// User connects of one agent within 24 h above which it is at ban risk (H-3).
+    pub risk_connects_per_day: u32,
 }
 
 impl Default for Settings {
@@ -48,6 +61,12 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(30),
             history_days: 90,
             notice_window: Duration::from_secs(10),
+            outage_share: 50,
+            outage_window: Duration::from_secs(60),
+            outage_min_agents: 3,
+            flap_threshold: 5,
+            risk_pairings_per_day: 3,
+            risk_connects_per_day: 10,
         }
     }
 }
@@ -77,6 +96,18 @@ pub enum SettingName {
     HistoryDays,
     /// `notice_window_ms`: fatal notices this close together are one (F-4).
     NoticeWindow,
+    /// `outage_share_percent`: the share of linked agents whose closes mean an outage (F-1).
+    OutageShare,
+    /// `outage_window_ms`: how close together those closes must be (F-1).
+    OutageWindow,
+    /// `outage_min_agents`: the fewest agents whose closes can mean an outage (F-1).
+    OutageMinAgents,
+    /// `flap_threshold`: recoverable closes within ten minutes that mark flapping (H-2).
+    FlapThreshold,
+    /// `risk_pairings_per_day`: new links in 24 h above which an agent is at risk (H-3).
+    RiskPairingsPerDay,
+    /// `risk_connects_per_day`: user connects in 24 h above which an agent is at risk (H-3).
+    RiskConnectsPerDay,
 }
 
 /// How a setting's number is read.
@@ -96,7 +127,7 @@ pub enum Unit {
 
 impl SettingName {
     /// Every setting, in the settings page's order.
-    pub const ALL: [SettingName; 11] = [
+    pub const ALL: [SettingName; 17] = [
         SettingName::AuthCooldown,
         SettingName::AttemptCooldown,
         SettingName::QrLifetime,
@@ -108,6 +139,12 @@ impl SettingName {
         SettingName::ConnectTimeout,
         SettingName::HistoryDays,
         SettingName::NoticeWindow,
+        SettingName::OutageShare,
+        SettingName::OutageWindow,
+        SettingName::OutageMinAgents,
+        SettingName::FlapThreshold,
+        SettingName::RiskPairingsPerDay,
+        SettingName::RiskConnectsPerDay,
     ];
 
     /// The key in the `settings` table and in IPC payloads.
@@ -124,6 +161,12 @@ impl SettingName {
             SettingName::ConnectTimeout => "connect_timeout_ms",
             SettingName::HistoryDays => "history_days",
             SettingName::NoticeWindow => "notice_window_ms",
+            SettingName::OutageShare => "outage_share_percent",
+            SettingName::OutageWindow => "outage_window_ms",
+            SettingName::OutageMinAgents => "outage_min_agents",
+            SettingName::FlapThreshold => "flap_threshold",
+            SettingName::RiskPairingsPerDay => "risk_pairings_per_day",
+            SettingName::RiskConnectsPerDay => "risk_connects_per_day",
         }
     }
 
@@ -135,8 +178,12 @@ impl SettingName {
     /// How the UI labels and converts the value.
     pub fn unit(self) -> Unit {
         match self {
-            SettingName::MaxRetries => Unit::Count,
-            SettingName::JitterPercent => Unit::Percent,
+            SettingName::MaxRetries
+            | SettingName::OutageMinAgents
+            | SettingName::FlapThreshold
+            | SettingName::RiskPairingsPerDay
+            | SettingName::RiskConnectsPerDay => Unit::Count,
+            SettingName::JitterPercent | SettingName::OutageShare => Unit::Percent,
             SettingName::StartRate => Unit::PerSecond,
             SettingName::HistoryDays => Unit::Days,
             _ => Unit::Millis,
@@ -162,6 +209,14 @@ impl SettingName {
             SettingName::HistoryDays => (1, 3_650),
             // Zero tells each notice alone, at once; a minute is the longest a notice may wait.
             SettingName::NoticeWindow => (0, MIN),
+            // Above zero: "no agents" cannot mean an outage.
+            SettingName::OutageShare => (1, 100),
+            SettingName::OutageWindow => (5 * SEC, 30 * MIN),
+            SettingName::OutageMinAgents => (1, 100_000),
+            // One close is no pattern; two within ten minutes may be.
+            SettingName::FlapThreshold => (2, 1_000),
+            SettingName::RiskPairingsPerDay => (1, 1_000),
+            SettingName::RiskConnectsPerDay => (1, 10_000),
         }
     }
 }
@@ -210,6 +265,12 @@ impl Settings {
             SettingName::ConnectTimeout => ms(self.connect_timeout),
             SettingName::HistoryDays => u64::from(self.history_days),
             SettingName::NoticeWindow => ms(self.notice_window),
+            SettingName::OutageShare => u64::from(self.outage_share),
+            SettingName::OutageWindow => ms(self.outage_window),
+            SettingName::OutageMinAgents => u64::from(self.outage_min_agents),
+            SettingName::FlapThreshold => u64::from(self.flap_threshold),
+            SettingName::RiskPairingsPerDay => u64::from(self.risk_pairings_per_day),
+            SettingName::RiskConnectsPerDay => u64::from(self.risk_connects_per_day),
         }
     }
 
@@ -236,6 +297,12 @@ impl Settings {
             SettingName::ConnectTimeout => self.connect_timeout = ms,
             SettingName::HistoryDays => self.history_days = n,
             SettingName::NoticeWindow => self.notice_window = ms,
+            SettingName::OutageShare => self.outage_share = n,
+            SettingName::OutageWindow => self.outage_window = ms,
+            SettingName::OutageMinAgents => self.outage_min_agents = n,
+            SettingName::FlapThreshold => self.flap_threshold = n,
+            SettingName::RiskPairingsPerDay => self.risk_pairings_per_day = n,
+            SettingName::RiskConnectsPerDay => self.risk_connects_per_day = n,
         }
         Ok(())
     }
@@ -283,6 +350,8 @@ mod tests {
         assert_eq!(s.backoff_cap, Duration::from_secs(60));
         assert_eq!((s.max_retries, s.jitter_percent, s.start_rate), (5, 20, 20));
         assert_eq!(s.connect_timeout, Duration::from_secs(30));
+        assert_eq!((s.outage_share, s.outage_window, s.outage_min_agents), (50, Duration::from_secs(60), 3));
+        assert_eq!((s.flap_threshold, s.risk_pairings_per_day, s.risk_connects_per_day), (5, 3, 10));
         assert_eq!(s.validate(), Ok(()));
     }
 
