@@ -134,6 +134,8 @@ async fn print_events(mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
             EngineEvent::StorageFault(Some(why)) => println!("  {at}  CANNOT SAVE: {why}"),
             EngineEvent::StorageFault(None) => println!("  {at}  saving again"),
             EngineEvent::WallClock { wall_ahead_ms } => println!("  {at}  the wall clock is {wall_ahead_ms} ms ahead"),
+            EngineEvent::Outage(Some(outage)) => println!("  {at}  OUTAGE: {}", outage.cause),
+            EngineEvent::Outage(None) => println!("  {at}  the outage is over"),
         }
     }
 }

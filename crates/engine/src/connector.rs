@@ -53,6 +53,14 @@ pub enum ConnectorEvent {
         /// What went wrong, in plain words ("cannot open the credentials file: too many open files").
         detail: String,
     },
+    /// WhatsApp cannot be reached from this machine: name resolution, TCP
+    /// or TLS failed before any WhatsApp handshake (F-1). Unlike a close by
+    /// WhatsApp, this says the trouble is the way there, for every agent.
+    /// Like `Closed`, the connection object is finished after this.
+    Unreachable {
+        /// What failed, in plain words ("name resolution failed").
+        detail: String,
+    },
 }
 
 /// An event stamped with the attempt it belongs to, so the supervisor can

@@ -8,6 +8,7 @@
 //!
 //! - [`lifecycle`]: the rules, pure. Statuses, the close-code table, admission,
 //!   backoff, settings, names, and the state machine `(agent, input, now) -> step`.
+//! - [`fleet`]: the fleet's rules, pure: outages, held retries, probes (F-1…F-3).
 //! - [`supervisor`]: one task per agent that feeds inputs to the machine,
 //!   commits each step, performs its effects and publishes views; the
 //!   [`supervisor::Supervisor`] handle is the engine's front door.
@@ -24,6 +25,7 @@
 pub mod clock;
 pub mod connector;
 pub mod error;
+pub mod fleet;
 pub mod lifecycle;
 pub mod logging;
 pub mod simulator;

@@ -64,6 +64,8 @@ struct State {
     next_device: u64,
     /// WhatsApp cannot be reached: unlink jobs fail (starts are scripted apart).
     unreachable: bool,
+    /// This machine cannot reach WhatsApp at all ([`SimulatedWhatsApp::cut_off`]).
+    cut_off: bool,
     /// Where the credentials and the phones' lists are kept, if anywhere
     /// ([`SimulatedWhatsApp::persistent`]).
     file: Option<std::path::PathBuf>,
@@ -128,6 +130,34 @@ impl SimulatedWhatsApp {
     /// Makes WhatsApp unreachable for unlink jobs (or reachable again).
     pub fn set_unreachable(&self, unreachable: bool) {
         self.lock().unreachable = unreachable;
+    }
+
+    /// Cuts this machine off from WhatsApp (or connects it again), as a
+    /// network outage does (F-1): every live link drops (the link times
+    /// out, 408), every new attempt fails before any handshake
+    /// ([`ConnectorEvent::Unreachable`]), and unlink jobs fail.
+    pub fn cut_off(&self, cut_off: bool) {
+        let dropped: Vec<(AgentId, u64, EventSink)> = {
+            let mut state = self.lock();
+            state.cut_off = cut_off;
+            if !cut_off {
+                return;
+            }
+            state
+                .live
+                .iter()
+                .flat_map(|(agent, list)| list.iter().map(|(serial, sink)| (*agent, *serial, sink.clone())))
+                .collect()
+        };
+        for (agent, serial, sink) in dropped {
+            sink.send(ConnectorEvent::Closed { code: CloseCode::TIMED_OUT, banned_for: None });
+            self.end(agent, serial);
+        }
+    }
+
+    /// Whether this machine is cut off from WhatsApp ([`SimulatedWhatsApp::cut_off`]).
+    pub fn is_cut_off(&self) -> bool {
+        self.lock().cut_off
     }
 
     /// How many devices the phones list that no saved or set-aside
@@ -255,6 +285,12 @@ impl Connector for SimulatedWhatsApp {
         let open_now = live.len();
         state.stats.max_live_per_agent = state.stats.max_live_per_agent.max(open_now);
         let resume = request.resume && state.credentials.contains_key(&agent);
+        if state.cut_off {
+            drop(state);
+            events.send(ConnectorEvent::Unreachable { detail: "simulated: no route to WhatsApp".into() });
+            self.end(agent, serial);
+            return Ok(Box::new(SimConnection { sim: self.clone(), agent, serial }));
+        }
         match state.on_start.get(&agent).copied().unwrap_or_default() {
             OnStart::Hang => {}
             OnStart::Refuse(code) => {
@@ -309,7 +345,7 @@ impl Connector for SimulatedWhatsApp {
 
     fn unlink(&self, job: UnlinkJob) -> UnlinkRequest {
         let mut state = self.lock();
-        let answer = if state.unreachable {
+        let answer = if state.unreachable || state.cut_off {
             Err("WhatsApp could not be reached".to_owned())
         } else {
             if let Some(device) = state.set_aside.remove(&job.id) {

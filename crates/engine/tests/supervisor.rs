@@ -188,6 +188,9 @@ async fn r5_no_held_start_starts_after_a_shutdown() {
 /// when it goes, and wait for their turns at the connector. Returns
 /// the agents and how many starts the simulator had seen before the drop.
 async fn storm_during_a_slow_commit(w: &World) -> (Vec<AgentId>, usize) {
+    // A storm of retries, not an outage (F-1 would hold them): 60 drops
+    // stay below the outage's least number of agents here.
+    w.sup.update_settings(vec![("outage_min_agents".into(), 1_000)]).await.unwrap();
     let ids = linked_fleet(w, 60).await;
     let starts_before = w.sim.stats().starts.len();
     for &id in &ids {

@@ -61,6 +61,9 @@ pub struct AgentRecord {
     /// a QR expiry or as a new agent. Only a clean disconnect lets Connect
     /// bypass the cooldowns; an error never does.
     pub clean_disconnect: bool,
+    /// Since when the agent's retries are held by an outage (F-2): it
+    /// waits for the outage's end or its turn as the probe, not for a time.
+    pub held_since: Option<Timestamp>,
 }
 
 impl AgentRecord {
@@ -82,6 +85,7 @@ impl AgentRecord {
             qr_expires_at: None,
             banned_until: None,
             clean_disconnect: true,
+            held_since: None,
         }
     }
 
@@ -93,11 +97,14 @@ impl AgentRecord {
         }
         let pairs = [
             ("disconnected_at", self.disconnected_at.is_some(), s == Status::Disconnected),
-            ("next_retry_at", self.next_retry_at.is_some(), s == Status::Reconnecting),
+            ("next_retry_at", self.next_retry_at.is_some(), s == Status::Reconnecting && self.held_since.is_none()),
             ("qr_expires_at", self.qr_expires_at.is_some(), s == Status::QrPending),
         ];
         if self.clean_disconnect && s != Status::Disconnected {
             return Err(format!("agent {}: clean_disconnect set with status {s}", self.id));
+        }
+        if self.held_since.is_some() && s != Status::Reconnecting {
+            return Err(format!("agent {}: held by an outage with status {s}", self.id));
         }
         if s == Status::Conflict && self.last_auth_failure_at.is_none() {
             return Err(format!("agent {}: conflict without an auth failure time (L-2)", self.id));

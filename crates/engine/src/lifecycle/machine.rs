@@ -13,6 +13,9 @@ use super::agent::UnlinkPlan;
 use super::{Agent, AgentRecord, Attempt, CloseClass, CloseCode, Rule, Settings, Status, Trigger, backoff, classify};
 use crate::clock::Timestamp;
 
+/// What a held agent waits for (F-2), in its row and timeline.
+pub const OUTAGE_WAIT: &str = "waiting for WhatsApp to be reachable again (outage)";
+
 /// The timeline's words when an unlink job begins (D-1).
 pub const UNLINKING: &str = "unlinking from the phone…";
 
@@ -53,6 +56,19 @@ pub enum Input {
     },
     /// A stored deadline may have passed: QR expiry or connect timeout.
     DeadlinePassed,
+    /// WhatsApp cannot be reached from this machine at all: the network
+    /// failed before any WhatsApp handshake (F-1). Recoverable; it tells
+    /// the fleet at once that this is an outage.
+    Unreachable {
+        /// What failed, in plain words ("name resolution failed").
+        detail: String,
+    },
+    /// The fleet is in an outage: this agent's retry, due now, is held
+    /// until it ends (F-2); an agent that gave up while the outage was
+    /// building is held with them (F-3).
+    Hold,
+    /// The outage is over: a held agent retries now (F-3).
+    Release,
     /// The app started (P-3).
     Startup {
         /// Whether the connector still holds the agent's credentials: files
@@ -88,6 +104,8 @@ pub enum Effect {
     /// Set the agent's credentials aside for an unlink job, saved with this
     /// step, that logs the device out of the phone later (D-1).
     UnlinkLater,
+    /// Tell the fleet what happened to this agent (F-1…F-3).
+    Fleet(FleetNews),
     /// Raise a desktop notification: a person must act (L-3, R-2).
     Notify {
         /// What happened, in a few words, for grouping many notices into
@@ -98,6 +116,29 @@ pub enum Effect {
         /// The agent's name and the reason, in plain words.
         body: String,
     },
+}
+
+/// What the fleet hears of one agent's step: enough to tell an outage
+/// (F-1), a probe's outcome (F-2) and an outage's end (F-3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetNews {
+    /// A linked agent's connection ended for a passing reason (L-4).
+    RecoverableClose,
+    /// The network failed before reaching WhatsApp (F-1).
+    Unreachable(String),
+    /// The connection ended any other way (auth, fatal, a kept QR …).
+    OtherClose,
+    /// The link is open.
+    Connected,
+    /// The agent gave up retrying.
+    GaveUp,
+}
+
+/// What the agent's step must know of the world beyond the agent itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Situation {
+    /// The fleet is in an outage (F-2): a passing failure is held, not retried.
+    pub outage: bool,
 }
 
 /// One history row (O-2).
@@ -142,9 +183,24 @@ impl Step {
 
 /// Applies one input. Inputs that make no sense in the current state (a QR
 /// for an agent with no attempt, a late close) change nothing (D-2).
-pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rng: &mut impl Rng) -> Step {
-    let mut m =
-        Machine { agent: agent.clone(), now, settings, rng, history: Vec::new(), effects: Vec::new(), decision: None };
+pub fn step(
+    agent: &Agent,
+    input: Input,
+    now: Timestamp,
+    settings: &Settings,
+    situation: Situation,
+    rng: &mut impl Rng,
+) -> Step {
+    let mut m = Machine {
+        agent: agent.clone(),
+        now,
+        settings,
+        situation,
+        rng,
+        history: Vec::new(),
+        effects: Vec::new(),
+        decision: None,
+    };
     match input {
         Input::Connect(trigger) => m.connect(trigger),
         Input::Disconnect => m.disconnect(),
@@ -185,6 +241,16 @@ pub fn step(agent: &Agent, input: Input, now: Timestamp, settings: &Settings, rn
                 m.recoverable(None, &detail, Trigger::Connector, Rule::L4);
             }
         }
+        Input::Unreachable { detail } => {
+            if m.agent.has_live_connection() {
+                m.agent.attempt.as_mut().expect("live").live = false;
+                m.effects.push(Effect::Fleet(FleetNews::Unreachable(detail.clone())));
+                let what = format!("WhatsApp cannot be reached from this machine: {detail}");
+                m.recoverable(None, &what, Trigger::Connector, Rule::F1);
+            }
+        }
+        Input::Hold => m.hold(),
+        Input::Release => m.release(),
         Input::DeadlinePassed => m.deadlines(),
         Input::Startup { has_credentials } => m.startup(has_credentials),
     }
@@ -195,6 +261,7 @@ struct Machine<'a, R> {
     agent: Agent,
     now: Timestamp,
     settings: &'a Settings,
+    situation: Situation,
     rng: &'a mut R,
     history: Vec<HistoryEntry>,
     effects: Vec<Effect>,
@@ -223,6 +290,7 @@ impl<R: Rng> Machine<'_, R> {
         }
         if to != Status::Reconnecting {
             r.next_retry_at = None;
+            r.held_since = None;
         }
         if to != Status::QrPending {
             r.qr_expires_at = None;
@@ -397,6 +465,7 @@ impl<R: Rng> Machine<'_, R> {
         r.retry_attempt = 0;
         r.banned_until = None;
         self.transition(Status::Connected, None, "connected".into(), Trigger::Connector, Rule::R3);
+        self.effects.push(Effect::Fleet(FleetNews::Connected));
     }
 
     /// The connection is gone (already marked not live); classify why (L-rules).
@@ -407,6 +476,9 @@ impl<R: Rng> Machine<'_, R> {
         let close = classify(code);
         let scanned = self.agent.attempt.as_ref().is_some_and(|a| a.scanned);
         let qr_shown = self.agent.record.status == Status::QrPending;
+        if !matches!(close.class, CloseClass::Recoverable | CloseClass::RestartRequired) {
+            self.effects.push(Effect::Fleet(FleetNews::OtherClose));
+        }
         match close.class {
             CloseClass::Auth => {
                 self.drop_credentials();
@@ -446,11 +518,13 @@ impl<R: Rng> Machine<'_, R> {
                 self.transition(Status::Failed, Some(code), reason, trigger, Rule::L3);
             }
             CloseClass::RestartRequired if qr_shown && !scanned => {
+                self.effects.push(Effect::Fleet(FleetNews::OtherClose));
                 // keep the QR on screen for the person who is about to scan it.
                 let reason = "stream restart while a QR is shown — QR kept, no retry".into();
                 self.note(Some(code), reason, trigger, Rule::Q3);
             }
             CloseClass::RestartRequired if scanned => {
+                self.effects.push(Effect::Fleet(FleetNews::OtherClose));
                 // the phone paired; restart after `backoff_base` to finish.
                 let reason = format!("QR scanned — restarting to finish pairing ({code})");
                 let named = format!("{} ({code})", close.name);
@@ -478,9 +552,66 @@ impl<R: Rng> Machine<'_, R> {
             self.transition(Status::Disconnected, code, reason, trigger, Rule::R4);
             return;
         }
+        if code.is_some() {
+            // WhatsApp or the way to it closed a linked agent's connection:
+            // one of the closes that may add up to an outage (F-1). (Without
+            // a code the network said so itself, or the trouble is this
+            // machine's files, no outage's.)
+            self.effects.push(Effect::Fleet(FleetNews::RecoverableClose));
+        }
+        if self.situation.outage {
+            // F-2: the fleet's trouble, not this agent's: no retry of its
+            // own, and none counted against `max_retries`.
+            self.agent.attempt = None;
+            let reason = format!("{named} — {OUTAGE_WAIT}");
+            self.transition(Status::Reconnecting, code, reason, trigger, Rule::F2);
+            self.hold_retry();
+            return;
+        }
         let k = self.agent.record.retry_attempt + 1;
         let reason = format!("{named} — retry {k} of {}", self.settings.max_retries);
         self.schedule_retry(code, &named, None, reason, trigger, rule);
+    }
+
+    /// F-2/F-3: an outage holds this agent's retry: one that is due now, or
+    /// one given up on while the outage was building (R-2, credentials
+    /// kept). Its failures so far were the fleet's, so its count restarts.
+    fn hold(&mut self) {
+        let r = &self.agent.record;
+        let status = r.status;
+        let retrying = status == Status::Reconnecting && r.held_since.is_none();
+        let gave_up = status == Status::Failed && r.has_credentials && r.banned_until.is_none();
+        if !self.situation.outage || !(retrying || gave_up) || self.agent.attempt.is_some() {
+            return;
+        }
+        self.record().retry_attempt = 0;
+        let reason = match status {
+            Status::Failed => format!("gave up during an outage — {OUTAGE_WAIT}"),
+            _ => format!("retry held — {OUTAGE_WAIT}"),
+        };
+        self.transition(Status::Reconnecting, None, reason, Trigger::Auto, Rule::F2);
+        self.hold_retry();
+    }
+
+    /// F-2: the retry waits for the outage's end, not for a time.
+    fn hold_retry(&mut self) {
+        let now = self.now;
+        let r = self.record();
+        r.held_since = Some(now);
+        r.next_retry_at = None;
+    }
+
+    /// F-3: the outage is over; a held agent's retry is due now (the fleet
+    /// paces the starts, R-5).
+    fn release(&mut self) {
+        if self.agent.record.held_since.is_none() {
+            return;
+        }
+        let now = self.now;
+        let reason = "WhatsApp is reachable again — resuming".to_owned();
+        self.transition(Status::Reconnecting, None, reason, Trigger::Auto, Rule::F3);
+        self.record().held_since = None;
+        self.record().next_retry_at = Some(now);
     }
 
     /// count the failed attempt and schedule the next (`reason`
@@ -502,6 +633,7 @@ impl<R: Rng> Machine<'_, R> {
             let reason = format!("gave up after {max} attempts (last: {named})");
             self.record().retry_attempt = 0;
             self.notify("gave up retrying".into(), &reason);
+            self.effects.push(Effect::Fleet(FleetNews::GaveUp));
             self.transition(Status::Failed, code, reason, trigger, Rule::R2);
             return;
         }

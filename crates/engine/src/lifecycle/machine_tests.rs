@@ -15,8 +15,12 @@ struct Harness {
     agent: Agent,
     now: Timestamp,
     settings: Settings,
+    situation: Situation,
     rng: SmallRng,
     last: Option<Step>,
+    /// What the last step told the fleet, taken out of its effects: the
+    /// tables below are about the agent; the fleet's news have their own.
+    news: Vec<FleetNews>,
 }
 
 impl Harness {
@@ -27,13 +31,23 @@ impl Harness {
             agent: Agent::new(record),
             now,
             settings: Settings::default(),
+            situation: Situation::default(),
             rng: SmallRng::seed_from_u64(1),
             last: None,
+            news: Vec::new(),
         }
     }
 
     fn feed(&mut self, input: Input) -> &Step {
-        let step = step(&self.agent, input, self.now, &self.settings, &mut self.rng);
+        let mut step = step(&self.agent, input, self.now, &self.settings, self.situation, &mut self.rng);
+        self.news.clear();
+        step.effects.retain(|effect| match effect {
+            Effect::Fleet(news) => {
+                self.news.push(news.clone());
+                false
+            }
+            _ => true,
+        });
         self.agent = step.agent.clone();
         self.agent.record.check_invariants().unwrap();
         self.last = Some(step);
@@ -736,4 +750,96 @@ fn f5_startup_bounds_stored_times_that_lie_ahead_by_their_settings() {
     disconnected.agent.record.disconnected_at = Some(Timestamp(disconnected.now.0 + 60 * MIN));
     disconnected.feed(Input::Startup { has_credentials: false });
     assert_eq!(disconnected.agent.record.disconnected_at, Some(disconnected.now));
+}
+
+/// F-1: the fleet hears of each linked agent's passing drop, of a network
+/// that cannot reach WhatsApp, of other closes, of an open link and of a
+/// give-up; a first pairing's failure is no linked agent's drop.
+#[test]
+fn f1_each_close_tells_the_fleet_what_kind_it_was() {
+    let mut h = Harness::connected();
+    assert_eq!(h.news, [FleetNews::Connected]);
+    h.close(503);
+    assert_eq!(h.news, [FleetNews::RecoverableClose]);
+    h.advance(MIN);
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Unreachable { detail: "no route".into() });
+    assert_eq!(h.news, [FleetNews::Unreachable("no route".into())]);
+    assert!(
+        h.agent.record.reason.contains("cannot be reached from this machine: no route"),
+        "{}",
+        h.agent.record.reason
+    );
+    h.advance(MIN);
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Opened { phone: None });
+    assert_eq!(h.news, [FleetNews::Connected]);
+    h.close(401);
+    assert_eq!(h.news, [FleetNews::OtherClose]);
+
+    let mut pairing = Harness::new();
+    pairing.feed(Input::Connect(Trigger::User));
+    pairing.close(503);
+    assert!(pairing.news.is_empty(), "no credentials: not a linked agent's drop");
+
+    let mut giving_up = Harness::connected();
+    giving_up.settings.max_retries = 1;
+    giving_up.close(503);
+    giving_up.feed(Input::Connect(Trigger::Auto));
+    giving_up.close(503);
+    assert_eq!(giving_up.status(), Status::Failed);
+    assert_eq!(giving_up.news, [FleetNews::RecoverableClose, FleetNews::GaveUp]);
+}
+
+/// F-2: during an outage a passing drop is held, without a retry time and
+/// without counting against `max_retries`; a due retry is held the same
+/// way; F-3: a release makes it due at once, and an agent that gave up is
+/// held only during an outage.
+#[test]
+fn f2_f3_an_outage_holds_retries_without_counting_and_a_release_makes_them_due() {
+    let mut h = Harness::connected();
+    h.situation.outage = true;
+    for _ in 0..10 {
+        h.close(408);
+        assert_eq!(h.status(), Status::Reconnecting);
+        let r = &h.agent.record;
+        assert_eq!((r.held_since, r.next_retry_at, r.retry_attempt), (Some(h.now), None, 0));
+        assert_eq!(h.last.as_ref().unwrap().history[0].rule, Some(Rule::F2));
+        // A probe: the held agent's automatic connect is admitted.
+        h.advance(MIN);
+        assert!(h.feed(Input::Connect(Trigger::Auto)).decision.as_ref().unwrap().is_allowed());
+        assert_eq!(h.agent.record.held_since, None);
+    }
+    h.close(408);
+    h.advance(MIN);
+    h.feed(Input::Release);
+    let r = &h.agent.record;
+    assert_eq!((r.held_since, r.next_retry_at, r.retry_attempt), (None, Some(h.now), 0));
+    assert_eq!(h.last.as_ref().unwrap().history[0].rule, Some(Rule::F3));
+
+    // A retry scheduled before the outage is held when it comes due.
+    let mut due = Harness::connected();
+    due.close(503);
+    assert_eq!(due.agent.record.retry_attempt, 1);
+    due.situation.outage = true;
+    due.feed(Input::Hold);
+    let r = &due.agent.record;
+    assert_eq!((r.held_since.is_some(), r.next_retry_at, r.retry_attempt), (true, None, 0));
+
+    let mut gave_up = Harness::connected();
+    gave_up.settings.max_retries = 1;
+    gave_up.close(503);
+    gave_up.feed(Input::Connect(Trigger::Auto));
+    gave_up.close(503);
+    gave_up.feed(Input::Hold);
+    assert_eq!(gave_up.status(), Status::Failed, "no outage: nothing to hold for");
+    gave_up.situation.outage = true;
+    gave_up.feed(Input::Hold);
+    assert_eq!((gave_up.status(), gave_up.agent.record.held_since.is_some()), (Status::Reconnecting, true));
+    // A ban is WhatsApp's word about this agent, not an outage's.
+    let mut banned = Harness::connected();
+    banned.feed(Input::Closed { code: CloseCode(403), until: Some(Timestamp(banned.now.0 + MIN)) });
+    banned.situation.outage = true;
+    banned.feed(Input::Hold);
+    assert_eq!(banned.status(), Status::Failed);
 }

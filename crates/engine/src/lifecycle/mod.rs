@@ -30,7 +30,7 @@ mod machine_tests;
 pub use admission::{BlockKind, Decision, Verdict, admit};
 pub use agent::{Agent, AgentId, AgentRecord, Attempt, Trigger, UnlinkPlan};
 pub use classify::{Classification, CloseClass, CloseCode, classify};
-pub use machine::{Effect, HistoryEntry, Input, Step, step};
+pub use machine::{Effect, FleetNews, HistoryEntry, Input, Situation, Step, step};
 pub use name::{MAX_NAME_CHARS, NameError, validate_name};
 pub use phone::{PhoneError, validate_phone};
 pub use rule::Rule;

@@ -65,6 +65,9 @@ rules! {
     O1 = "O-1", "Structured, masked logs for every decision.";
     O2 = "O-2", "Every agent keeps a timeline.";
     O3 = "O-3", "A dead keep-alive is a 408.";
+    F1 = "F-1", "Many linked agents dropping together, or WhatsApp unreachable, is an outage.";
+    F2 = "F-2", "During an outage retries are held and one probe at a time tries.";
+    F3 = "F-3", "An outage ends at the first connection; the held agents resume, paced.";
     F4 = "F-4", "Fatal notices close together are told as one.";
     F5 = "F-5", "Elapsed time counts suspend and ignores wall-clock steps; no wait outlasts its setting.";
     F6 = "F-6", "After a wake or a gap, connected links are checked at once and reconnects are paced.";

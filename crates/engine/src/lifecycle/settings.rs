@@ -201,21 +201,18 @@ impl SettingName {
             SettingName::QrLifetime => (20 * SEC, 10 * MIN),
             SettingName::BackoffBase => (100, 10 * MIN),
             SettingName::BackoffCap => (100, 60 * MIN),
-            SettingName::MaxRetries => (1, 100),
+            SettingName::MaxRetries | SettingName::OutageShare => (1, 100),
             SettingName::JitterPercent => (0, 50),
-            SettingName::StartRate => (1, 1_000),
+            SettingName::StartRate | SettingName::RiskPairingsPerDay => (1, 1_000),
             SettingName::ConnectTimeout => (5 * SEC, 10 * MIN),
             // A day at least, so a timeline always shows today; ten years at most.
             SettingName::HistoryDays => (1, 3_650),
             // Zero tells each notice alone, at once; a minute is the longest a notice may wait.
             SettingName::NoticeWindow => (0, MIN),
-            // Above zero: "no agents" cannot mean an outage.
-            SettingName::OutageShare => (1, 100),
             SettingName::OutageWindow => (5 * SEC, 30 * MIN),
             SettingName::OutageMinAgents => (1, 100_000),
             // One close is no pattern; two within ten minutes may be.
             SettingName::FlapThreshold => (2, 1_000),
-            SettingName::RiskPairingsPerDay => (1, 1_000),
             SettingName::RiskConnectsPerDay => (1, 10_000),
         }
     }

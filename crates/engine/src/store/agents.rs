@@ -7,7 +7,7 @@ use crate::clock::Timestamp;
 use crate::lifecycle::{AgentId, AgentRecord, CloseCode, Rule, Status};
 
 const COLUMNS: &str = "id, name, phone, status, reason, last_code, has_credentials, disconnected_at, \
-    last_auth_failure_at, last_attempt_at, next_retry_at, retry_attempt, qr_expires_at, banned_until, clean_disconnect";
+    last_auth_failure_at, last_attempt_at, next_retry_at, retry_attempt, qr_expires_at, banned_until, clean_disconnect, held_since";
 
 fn ts(v: Option<i64>) -> Option<Timestamp> {
     v.map(Timestamp)
@@ -38,6 +38,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<AgentRecord> {
         qr_expires_at: ts(row.get(12)?),
         banned_until: ts(row.get(13)?),
         clean_disconnect: row.get(14)?,
+        held_since: ts(row.get(15)?),
     })
 }
 
@@ -53,7 +54,8 @@ pub(super) fn update(conn: &Connection, r: &AgentRecord) -> Result<(), StoreErro
         .prepare_cached(
             "UPDATE agents SET phone = ?2, status = ?3, reason = ?4, last_code = ?5, has_credentials = ?6, \
              disconnected_at = ?7, last_auth_failure_at = ?8, last_attempt_at = ?9, next_retry_at = ?10, \
-             retry_attempt = ?11, qr_expires_at = ?12, banned_until = ?13, clean_disconnect = ?14 WHERE id = ?1",
+             retry_attempt = ?11, qr_expires_at = ?12, banned_until = ?13, clean_disconnect = ?14, \
+             held_since = ?15 WHERE id = ?1",
         )?
         .execute(params![
             r.id.0,
@@ -70,6 +72,7 @@ pub(super) fn update(conn: &Connection, r: &AgentRecord) -> Result<(), StoreErro
             t(r.qr_expires_at),
             t(r.banned_until),
             r.clean_disconnect,
+            t(r.held_since),
         ])?;
     if changed == 0 {
         return Err(StoreError::NoSuchAgent(r.id.0));

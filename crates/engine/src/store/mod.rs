@@ -8,6 +8,8 @@
 mod agents;
 pub use agents::agent_name_key;
 mod history;
+mod outages;
+pub use outages::OutageRow;
 mod settings;
 mod unlinks;
 pub use unlinks::UnlinkRow;
@@ -26,6 +28,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../../migrations/0001_initial.sql")),
     M::up(include_str!("../../../../migrations/0002_clean_disconnect.sql")),
     M::up(include_str!("../../../../migrations/0003_unlinks.sql")),
+    M::up(include_str!("../../../../migrations/0004_outages.sql")),
 ];
 
 /// The schema version this build writes and understands.

@@ -65,6 +65,14 @@ pub(super) enum Command {
     Remove(oneshot::Sender<Option<UnlinkRow>>),
     /// Publish the view again: something it shows beside the agent changed.
     Refresh,
+    /// The fleet is in an outage: hold this agent if it gave up while the
+    /// outage was building (F-3).
+    Hold,
+    /// The fleet asks this held agent to probe now (F-2); the answer says
+    /// whether its attempt started.
+    Probe(oneshot::Sender<bool>),
+    /// The outage is over: a held agent resumes at this start slot (F-3, R-5).
+    Release(Instant),
     /// Answers once everything queued before it has been handled ([`super::Supervisor::settle`]).
     Barrier(oneshot::Sender<()>),
 }
@@ -220,6 +228,27 @@ impl AgentTask {
                 self.publish();
                 let _ = reply.send(());
             }
+            Command::Hold => {
+                if let Err(err) = self.apply(Input::Hold).await {
+                    tracing::warn!(agent = %self.agent.record.id, "could not hold the agent for the outage: {err}");
+                }
+            }
+            Command::Probe(reply) => {
+                let held = self.agent.record.held_since.is_some() && self.agent.attempt.is_none();
+                let started =
+                    held && matches!(self.apply(Input::Connect(Trigger::Auto)).await, Ok(Some(d)) if d.is_allowed());
+                let _ = reply.send(started);
+            }
+            Command::Release(slot) => {
+                match self.apply(Input::Release).await {
+                    // The retry is due: it starts at the slot the fleet reserved in the held order.
+                    Ok(_) if self.agent.record.next_retry_at.is_some() => self.start_slot = Some(slot),
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(agent = %self.agent.record.id, "could not resume after the outage: {err}")
+                    }
+                }
+            }
             Command::Remove(_) | Command::Barrier(_) | Command::Refresh => unreachable!("handled by run"),
         }
     }
@@ -261,6 +290,10 @@ impl AgentTask {
                 Input::QrExhausted
             }
             ConnectorEvent::KeepAliveLost => Input::KeepAliveLost,
+            ConnectorEvent::Unreachable { detail } => {
+                self.connection = None;
+                Input::Unreachable { detail }
+            }
             ConnectorEvent::CredentialsUnavailable { detail } => {
                 self.connection = None;
                 Input::CredentialsUnavailable { detail }
@@ -295,8 +328,16 @@ impl AgentTask {
             }
             Wake::StartSlot => {
                 self.start_slot = None;
-                if let Err(err) = self.apply(Input::Connect(Trigger::Auto)).await {
+                // An outage began since the slot was taken: the retry is held (F-2).
+                let input = if self.in_outage() { Input::Hold } else { Input::Connect(Trigger::Auto) };
+                if let Err(err) = self.apply(input).await {
                     tracing::warn!(agent = %id, "could not record a retry, will retry: {err}");
+                }
+            }
+            Wake::RetryDue if self.in_outage() => {
+                // F-2: during an outage the retry waits for its end, not for a slot.
+                if let Err(err) = self.apply(Input::Hold).await {
+                    tracing::warn!(agent = %id, "could not hold a retry for the outage, will retry: {err}");
                 }
             }
             Wake::RetryDue => {
@@ -340,7 +381,8 @@ impl AgentTask {
         while let Some(input) = queue.pop_front() {
             let now = self.shared.now();
             let settings = *self.shared.settings.borrow();
-            let step = lifecycle::step(&self.agent, input.clone(), now, &settings, &mut self.rng);
+            let situation = lifecycle::Situation { outage: self.in_outage() };
+            let step = lifecycle::step(&self.agent, input.clone(), now, &settings, situation, &mut self.rng);
             let changed = step.record_changed(&self.agent.record);
             // D-1: the unlink job is saved with the step that begins it.
             let mut unlink = step
@@ -375,6 +417,11 @@ impl AgentTask {
             }
         }
         self.unsaved_retry = None;
+        if self.agent.record.held_since.is_some() && !self.in_outage() {
+            // Held by an outage that ended while this step ran (or before a
+            // restart): no one else will release it.
+            return Box::pin(self.apply_all(VecDeque::from([Input::Release]))).await.map(|later| decision.or(later));
+        }
         if self.agent.record.status != Status::Reconnecting {
             self.start_slot = None;
         }
@@ -423,6 +470,9 @@ impl AgentTask {
             }
             Effect::ForgetCredentials => self.forget_credentials(),
             Effect::UnlinkLater => unreachable!("begun with the job saved in its step"),
+            Effect::Fleet(news) => {
+                let _ = self.shared.fleet.send(super::fleet::Message::Input(crate::fleet::FleetInput::News(id, news)));
+            }
             Effect::Notify { kind, title, body } => {
                 self.shared.notices.tell(notices::Notice { agent: id, kind, title, body });
             }
@@ -465,6 +515,11 @@ impl AgentTask {
                 queue.push_back(input);
             }
         }
+    }
+
+    /// Whether the fleet is in an outage now (F-2).
+    fn in_outage(&self) -> bool {
+        self.shared.outage.borrow().is_some()
     }
 
     fn forget_credentials(&self) {

@@ -15,6 +15,7 @@
 
 mod agent_task;
 mod clock_watch;
+mod fleet;
 mod notices;
 mod pacer;
 mod retention;
@@ -71,6 +72,11 @@ struct Shared {
     unlinks: unlinker::Unlinks,
     /// Fatal notices on their way to one notification per window (F-4).
     notices: notices::Notices,
+    /// The outage in progress, if any (F-1): agents' machines hold their
+    /// retries while it lasts (F-2). Written only by the fleet task.
+    outage: watch::Sender<Option<crate::fleet::Outage>>,
+    /// What agents' steps tell the fleet, and "Try now" (F-1…F-3).
+    fleet: mpsc::UnboundedSender<fleet::Message>,
 }
 
 impl Shared {
@@ -136,18 +142,33 @@ impl Supervisor {
     /// view is published.
     pub async fn start(database: &Path, options: Options) -> Result<Supervisor, EngineError> {
         let path = database.to_owned();
-        let (store, settings, records, unlinks, next_unlink) = tokio::task::spawn_blocking(move || {
+        let (store, settings, records, unlinks, next_unlink, open_outage) = tokio::task::spawn_blocking(move || {
             let store = Store::open(&path)?;
             let settings = store.load_settings()?;
             let records = store.load_agents()?;
             let unlinks = store.load_unlinks()?;
             let next_unlink = store.next_unlink_id()?;
-            Ok::<_, EngineError>((store, settings, records, unlinks, next_unlink))
+            let open_outage = store.load_open_outage()?;
+            Ok::<_, EngineError>((store, settings, records, unlinks, next_unlink, open_outage))
         })
         .await
         .map_err(|_| EngineError::ShuttingDown)??;
         let (unlink_queue, unlink_rx) = mpsc::unbounded_channel();
         let (notice_queue, notice_rx) = mpsc::unbounded_channel();
+        let (fleet_tx, fleet_rx) = mpsc::unbounded_channel();
+        // An outage that had not ended goes on (its agents stay held); its
+        // next probe comes at once, since time passed while the app was closed.
+        let open_outage = open_outage.map(|row| {
+            let outage = crate::fleet::Outage {
+                since: row.started_at,
+                cause: row.cause,
+                probes: row.probes,
+                next_probe_at: Some(Timestamp(0)),
+                probing: None,
+                last_probed: None,
+            };
+            (row.id, outage)
+        });
         let writer = Writer::start(store);
         let storage_fault = writer.fault();
         let (settings_tx, settings_rx) = watch::channel(settings);
@@ -166,6 +187,8 @@ impl Supervisor {
             tasks: TaskTracker::new(),
             unlinks: unlinker::Unlinks::new(next_unlink, unlink_queue),
             notices: notices::Notices::new(notice_queue),
+            outage: watch::Sender::new(open_outage.as_ref().map(|(_, outage)| outage.clone())),
+            fleet: fleet_tx,
         });
         let supervisor = Supervisor {
             inner: Arc::new(Inner {
@@ -219,6 +242,18 @@ impl Supervisor {
         drop(registry);
         // Every task publishes its first view after P-3; wait for all of them,
         // so `list()` is complete as soon as `start` returns.
+        supervisor.settle_tasks(false).await;
+        // The fleet starts once every agent is on the board: a saved outage's
+        // first probe must see who is held.
+        let shared = &supervisor.inner.shared;
+        shared.tasks.spawn(fleet::run(
+            shared.clone(),
+            Arc::downgrade(&supervisor.inner),
+            open_outage,
+            fleet_rx,
+            supervisor.inner.seed,
+            supervisor.inner.stop.clone(),
+        ));
         supervisor.settle().await;
         tracing::info!(agents = supervisor.list().len(), "supervisor started");
         Ok(supervisor)
@@ -245,6 +280,18 @@ impl Supervisor {
     /// announced as [`EngineEvent::WallClock`].
     pub fn wall_ahead_ms(&self) -> i64 {
         self.inner.shared.timeline.wall_ahead_ms()
+    }
+
+    /// The outage in progress, if any (F-1…F-3). Changes are announced as
+    /// [`EngineEvent::Outage`].
+    pub fn outage(&self) -> Option<crate::fleet::Outage> {
+        self.inner.shared.outage.borrow().clone()
+    }
+
+    /// "Try now": the next probe of the outage starts at once, unless one
+    /// runs (F-2). Nothing happens without an outage.
+    pub fn try_now(&self) {
+        let _ = self.inner.shared.fleet.send(fleet::Message::Input(crate::fleet::FleetInput::TryNow));
     }
 
     /// Every agent's current view, by id.
@@ -421,6 +468,11 @@ impl Supervisor {
     /// nothing new arrived meanwhile. Does not move time: under a paused
     /// clock, tests call it between steps to observe a settled engine.
     pub async fn settle(&self) {
+        self.settle_tasks(true).await;
+    }
+
+    /// [`Supervisor::settle`]; `fleet` is false until the fleet task runs.
+    async fn settle_tasks(&self, fleet: bool) {
         loop {
             let before = self.inner.shared.activity.load(Ordering::Relaxed);
             let inboxes: Vec<_> = self.inner.registry.lock().await.values().map(|h| h.inbox.clone()).collect();
@@ -433,6 +485,11 @@ impl Supervisor {
             // Let spawned connector work (a simulated QR, say) run before judging quiet.
             for _ in 0..8 {
                 tokio::task::yield_now().await;
+            }
+            // The fleet's work (an outage's start, its probes) may wait for the database.
+            let (reply, answer) = oneshot::channel();
+            if fleet && self.inner.shared.fleet.send(fleet::Message::Barrier(reply)).is_ok() {
+                let _ = answer.await;
             }
             if self.inner.shared.activity.load(Ordering::Relaxed) == before {
                 return;

@@ -53,6 +53,10 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
             // Let the agents' commits in between batches.
             tokio::task::yield_now().await;
         }
+        match shared.writer.call(move |store| store.prune_outages(before)).await {
+            Ok(n) => pruned += n,
+            Err(err) => tracing::warn!(rule = %Rule::H5, "could not prune old outages, trying again in an hour: {err}"),
+        }
         if pruned > 0 {
             tracing::info!(rule = %Rule::H5, pruned, days, "pruned history older than the retention");
         }

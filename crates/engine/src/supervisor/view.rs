@@ -53,6 +53,9 @@ pub enum EngineEvent {
         /// Exactly the agents it is about, so the window can show them.
         agents: Vec<AgentId>,
     },
+    /// An outage began, changed (a probe, its count, its next time) or
+    /// ended (`None`) (F-1…F-3).
+    Outage(Option<Box<crate::fleet::Outage>>),
     /// Saving started failing (`Some(why)`) or works again (`None`). Changes
     /// from the world are kept in memory and saved when it works again.
     StorageFault(Option<String>),
