@@ -141,6 +141,8 @@ pub struct AgentDto {
     pub disconnected_at: Option<i64>,
     /// An old device of this agent is still being logged out of the phone (D-1).
     pub unlinking: bool,
+    /// Since when an outage holds this agent's retry (F-2); `null` otherwise.
+    pub held_since: Option<i64>,
     /// What Connect would get now; the UI never guesses.
     pub connect: DecisionDto,
     /// Grows with every publication of this agent; older ones are dropped.
@@ -169,6 +171,7 @@ impl AgentDto {
             banned_until: ms(r.banned_until),
             disconnected_at: ms(r.disconnected_at),
             unlinking: view.unlinking,
+            held_since: ms(r.held_since),
             connect: DecisionDto::from(&view.connect_preview),
             version: view.version,
         }
@@ -318,6 +321,36 @@ pub struct Snapshot {
     /// How far the wall clock is ahead of the engine's time, in ms (negative:
     /// behind). Deadlines are on the engine's time: countdowns subtract it.
     pub wall_ahead_ms: i64,
+    /// The outage in progress (F-1…F-3); `null` when there is none.
+    pub outage: Option<OutageDto>,
+}
+
+/// An outage in progress (F-1…F-3), for its banner.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OutageDto {
+    /// When it began.
+    pub since: i64,
+    /// Why, in plain words.
+    pub cause: String,
+    /// Probes that failed so far.
+    pub probes: u32,
+    /// When the next probe starts; `null` while one runs.
+    pub next_probe_at: Option<i64>,
+    /// The agent probing now, if one is.
+    pub probing: Option<i64>,
+}
+
+impl From<&switchboard_engine::fleet::Outage> for OutageDto {
+    fn from(outage: &switchboard_engine::fleet::Outage) -> Self {
+        OutageDto {
+            since: outage.since.as_millis(),
+            cause: outage.cause.clone(),
+            probes: outage.probes,
+            next_probe_at: ms(outage.next_probe_at),
+            probing: outage.probing.map(|(agent, _)| agent.0),
+        }
+    }
 }
 
 /// An update pushed to the UI, in order.
@@ -355,6 +388,10 @@ pub enum UiEvent {
     Clock {
         wall_ahead_ms: i64,
     },
+    /// An outage began or changed (`outage`), or ended (`null`) (F-1…F-3).
+    Outage {
+        outage: Option<OutageDto>,
+    },
 }
 
 /// A demo-mode action on the simulated WhatsApp.
@@ -386,6 +423,7 @@ pub fn typescript_bindings() -> String {
         SettingChange::decl(&cfg),
         ModeDto::decl(&cfg),
         IpcError::decl(&cfg),
+        OutageDto::decl(&cfg),
         Snapshot::decl(&cfg),
         UiEvent::decl(&cfg),
         SimAction::decl(&cfg),

@@ -38,6 +38,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::settings::get_settings,
         commands::settings::update_settings,
         commands::demo::simulate,
+        commands::demo::simulate_unreachable,
+        commands::fleet::try_now,
     ])
 }
 

@@ -62,6 +62,8 @@ pub struct AppState {
     /// The task forwarding engine events to the window; replaced when the UI
     /// subscribes again (a reload), stopped at exit.
     pub forwarder: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
+    /// Demo mode: the timer that ends a simulated outage (F-1…F-3 to practise).
+    pub simulated_outage_end: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
 }
 
 impl AppState {
@@ -85,7 +87,7 @@ impl AppState {
                 Err(IpcError::from(err))
             }
         };
-        AppState { config, engine, forwarder: Mutex::new(None) }
+        AppState { config, engine, forwarder: Mutex::new(None), simulated_outage_end: Mutex::new(None) }
     }
 
     pub fn engine(&self) -> Result<&Engine, IpcError> {

@@ -327,5 +327,61 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
     client.execute("document.querySelector('.list').scrollTop = 0;", vec![]).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     shots.take(&client, "12-grouped-notice").await;
+
+    // F-1…F-3: six agents linked, then WhatsApp unreachable (demo): one
+    // outage banner with the agents waiting and the next check counting
+    // down; reachable again and "Try now": the banner goes and every agent
+    // is back without a click on any row.
+    client.find(Locator::Css(".banner.group button.dismiss")).await.unwrap().click().await.unwrap();
+    let six = client
+        .execute_async(
+            "const done = arguments[0]; const call = window.__TAURI_INTERNALS__.invoke; (async () => { \
+               const ids = []; \
+               for (let i = 0; i < 6; i++) { \
+                 const a = await call('add_agent', { name: `Branch ${i + 1}` }); ids.push(a.id); \
+                 await call('connect_agent', { id: a.id }); \
+               } \
+               return ids; \
+             })().then(done, (e) => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let six: Vec<i64> = serde_json::from_value(six).expect("ids");
+    for &id in &six {
+        wait_row_status(&client, id, "qr_pending").await;
+        invoke(&client, "simulate", json!({ "id": id, "action": { "action": "scan" } })).await;
+    }
+    for &id in &six {
+        wait_row_status(&client, id, "connected").await;
+    }
+    client.find(Locator::Css("button.simulate-outage")).await.unwrap().click().await.unwrap();
+    let minutes = client.find(Locator::Css(".modal .number-input")).await.unwrap();
+    minutes.clear().await.unwrap();
+    minutes.send_keys("5").await.unwrap();
+    client.find(Locator::Css(".modal button.primary")).await.unwrap().click().await.unwrap();
+    client.wait().at_most(PATIENCE).for_element(Locator::Css(".banner.outage:not([hidden])")).await.unwrap();
+    let banner = text(&client, ".banner.outage .text").await;
+    assert!(banner.contains("WhatsApp unreachable since"), "{banner}");
+    assert!(banner.contains("6 agents wait") || banner.contains("agents wait"), "{banner}");
+    client.find(Locator::Css("button.chip[data-status=\"reconnecting\"]")).await.unwrap().click().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shots.take(&client, "13-outage").await;
+
+    invoke(&client, "simulate_unreachable", json!({ "minutes": 0 })).await;
+    client
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(".banner.outage:not([hidden]) button.try-now:not([disabled])"))
+        .await
+        .unwrap();
+    client.find(Locator::Css(".banner.outage button.try-now")).await.unwrap().click().await.unwrap();
+    client.wait().at_most(PATIENCE).for_element(Locator::Css(".banner.outage[hidden]")).await.unwrap();
+    for &id in &six {
+        wait_row_status(&client, id, "connected").await;
+    }
+    client.find(Locator::Css("button.chip[data-status=\"connected\"]")).await.unwrap().click().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shots.take(&client, "14-outage-over").await;
     client.close().await.unwrap();
 }

@@ -17,6 +17,10 @@ export interface Backend {
   getSettings(): Promise<SettingDto[]>;
   updateSettings(changes: SettingChange[]): Promise<SettingDto[]>;
   simulate(id: number, action: SimAction): Promise<void>;
+  /** Demo mode: WhatsApp unreachable from this machine for `minutes` (0: reachable again now). */
+  simulateUnreachable(minutes: number): Promise<void>;
+  /** The outage's next check now (F-2). */
+  tryNow(): Promise<void>;
 }
 
 /** Every failure the backend reports has this shape; anything else is wrapped into it. */
@@ -52,4 +56,6 @@ export const tauriBackend: Backend = {
   getSettings: () => call("get_settings"),
   updateSettings: (changes) => call("update_settings", { changes }),
   simulate: (id, action) => call("simulate", { id, action }),
+  simulateUnreachable: (minutes) => call("simulate_unreachable", { minutes }),
+  tryNow: () => call("try_now"),
 };

@@ -7,15 +7,18 @@ import { ALL_STATUSES, blockedText, STATUS_LABELS } from "./format";
 import { AgentStore } from "./store";
 import { Ticker } from "./ticker";
 import { DetailPanel } from "./views/detail";
-import { confirmDialog, nameDialog, settingsDialog } from "./views/dialogs";
+import { confirmDialog, nameDialog, numberDialog, settingsDialog } from "./views/dialogs";
 import { h, setHidden, setText } from "./views/dom";
 import { AgentList, type Filter } from "./views/list";
+import { OutageBanner } from "./views/outage";
 
 export class App {
   readonly store = new AgentStore();
   readonly ticker: Ticker;
   private list!: AgentList;
   private detail!: DetailPanel;
+  private outageBanner!: OutageBanner;
+  private outage: Snapshot["outage"] = null;
   private readonly counts = new Map<StatusDto | "all", { chip: HTMLElement; count: HTMLElement }>();
   private readonly banners = h("div", { class: "banners", attrs: { "aria-live": "polite" } });
   private readonly toastEl = h("div", { class: "toast", role: "status", hidden: true });
@@ -56,6 +59,7 @@ export class App {
     this.wallAheadMs = snapshot.wallAheadMs;
     this.build(snapshot);
     this.list.render(this.store.reset(snapshot.agents));
+    this.outage = snapshot.outage;
     for (const event of this.early ?? []) this.onEvent(event);
     this.early = null;
     this.updateCounts();
@@ -133,10 +137,14 @@ export class App {
         search,
         statusSelect,
         h("button", { type: "button", class: "add primary", onclick: () => this.addDialog() }, "Add agent"),
+        demo
+          ? h("button", { type: "button", class: "simulate-outage", onclick: () => this.simulateOutageDialog() }, "Simulate outage")
+          : null,
         h("button", { type: "button", class: "settings-button", onclick: () => this.settings() }, "Settings"),
       ),
     );
-    this.banners.append(this.storageBanner);
+    this.outageBanner = new OutageBanner(this.ticker, this.engineNow, () => this.tryNow());
+    this.banners.append(this.outageBanner.el, this.storageBanner);
     this.showStorageFault(snapshot.storageFault);
     if (snapshot.modeNote) this.banner("info", snapshot.modeNote, null);
     this.root.replaceChildren(header, this.banners, h("main", { class: "body" }, this.list.el, this.detail.el), this.toastEl);
@@ -157,6 +165,11 @@ export class App {
     }
     if (event.type === "storage_fault") {
       this.showStorageFault(event.message);
+      return;
+    }
+    if (event.type === "outage") {
+      this.outage = event.outage;
+      this.outageBanner.show(this.outage, this.store.held);
       return;
     }
     if (event.type === "clock") {
@@ -186,6 +199,22 @@ export class App {
     }
     const all = this.counts.get("all");
     if (all) setText(all.count, String(total));
+    this.outageBanner.show(this.outage, this.store.held);
+  }
+
+  private async tryNow(): Promise<void> {
+    try {
+      await this.backend.tryNow();
+    } catch (err) {
+      this.toast(asIpcError(err).message);
+    }
+  }
+
+  /** Demo mode: practise an outage (F-1…F-3) — WhatsApp unreachable for some minutes. */
+  private simulateOutageDialog(): void {
+    numberDialog("Simulate an outage", "WhatsApp unreachable for (minutes; 0 ends one now)", 2, "Start", (minutes) =>
+      this.backend.simulateUnreachable(minutes),
+    );
   }
 
   private setFilter(filter: Filter): void {

@@ -1,6 +1,6 @@
 // Pure formatting: what a person reads for an agent at a given moment.
 
-import type { AgentDto, BlockKindDto, DecisionDto, StatusDto } from "./bindings";
+import type { AgentDto, BlockKindDto, DecisionDto, OutageDto, StatusDto } from "./bindings";
 
 /** "3:42" for minutes and seconds, "1:02:03" past an hour; rounds up so 0:00 never shows early. */
 export function formatCountdown(ms: number): string {
@@ -108,6 +108,24 @@ export function formatTime(ms: number): string {
   const d = new Date(ms);
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** "14:02" for a time today, the date too for an older one. */
+export function formatSince(ms: number, now: number): string {
+  const d = new Date(ms);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const clock = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  return new Date(now).toDateString() === d.toDateString() ? clock : `${formatTime(ms).slice(0, 10)} ${clock}`;
+}
+
+/**
+ * The outage banner's words (F-2): since when, why, how many agents wait,
+ * and the next probe with its countdown (or that one runs now).
+ */
+export function outageText(outage: OutageDto, waiting: number, now: number): string {
+  const who = waiting === 1 ? "1 agent waits" : `${waiting} agents wait`;
+  const probe = outage.nextProbeAt === null ? "checking now…" : `next check in ${formatCountdown(outage.nextProbeAt - now)}`;
+  return `WhatsApp unreachable since ${formatSince(outage.since, now)}: ${outage.cause}. ${who} for it; ${probe}`;
 }
 
 /** A settings value in the unit people think in. */

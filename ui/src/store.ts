@@ -7,6 +7,8 @@ export type Change = { kind: "upsert"; agent: AgentDto; previous?: AgentDto } | 
 export class AgentStore {
   readonly agents = new Map<number, AgentDto>();
   readonly counts = new Map<StatusDto, number>();
+  /** Agents whose retries an outage holds (F-2). */
+  held = 0;
 
   /** Replaces everything (a snapshot or a resync); returns the changes to render. */
   reset(agents: AgentDto[]): Change[] {
@@ -40,6 +42,7 @@ export class AgentStore {
       case "group_notice":
       case "storage_fault":
       case "clock":
+      case "outage":
         return [];
     }
   }
@@ -50,8 +53,8 @@ export class AgentStore {
     if (previous && !force && agent.version <= previous.version) return null;
     if (previous && force && agent.version < previous.version) return null;
     this.agents.set(agent.id, agent);
-    if (previous) this.count(previous.status, -1);
-    this.count(agent.status, +1);
+    if (previous) this.count(previous, -1);
+    this.count(agent, +1);
     return { kind: "upsert", agent, previous };
   }
 
@@ -59,11 +62,12 @@ export class AgentStore {
     const agent = this.agents.get(id);
     if (!agent) return null;
     this.agents.delete(id);
-    this.count(agent.status, -1);
+    this.count(agent, -1);
     return { kind: "remove", agent };
   }
 
-  private count(status: StatusDto, delta: number): void {
-    this.counts.set(status, (this.counts.get(status) ?? 0) + delta);
+  private count(agent: AgentDto, delta: number): void {
+    this.counts.set(agent.status, (this.counts.get(agent.status) ?? 0) + delta);
+    if (agent.heldSince !== null) this.held += delta;
   }
 }

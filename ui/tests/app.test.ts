@@ -443,3 +443,52 @@ describe("the detail panel", () => {
     expect(backend.calls).toEqual(['simulate 1 {"action":"drop","code":401}']);
   });
 });
+
+describe("outages (F-2)", () => {
+  const outage = {
+    since: NOW - 90_000,
+    cause: "40 of 52 linked agents lost their connection within 1 min",
+    probes: 3,
+    nextProbeAt: NOW + 12_000,
+    probing: null,
+  };
+
+  it("shows one banner with the cause, the agents waiting and the next check counting down, and Try now", async () => {
+    const held = agent(1, "reconnecting", {
+      heldSince: NOW - 60_000,
+      reason: "timed out (408) — waiting for WhatsApp to be reachable again (outage)",
+    });
+    const backend = new FakeBackend({ ...snapshot([held, agent(2, "connected")]), outage });
+    await start(backend);
+    const banner = find(document.body, ".banner.outage");
+    expect(banner.hidden).toBe(false);
+    expect(banner.textContent).toContain("40 of 52 linked agents lost their connection within 1 min");
+    expect(banner.textContent).toContain("1 agent waits for it; next check in 0:12");
+    vi.advanceTimersByTime(2_000);
+    expect(banner.textContent).toContain("next check in 0:10");
+    find<HTMLButtonElement>(banner, "button.try-now").click();
+    expect(backend.calls).toContain("try now");
+
+    // A second agent is held: the count follows.
+    backend.emit({ type: "agent", agent: agent(2, "reconnecting", { heldSince: NOW, version: 2 }) });
+    expect(banner.textContent).toContain("2 agents wait");
+    backend.emit({ type: "outage", outage: { ...outage, nextProbeAt: null, probing: 1 } });
+    expect(banner.textContent).toContain("checking now…");
+    expect(find<HTMLButtonElement>(banner, "button.try-now").disabled).toBe(true);
+    backend.emit({ type: "outage", outage: null });
+    expect(banner.hidden).toBe(true);
+  });
+
+  it("offers a simulated outage in demo mode only", async () => {
+    const backend = new FakeBackend(snapshot([]));
+    await start(backend);
+    find<HTMLButtonElement>(document.body, "button.simulate-outage").click();
+    const input = find<HTMLInputElement>(document.body, ".number-input");
+    input.value = "10";
+    find<HTMLFormElement>(document.body, ".modal form").requestSubmit();
+    await vi.waitFor(() => expect(backend.calls).toContain("unreachable 10"));
+    document.body.replaceChildren();
+    await start(new FakeBackend(snapshot([], "real")));
+    expect(document.querySelector("button.simulate-outage")).toBeNull();
+  });
+});

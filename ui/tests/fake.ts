@@ -36,6 +36,7 @@ export function agent(id: number, status: StatusDto, extra: Partial<AgentDto> = 
     bannedUntil: null,
     disconnectedAt: null,
     unlinking: false,
+    heldSince: null,
     connect: { allowed: true, rule: "A-2", block: null, reason: "clean manual disconnect — cooldown bypassed", until: null },
     version: 0,
     ...extra,
@@ -102,6 +103,12 @@ export class FakeBackend implements Backend {
   async simulate(id: number, action: unknown): Promise<void> {
     this.calls.push(`simulate ${id} ${JSON.stringify(action)}`);
   }
+  async simulateUnreachable(minutes: number): Promise<void> {
+    this.calls.push(`unreachable ${minutes}`);
+  }
+  async tryNow(): Promise<void> {
+    this.calls.push("try now");
+  }
 }
 
 export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): Snapshot {
@@ -109,7 +116,17 @@ export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): S
     mode === "real"
       ? "Switchboard is not an official WhatsApp client. WhatsApp may restrict or ban accounts that use unofficial clients."
       : null;
-  return { mode, agents, settings: [], startupError: null, dataDir: "/tmp/switchboard", modeNote, storageFault: null, wallAheadMs: 0 };
+  return {
+    mode,
+    agents,
+    settings: [],
+    startupError: null,
+    dataDir: "/tmp/switchboard",
+    modeNote,
+    storageFault: null,
+    wallAheadMs: 0,
+    outage: null,
+  };
 }
 
 /** The element `selector` finds in `within`; a test fails with the selector when there is none. */

@@ -6,7 +6,7 @@ use tauri::{AppHandle, Runtime, State};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::args::ChannelArg;
-use crate::dto::{AgentDto, ModeDto, Snapshot, UiEvent, settings_dto};
+use crate::dto::{AgentDto, ModeDto, OutageDto, Snapshot, UiEvent, settings_dto};
 use crate::error::IpcError;
 use crate::state::{AppState, Mode, UNOFFICIAL_CLIENT_WARNING};
 
@@ -33,6 +33,7 @@ pub async fn subscribe<R: Runtime>(
                 mode_note: None,
                 storage_fault: None,
                 wall_ahead_ms: 0,
+                outage: None,
             };
             return Ok(snapshot);
         }
@@ -60,6 +61,7 @@ pub async fn subscribe<R: Runtime>(
         mode_note,
         storage_fault: supervisor.storage_fault(),
         wall_ahead_ms: supervisor.wall_ahead_ms(),
+        outage: supervisor.outage().as_ref().map(OutageDto::from),
     })
 }
 
@@ -77,6 +79,7 @@ async fn forward<R: Runtime>(
             Ok(EngineEvent::Removed(id)) => UiEvent::Removed { id: id.0 },
             Ok(EngineEvent::StorageFault(message)) => UiEvent::StorageFault { message },
             Ok(EngineEvent::WallClock { wall_ahead_ms }) => UiEvent::Clock { wall_ahead_ms },
+            Ok(EngineEvent::Outage(outage)) => UiEvent::Outage { outage: outage.as_deref().map(OutageDto::from) },
             Ok(EngineEvent::Notification { agent, title, body }) => {
                 notify_desktop(&app, &title, &body);
                 UiEvent::Notice { agent_id: agent.0, title, body }

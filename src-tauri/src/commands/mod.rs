@@ -4,4 +4,5 @@
 pub mod agents;
 pub mod demo;
 pub mod events;
+pub mod fleet;
 pub mod settings;

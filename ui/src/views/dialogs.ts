@@ -57,6 +57,44 @@ export function nameDialog(title: string, initial: string, action: string, submi
   return dialog.root;
 }
 
+/** Asks for a whole number; `submit` rejects with an IpcError to keep the dialog open. */
+export function numberDialog(
+  title: string,
+  label: string,
+  initial: number,
+  action: string,
+  submit: (value: number) => Promise<unknown>,
+): HTMLElement {
+  const input = h("input", { class: "number-input", attrs: { type: "number", min: "0", step: "1", "aria-label": label } });
+  input.value = String(initial);
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const cancel = h("button", { type: "button" }, "Cancel");
+  const form = h(
+    "form",
+    {},
+    h("label", {}, label, input),
+    error,
+    h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, action)),
+  );
+  const dialog = modal(title, form);
+  cancel.addEventListener("click", dialog.close);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const value = Number(input.value);
+    try {
+      if (!Number.isInteger(value) || value < 0) throw { kind: "invalid_payload", message: "Enter a whole number of minutes." };
+      await submit(value);
+      dialog.close();
+    } catch (err) {
+      error.hidden = false;
+      error.textContent = asIpcError(err).message;
+      input.focus();
+    }
+  });
+  input.focus();
+  return dialog.root;
+}
+
 export function confirmDialog(title: string, message: string, action: string, confirm: () => Promise<unknown>): HTMLElement {
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const cancel = h("button", { type: "button" }, "Cancel");
