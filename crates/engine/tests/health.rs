@@ -161,12 +161,18 @@ async fn flapping_is_detected_and_clears_after_thirty_minutes_connected() {
     assert!(!health(&w, id).await.flapping.flapping, "thirty minutes connected");
 }
 
-/// H-3: each new link (a scan) is counted for 24 hours; above
-/// `risk_pairings_per_day` the agent is at risk. Nothing is blocked.
+/// H-3: each new link (a scan) is counted for 24 hours, not a QR shown
+/// and left unscanned; above `risk_pairings_per_day` the agent is at risk.
+/// Nothing is blocked.
 #[tokio::test(start_paused = true)]
 async fn h3_new_links_above_the_setting_put_an_agent_at_risk() {
     let w = World::new().await;
     let id = w.add("Support 1").await;
+    w.sup.connect(id).await.unwrap();
+    w.sup.settle().await;
+    assert_eq!(w.status(id), Status::QrPending);
+    w.sup.disconnect(id).await.unwrap();
+    w.sup.settle().await;
     for _ in 0..3 {
         w.link(id).await;
         w.sup.disconnect(id).await.unwrap();
@@ -178,28 +184,30 @@ async fn h3_new_links_above_the_setting_put_an_agent_at_risk() {
     w.link(id).await;
     let risk = health(&w, id).await.ban_risk;
     assert_eq!((risk.pairings, risk.pairings_over, risk.at_risk()), (4, true, true));
-    assert_eq!((risk.connects, risk.connects_over), (4, false));
+    assert_eq!((risk.connects, risk.connects_over), (5, false));
 
     w.pass(DAY).await;
     let risk = health(&w, id).await.ban_risk;
     assert_eq!((risk.pairings, risk.connects, risk.at_risk()), (0, 0, false));
 }
 
-/// H-3: connects a person started are counted; refused clicks and automatic
-/// retries are not. Above `risk_connects_per_day` the agent is at risk.
+/// H-3: connects a person started are counted; refused clicks and
+/// automatic retries are not. Above `risk_connects_per_day` the agent is at risk.
 #[tokio::test(start_paused = true)]
 async fn h3_user_connects_above_the_setting_put_an_agent_at_risk() {
     let w = World::new().await;
     without_jitter(&w).await;
     w.sup.update_settings(vec![("risk_connects_per_day".into(), 2)]).await.unwrap();
     let id = w.add("Support 1").await;
+    w.sim.set_on_start(id, OnStart::Hang);
     w.sup.connect(id).await.unwrap();
     w.sup.settle().await;
+    assert_eq!(w.status(id), Status::Connecting);
+    let refused = w.sup.connect(id).await.unwrap();
+    assert!(!refused.is_allowed(), "A-1: an attempt is in flight");
     assert!(w.sim.open(id));
     w.sup.settle().await;
     assert_eq!(w.status(id), Status::Connected);
-    let refused = w.sup.connect(id).await.unwrap();
-    assert!(!refused.is_allowed(), "A-1: already connected");
     drop_and_recover(&w, id, 0).await;
     let risk = health(&w, id).await.ban_risk;
     assert_eq!((risk.connects, risk.connects_over, risk.pairings), (1, false, 0));

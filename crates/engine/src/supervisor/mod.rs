@@ -395,14 +395,10 @@ impl Supervisor {
     /// An agent's health now, from its history of the last week: the
     /// figures of H-1, whether it flaps (H-2) and its ban risk (H-3).
     pub async fn health(&self, id: AgentId) -> Result<AgentHealth, EngineError> {
-        if self.view(id).is_none() {
-            return Err(EngineError::UnknownAgent(id));
-        }
         let now = self.now();
         let settings = self.settings();
         let since = health::window_start(now);
         let history = self.inner.shared.writer.call(move |store| store.health_history(id, since)).await?;
-        // Removed between the look at the board and the read.
         let history = history.ok_or(EngineError::UnknownAgent(id))?;
         Ok(health::health(&history, now, &settings))
     }
