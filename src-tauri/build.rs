@@ -11,6 +11,7 @@ const COMMANDS: &[&str] = &[
     "disconnect_agent",
     "request_pair_code",
     "agent_history",
+    "agent_health",
     "get_settings",
     "update_settings",
     "simulate",

@@ -3,7 +3,7 @@
 
 export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
 
-export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-4" | "F-5" | "F-6" | "H-5";
+export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-3" | "H-5";
 
 export type BlockKindDto = "in_progress" | "attempt_cooldown" | "auth_cooldown" | "ban" | "not_retrying";
 
@@ -59,6 +59,46 @@ export type HistoryDto = { at: number, from: StatusDto, to: StatusDto, code: num
  * with a rule this one does not know.
  */
 rule: RuleId | null, };
+
+export type UptimeDto = { connectedMs: number, 
+/**
+ * Zero for an agent added just now: no share to show yet.
+ */
+coveredMs: number, };
+
+export type BanRiskDto = { pairings: number, connects: number, pairingsOver: boolean, connectsOver: boolean, };
+
+export type HealthDto = { 
+/**
+ * The last 24 h.
+ */
+day: UptimeDto, 
+/**
+ * The last 7 days.
+ */
+week: UptimeDto, 
+/**
+ * Changes from connected to another status in the last 24 h.
+ */
+disconnects: number, 
+/**
+ * The median time from a recoverable close to connected again, over
+ * 7 days; `null` when none recovered.
+ */
+medianRecoveryMs: number | null, 
+/**
+ * When the agent was last connected (the time of asking while it is),
+ * in ms since the epoch; `null` when not within 7 days.
+ */
+lastConnectedAt: number | null, 
+/**
+ * Recoverable closes within the last 10 minutes (H-2).
+ */
+recentCloses: number, 
+/**
+ * Marked flapping (H-2).
+ */
+flapping: boolean, banRisk: BanRiskDto, };
 
 export type UnitDto = "ms" | "count" | "percent" | "per_second" | "days";
 
