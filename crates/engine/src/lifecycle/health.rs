@@ -135,14 +135,14 @@ pub fn health(history: &HealthHistory, now: Timestamp, settings: &Settings) -> A
         (None, Some(first)) => first.from,
         (None, None) => history.status,
     };
-    let timeline = Timeline { first_status, known_from, entries: &history.entries, now };
+    let statuses = Statuses { first_status, known_from, entries: &history.entries, now };
     let entries = &history.entries;
     AgentHealth {
-        last_day: timeline.uptime(now.minus(DAY)),
-        last_week: timeline.uptime(window_start(now)),
+        last_day: statuses.uptime(now.minus(DAY)),
+        last_week: statuses.uptime(window_start(now)),
         disconnects_last_day: count(dated(entries, now).filter(|(at, e)| *at >= now.minus(DAY) && leaves_connected(e))),
-        median_recovery: median(timeline.recoveries(window_start(now))),
-        last_connected: timeline.last_connected(history.before.as_ref()),
+        median_recovery: median(statuses.recoveries(window_start(now))),
+        last_connected: statuses.last_connected(history.before.as_ref()),
         flapping: Flapping { recent_closes: recent_closes(entries, now), flapping: flapping(entries, now, settings) },
         ban_risk: ban_risk(entries, now, settings),
     }
@@ -271,7 +271,7 @@ fn median(mut durations: Vec<Duration>) -> Option<Duration> {
 }
 
 /// The agent's statuses over the covered span.
-struct Timeline<'a> {
+struct Statuses<'a> {
     /// The status at `known_from`.
     first_status: Status,
     known_from: Timestamp,
@@ -279,7 +279,7 @@ struct Timeline<'a> {
     now: Timestamp,
 }
 
-impl Timeline<'_> {
+impl Statuses<'_> {
     /// Each status with the time it began, from `known_from` on.
     fn stretches(&self) -> impl Iterator<Item = (Timestamp, Status)> {
         let known_from = self.known_from;
