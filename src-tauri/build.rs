@@ -11,9 +11,12 @@ const COMMANDS: &[&str] = &[
     "disconnect_agent",
     "request_pair_code",
     "agent_history",
+    "agent_health",
     "get_settings",
     "update_settings",
     "simulate",
+    "simulate_unreachable",
+    "try_now",
 ];
 
 fn main() {

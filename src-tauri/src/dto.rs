@@ -5,11 +5,14 @@
 //! fails when that file is stale (`UPDATE_BINDINGS=1 cargo test -p
 //! switchboard-tests bindings` rewrites it).
 
+use std::time::Duration;
+
 use base64::Engine as _;
 use serde::{Deserialize, Serialize, Serializer};
 use switchboard_engine::clock::Timestamp;
 use switchboard_engine::lifecycle::{
-    BlockKind, Decision, HistoryEntry, Rule, SettingName, Settings, Status, Trigger, Verdict, settings::Unit,
+    AgentHealth, BanRisk, BlockKind, Decision, HistoryEntry, Rule, SettingName, Settings, Status, Trigger, Uptime,
+    Verdict, settings::Unit,
 };
 use switchboard_engine::supervisor::AgentView;
 use ts_rs::TS;
@@ -19,6 +22,10 @@ use crate::error::IpcError;
 
 fn ms(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::as_millis)
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// RULES.md §1's statuses, plus `unreadable` for a row this version cannot read.
@@ -242,6 +249,81 @@ impl From<&HistoryEntry> for HistoryDto {
     }
 }
 
+/// Time connected within a span, over the part of it the history covers
+/// (H-1): the share connected is `connectedMs / coveredMs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct UptimeDto {
+    pub connected_ms: i64,
+    /// Zero for an agent added just now: no share to show yet.
+    pub covered_ms: i64,
+}
+
+impl From<Uptime> for UptimeDto {
+    fn from(u: Uptime) -> Self {
+        UptimeDto { connected_ms: duration_ms(u.connected), covered_ms: duration_ms(u.covered) }
+    }
+}
+
+/// New links and user connects of the last 24 h, each against its setting (H-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BanRiskDto {
+    pub pairings: u32,
+    pub connects: u32,
+    pub pairings_over: bool,
+    pub connects_over: bool,
+}
+
+impl From<BanRisk> for BanRiskDto {
+    fn from(r: BanRisk) -> Self {
+        BanRiskDto {
+            pairings: r.pairings,
+            connects: r.connects,
+            pairings_over: r.pairings_over,
+            connects_over: r.connects_over,
+        }
+    }
+}
+
+/// One agent's health, for its detail panel (H-1, H-2, H-3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthDto {
+    /// The last 24 h.
+    pub day: UptimeDto,
+    /// The last 7 days.
+    pub week: UptimeDto,
+    /// Changes from connected to another status in the last 24 h.
+    pub disconnects: u32,
+    /// The median time from a recoverable close to connected again, over
+    /// 7 days; `null` when none recovered.
+    pub median_recovery_ms: Option<i64>,
+    /// When the agent was last connected (the time of asking while it is),
+    /// in ms since the epoch; `null` when not within 7 days.
+    pub last_connected_at: Option<i64>,
+    /// Recoverable closes within the last 10 minutes (H-2).
+    pub recent_closes: u32,
+    /// Marked flapping (H-2).
+    pub flapping: bool,
+    pub ban_risk: BanRiskDto,
+}
+
+impl From<&AgentHealth> for HealthDto {
+    fn from(h: &AgentHealth) -> Self {
+        HealthDto {
+            day: h.last_day.into(),
+            week: h.last_week.into(),
+            disconnects: h.disconnects_last_day,
+            median_recovery_ms: h.median_recovery.map(duration_ms),
+            last_connected_at: ms(h.last_connected),
+            recent_closes: h.flapping.recent_closes,
+            flapping: h.flapping.flapping,
+            ban_risk: h.ban_risk.into(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum UnitDto {
@@ -418,6 +500,9 @@ pub fn typescript_bindings() -> String {
         AgentDto::decl(&cfg),
         TriggerDto::decl(&cfg),
         HistoryDto::decl(&cfg),
+        UptimeDto::decl(&cfg),
+        BanRiskDto::decl(&cfg),
+        HealthDto::decl(&cfg),
         UnitDto::decl(&cfg),
         SettingDto::decl(&cfg),
         SettingChange::decl(&cfg),

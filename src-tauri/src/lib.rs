@@ -35,6 +35,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::agents::disconnect_agent,
         commands::agents::request_pair_code,
         commands::agents::agent_history,
+        commands::agents::agent_health,
         commands::settings::get_settings,
         commands::settings::update_settings,
         commands::demo::simulate,

@@ -29,6 +29,24 @@ fn add_rename_remove_and_history() {
     assert_eq!(h.error_kind("connect_agent", &json!({"id": id})), "unknown_agent");
 }
 
+/// H-1, H-3: an agent's health as the detail panel reads it.
+#[test]
+fn health_of_an_agent() {
+    let h = harness(true);
+    let id = h.invoke("add_agent", json!({"name": "Support 1"})).unwrap()["id"].clone();
+    h.invoke("connect_agent", json!({"id": id})).unwrap();
+    let health = h.invoke("agent_health", json!({"id": id})).unwrap();
+    let zero_to_now =
+        |uptime: &serde_json::Value| uptime["connectedMs"] == 0 && uptime["coveredMs"].as_i64() >= Some(0);
+    assert!(zero_to_now(&health["day"]) && zero_to_now(&health["week"]), "{health}");
+    assert_eq!(
+        (&health["disconnects"], &health["medianRecoveryMs"], &health["lastConnectedAt"]),
+        (&json!(0), &json!(null), &json!(null))
+    );
+    assert_eq!((&health["recentCloses"], &health["flapping"]), (&json!(0), &json!(false)));
+    assert_eq!(health["banRisk"], json!({"pairings": 0, "connects": 1, "pairingsOver": false, "connectsOver": false}));
+}
+
 #[test]
 fn bad_payloads_are_typed_errors() {
     let h = harness(true);
@@ -46,6 +64,8 @@ fn bad_payloads_are_typed_errors() {
         ("disconnect_agent", json!({"id": -1}), "unknown_agent"),
         ("rename_agent", json!({"id": 1}), "invalid_payload"),
         ("agent_history", json!({"id": 1, "limit": -3}), "invalid_payload"),
+        ("agent_health", json!({"id": "1"}), "invalid_payload"),
+        ("agent_health", json!({"id": 424_242}), "unknown_agent"),
         ("request_pair_code", json!({"id": 1, "phone": 49151}), "invalid_payload"),
         ("update_settings", json!({"changes": [{"key": "max_retries", "value": 0}]}), "invalid_setting"),
         ("update_settings", json!({"changes": [{"key": "auth_cooldown_ms", "value": -5}]}), "invalid_setting"),

@@ -134,6 +134,7 @@ fn call(keys: Vec<String>) -> impl Strategy<Value = (String, Value)> {
             .prop_map(|(id, phone)| ("request_pair_code", vec![("id", id), ("phone", phone)])),
         (id_value(true), prop_oneof![any::<i64>().prop_map(Value::from), any_json()])
             .prop_map(|(id, limit)| ("agent_history", vec![("id", id), ("limit", limit)])),
+        id_value(true).prop_map(|id| ("agent_health", vec![("id", id)])),
         Just(("get_settings", vec![])),
         prop_oneof![any_json(), "__CHANNEL__:[0-9a-z]{0,6}".prop_map(Value::from)]
             .prop_map(|channel| ("subscribe", vec![("onEvent", channel)])),

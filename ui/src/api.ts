@@ -2,7 +2,18 @@
 // UI runs in a plain browser or a test with another Backend.
 
 import { Channel, invoke } from "@tauri-apps/api/core";
-import type { AgentDto, DecisionDto, HistoryDto, IpcError, SettingChange, SettingDto, SimAction, Snapshot, UiEvent } from "./bindings";
+import type {
+  AgentDto,
+  DecisionDto,
+  HealthDto,
+  HistoryDto,
+  IpcError,
+  SettingChange,
+  SettingDto,
+  SimAction,
+  Snapshot,
+  UiEvent,
+} from "./bindings";
 
 export interface Backend {
   /** A snapshot now, then every change through `onEvent`, in order. */
@@ -14,6 +25,8 @@ export interface Backend {
   disconnect(id: number): Promise<void>;
   requestPairCode(id: number, phone: string): Promise<void>;
   history(id: number, limit: number): Promise<HistoryDto[]>;
+  /** The agent's health now, from its last 7 days of history (H-1, H-3). */
+  agentHealth(id: number): Promise<HealthDto>;
   getSettings(): Promise<SettingDto[]>;
   updateSettings(changes: SettingChange[]): Promise<SettingDto[]>;
   simulate(id: number, action: SimAction): Promise<void>;
@@ -53,6 +66,7 @@ export const tauriBackend: Backend = {
   disconnect: (id) => call("disconnect_agent", { id }),
   requestPairCode: (id, phone) => call("request_pair_code", { id, phone }),
   history: (id, limit) => call("agent_history", { id, limit }),
+  agentHealth: (id) => call("agent_health", { id }),
   getSettings: () => call("get_settings"),
   updateSettings: (changes) => call("update_settings", { changes }),
   simulate: (id, action) => call("simulate", { id, action }),

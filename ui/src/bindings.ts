@@ -3,7 +3,7 @@
 
 export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
 
-export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "H-5";
+export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-3" | "H-5";
 
 export type BlockKindDto = "in_progress" | "attempt_cooldown" | "auth_cooldown" | "ban" | "not_retrying";
 
@@ -43,10 +43,6 @@ pairCode: string | null, nextRetryAt: number | null, retryAttempt: number, maxRe
  */
 unlinking: boolean, 
 /**
- * Since when an outage holds this agent's retry (F-2); `null` otherwise.
- */
-heldSince: number | null, 
-/**
  * What Connect would get now; the UI never guesses.
  */
 connect: DecisionDto, 
@@ -63,6 +59,46 @@ export type HistoryDto = { at: number, from: StatusDto, to: StatusDto, code: num
  * with a rule this one does not know.
  */
 rule: RuleId | null, };
+
+export type UptimeDto = { connectedMs: number, 
+/**
+ * Zero for an agent added just now: no share to show yet.
+ */
+coveredMs: number, };
+
+export type BanRiskDto = { pairings: number, connects: number, pairingsOver: boolean, connectsOver: boolean, };
+
+export type HealthDto = { 
+/**
+ * The last 24 h.
+ */
+day: UptimeDto, 
+/**
+ * The last 7 days.
+ */
+week: UptimeDto, 
+/**
+ * Changes from connected to another status in the last 24 h.
+ */
+disconnects: number, 
+/**
+ * The median time from a recoverable close to connected again, over
+ * 7 days; `null` when none recovered.
+ */
+medianRecoveryMs: number | null, 
+/**
+ * When the agent was last connected (the time of asking while it is),
+ * in ms since the epoch; `null` when not within 7 days.
+ */
+lastConnectedAt: number | null, 
+/**
+ * Recoverable closes within the last 10 minutes (H-2).
+ */
+recentCloses: number, 
+/**
+ * Marked flapping (H-2).
+ */
+flapping: boolean, banRisk: BanRiskDto, };
 
 export type UnitDto = "ms" | "count" | "percent" | "per_second" | "days";
 
@@ -81,28 +117,6 @@ kind: string,
  * Plain words for a person.
  */
 message: string, };
-
-export type OutageDto = { 
-/**
- * When it began.
- */
-since: number, 
-/**
- * Why, in plain words.
- */
-cause: string, 
-/**
- * Probes that failed so far.
- */
-probes: number, 
-/**
- * When the next probe starts; `null` while one runs.
- */
-nextProbeAt: number | null, 
-/**
- * The agent probing now, if one is.
- */
-probing: number | null, };
 
 export type Snapshot = { mode: ModeDto, agents: Array<AgentDto>, settings: Array<SettingDto>, 
 /**
@@ -126,12 +140,8 @@ storageFault: string | null,
  * How far the wall clock is ahead of the engine's time, in ms (negative:
  * behind). Deadlines are on the engine's time: countdowns subtract it.
  */
-wallAheadMs: number, 
-/**
- * The outage in progress (F-1…F-3); `null` when there is none.
- */
-outage: OutageDto | null, };
+wallAheadMs: number, };
 
-export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "group_notice", title: string, body: string, agentIds: Array<number>, } | { "type": "storage_fault", message: string | null, } | { "type": "resync", agents: Array<AgentDto>, } | { "type": "clock", wallAheadMs: number, } | { "type": "outage", outage: OutageDto | null, };
+export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "group_notice", title: string, body: string, agentIds: Array<number>, } | { "type": "storage_fault", message: string | null, } | { "type": "resync", agents: Array<AgentDto>, } | { "type": "clock", wallAheadMs: number, };
 
 export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" };

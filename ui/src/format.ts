@@ -1,6 +1,6 @@
 // Pure formatting: what a person reads for an agent at a given moment.
 
-import type { AgentDto, BlockKindDto, DecisionDto, OutageDto, StatusDto } from "./bindings";
+import type { AgentDto, BlockKindDto, DecisionDto, HealthDto, OutageDto, StatusDto, UptimeDto } from "./bindings";
 
 /** "3:42" for minutes and seconds, "1:02:03" past an hour; rounds up so 0:00 never shows early. */
 export function formatCountdown(ms: number): string {
@@ -126,6 +126,62 @@ export function outageText(outage: OutageDto, waiting: number, now: number): str
   const who = waiting === 1 ? "1 agent waits" : `${waiting} agents wait`;
   const probe = outage.nextProbeAt === null ? "checking now…" : `next check in ${formatCountdown(outage.nextProbeAt - now)}`;
   return `WhatsApp unreachable since ${formatSince(outage.since, now)}: ${outage.cause}. ${who} for it; ${probe}`;
+/** The whole percent of the covered time spent connected, rounded down so 100 means all of it; null before any time is covered. */
+export function connectedPercent(uptime: UptimeDto): number | null {
+  if (uptime.coveredMs <= 0) return null;
+  return Math.floor((uptime.connectedMs * 100) / uptime.coveredMs);
+}
+
+/** "12 s", "4 min", "2 h 5 min": a duration as people say it, rounded to its largest units. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.round(Math.max(0, ms) / 1000);
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min`;
+  const rest = minutes % 60;
+  return rest === 0 ? `${Math.floor(minutes / 60)} h` : `${Math.floor(minutes / 60)} h ${rest} min`;
+}
+
+/** "14:02" for a time today, "2026-11-20 14:02" for another day. */
+export function formatClock(ms: number, now: number): string {
+  const [day, time] = formatTime(ms).split(" ");
+  return day === formatTime(now).split(" ")[0] ? time.slice(0, 5) : `${day} ${time.slice(0, 5)}`;
+}
+
+/** One line of the detail panel's health section; a warning stands out. */
+export interface HealthLine {
+  text: string;
+  warning: boolean;
+}
+
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * The health section of the detail panel: H-1's four figures, then H-3's
+ * warnings for the counts above their settings. `connectedNow` is the
+ * agent's status as last published, fresher than the figures.
+ */
+export function healthLines(health: HealthDto, connectedNow: boolean, now: number): HealthLine[] {
+  const line = (text: string, warning = false): HealthLine => ({ text, warning });
+  const day = connectedPercent(health.day);
+  const week = connectedPercent(health.week);
+  const lines = [
+    line(day === null || week === null ? "Connected time: no history yet" : `Connected ${day} % of the last 24 h · ${week} % of 7 days`),
+    line(`${plural(health.disconnects, "disconnect", "disconnects")} in 24 h`),
+    line(
+      health.medianRecoveryMs === null
+        ? "No recovery from a drop in 7 days"
+        : `Recovers in ${formatDuration(health.medianRecoveryMs)} (median, 7 days)`,
+    ),
+  ];
+  if (connectedNow) lines.push(line("Connected now"));
+  else if (health.lastConnectedAt === null) lines.push(line("Not connected in the last 7 days"));
+  else lines.push(line(`Last connected ${formatClock(health.lastConnectedAt, now)}`));
+  const risk = health.banRisk;
+  const flag = "WhatsApp may flag this number";
+  if (risk.pairingsOver) lines.push(line(`${plural(risk.pairings, "new link", "new links")} in 24 h — ${flag}`, true));
+  if (risk.connectsOver) lines.push(line(`${plural(risk.connects, "manual connect", "manual connects")} in 24 h — ${flag}`, true));
+  return lines;
 }
 
 /** A settings value in the unit people think in. */

@@ -3,7 +3,7 @@ import { resolve } from "node:path";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/app";
 import { ALL_STATUSES, STATUS_LABELS } from "../src/format";
-import { agent, blocked, FakeBackend, find, flush, NOW, snapshot } from "./fake";
+import { agent, blocked, FakeBackend, find, flush, health, NOW, snapshot } from "./fake";
 
 let root: HTMLElement;
 
@@ -432,6 +432,35 @@ describe("the detail panel", () => {
     await flush();
     const metas = Array.from(root.querySelectorAll(".history .meta"), (el) => el.textContent);
     expect(metas).toEqual(["connector · A-3", "startup · ?"]);
+  });
+
+  it("shows the agent's health, with the ban-risk warning when over (H-1, H-3)", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "connected", { version: 1 })]));
+    backend.healthAnswer = health({
+      disconnects: 2,
+      medianRecoveryMs: 4_000,
+      banRisk: { pairings: 4, connects: 4, pairingsOver: true, connectsOver: false },
+    });
+    await start(backend);
+    row(1).click();
+    vi.advanceTimersByTime(100);
+    await flush();
+    const lines = Array.from(root.querySelectorAll(".detail .health li"), (el) => [el.className, el.textContent]);
+    expect(lines).toEqual([
+      ["figure", "Connected 100 % of the last 24 h · 100 % of 7 days"],
+      ["figure", "2 disconnects in 24 h"],
+      ["figure", "Recovers in 4 s (median, 7 days)"],
+      ["figure", "Connected now"],
+      ["warning", "4 new links in 24 h — WhatsApp may flag this number"],
+    ]);
+    expect(backend.healthAsked).toEqual([1]);
+    // Shares drift while nothing changes: asked again a minute later.
+    vi.advanceTimersByTime(59_000);
+    await flush();
+    expect(backend.healthAsked).toEqual([1]);
+    vi.advanceTimersByTime(1_250); // the next tick of the 250 ms ticker past the minute
+    await flush();
+    expect(backend.healthAsked).toEqual([1, 1]);
   });
 
   it("offers the simulate actions in demo mode", async () => {

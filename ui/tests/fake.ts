@@ -5,6 +5,7 @@ import type {
   AgentDto,
   BlockKindDto,
   DecisionDto,
+  HealthDto,
   HistoryDto,
   RuleId,
   SettingChange,
@@ -48,11 +49,30 @@ export function blocked(rule: RuleId, block: BlockKindDto, reason: string, until
   return { allowed: false, rule, block, reason, until };
 }
 
+/** The health of an agent connected all along, with nothing over a limit. */
+export function health(extra: Partial<HealthDto> = {}): HealthDto {
+  const day = 24 * 60 * 60 * 1000;
+  return {
+    day: { connectedMs: day, coveredMs: day },
+    week: { connectedMs: 7 * day, coveredMs: 7 * day },
+    disconnects: 0,
+    medianRecoveryMs: null,
+    lastConnectedAt: NOW,
+    recentCloses: 0,
+    flapping: false,
+    banRisk: { pairings: 0, connects: 0, pairingsOver: false, connectsOver: false },
+    ...extra,
+  };
+}
+
 export class FakeBackend implements Backend {
   calls: string[] = [];
   emit: (event: UiEvent) => void = () => {};
   connectAnswer: DecisionDto = { allowed: true, rule: "A-2", block: null, reason: "ok", until: null };
   historyEntries: HistoryDto[] = [];
+  healthAnswer: HealthDto = health();
+  /** The agents whose health was asked for, in order (apart from `calls`: it is asked for unprompted). */
+  healthAsked: number[] = [];
   addError: { kind: string; message: string } | null = null;
 
   constructor(public snapshot: Snapshot) {}
@@ -85,6 +105,10 @@ export class FakeBackend implements Backend {
   }
   async history(): Promise<HistoryDto[]> {
     return this.historyEntries;
+  }
+  async agentHealth(id: number): Promise<HealthDto> {
+    this.healthAsked.push(id);
+    return this.healthAnswer;
   }
   settings: SettingDto[] = [
     { key: "auth_cooldown_ms", value: 300_000, min: 1_000, max: 86_400_000, unit: "ms" },

@@ -2,8 +2,18 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { BlockKindDto } from "../src/bindings";
-import { blockedText, countdownOf, formatCountdown, progress, statusLine } from "../src/format";
-import { agent, blocked, NOW } from "./fake";
+import {
+  blockedText,
+  connectedPercent,
+  countdownOf,
+  formatClock,
+  formatCountdown,
+  formatDuration,
+  healthLines,
+  progress,
+  statusLine,
+} from "../src/format";
+import { agent, blocked, health, NOW } from "./fake";
 
 describe("formatCountdown", () => {
   it("shows m:ss, h:mm:ss past an hour, and rounds up", () => {
@@ -110,6 +120,94 @@ describe("progress", () => {
     expect(progress(0, 100, 50)).toBe(0.5);
     expect(progress(0, 100, 150)).toBe(1);
     expect(progress(100, 100, 100)).toBe(1);
+  });
+});
+
+describe("connectedPercent", () => {
+  it("rounds down, so 100 % means connected all of the covered time", () => {
+    expect(connectedPercent({ connectedMs: 98_600, coveredMs: 100_000 })).toBe(98);
+    expect(connectedPercent({ connectedMs: 99_999, coveredMs: 100_000 })).toBe(99);
+    expect(connectedPercent({ connectedMs: 100_000, coveredMs: 100_000 })).toBe(100);
+    expect(connectedPercent({ connectedMs: 0, coveredMs: 100_000 })).toBe(0);
+  });
+
+  it("has no share before any time is covered", () => {
+    expect(connectedPercent({ connectedMs: 0, coveredMs: 0 })).toBeNull();
+  });
+});
+
+describe("formatDuration", () => {
+  it("says seconds, minutes, then hours and minutes, rounded", () => {
+    expect(formatDuration(0)).toBe("0 s");
+    expect(formatDuration(12_400)).toBe("12 s");
+    expect(formatDuration(59_400)).toBe("59 s");
+    expect(formatDuration(90_000)).toBe("2 min");
+    expect(formatDuration(59 * 60_000)).toBe("59 min");
+    expect(formatDuration(2 * 3_600_000)).toBe("2 h");
+    expect(formatDuration(2 * 3_600_000 + 5 * 60_000)).toBe("2 h 5 min");
+  });
+});
+
+describe("formatClock", () => {
+  it("shows the time alone today, with the date another day", () => {
+    const today = new Date(NOW);
+    today.setHours(14, 2, 31);
+    expect(formatClock(today.getTime(), NOW)).toBe("14:02");
+    const before = new Date(today.getTime());
+    before.setDate(before.getDate() - 2);
+    expect(formatClock(before.getTime(), NOW)).toMatch(/^\d{4}-\d{2}-\d{2} 14:02$/);
+    expect(formatClock(before.getTime(), NOW)).not.toBe(formatClock(today.getTime(), NOW));
+  });
+});
+
+describe("healthLines", () => {
+  const texts = (lines: { text: string }[]) => lines.map((l) => l.text);
+  const hour = 3_600_000;
+
+  it("shows the four figures of H-1", () => {
+    const lastConnected = new Date(NOW);
+    lastConnected.setHours(14, 2);
+    const figures = health({
+      day: { connectedMs: 23.6 * hour, coveredMs: 24 * hour },
+      week: { connectedMs: 163 * hour, coveredMs: 168 * hour },
+      disconnects: 3,
+      medianRecoveryMs: 12_000,
+      lastConnectedAt: lastConnected.getTime(),
+    });
+    expect(healthLines(figures, false, NOW)).toEqual([
+      { text: "Connected 98 % of the last 24 h · 97 % of 7 days", warning: false },
+      { text: "3 disconnects in 24 h", warning: false },
+      { text: "Recovers in 12 s (median, 7 days)", warning: false },
+      { text: "Last connected 14:02", warning: false },
+    ]);
+  });
+
+  it("says what is not known yet, and that a connected agent is connected now", () => {
+    const fresh = health({
+      day: { connectedMs: 0, coveredMs: 0 },
+      week: { connectedMs: 0, coveredMs: 0 },
+      disconnects: 1,
+      lastConnectedAt: null,
+    });
+    expect(texts(healthLines(fresh, false, NOW))).toEqual([
+      "Connected time: no history yet",
+      "1 disconnect in 24 h",
+      "No recovery from a drop in 7 days",
+      "Not connected in the last 7 days",
+    ]);
+    expect(texts(healthLines(health(), true, NOW))).toContain("Connected now");
+  });
+
+  it("warns of the ban risk only for the counts over their settings (H-3)", () => {
+    const under = health({ banRisk: { pairings: 3, connects: 10, pairingsOver: false, connectsOver: false } });
+    expect(healthLines(under, true, NOW).some((l) => l.warning)).toBe(false);
+    const over = health({ banRisk: { pairings: 4, connects: 11, pairingsOver: true, connectsOver: true } });
+    expect(healthLines(over, true, NOW).filter((l) => l.warning)).toEqual([
+      { text: "4 new links in 24 h — WhatsApp may flag this number", warning: true },
+      { text: "11 manual connects in 24 h — WhatsApp may flag this number", warning: true },
+    ]);
+    const links = health({ banRisk: { pairings: 4, connects: 11, pairingsOver: true, connectsOver: false } });
+    expect(texts(healthLines(links, true, NOW).filter((l) => l.warning))).toEqual(["4 new links in 24 h — WhatsApp may flag this number"]);
   });
 });
 

@@ -1,10 +1,10 @@
-//! Agents: add, rename, remove, connect, disconnect, history, pairing code.
+//! Agents: add, rename, remove, connect, disconnect, history, health, pairing code.
 
 use switchboard_engine::lifecycle::AgentId;
 use tauri::State;
 
 use crate::args::Arg;
-use crate::dto::{AgentDto, DecisionDto, HistoryDto};
+use crate::dto::{AgentDto, DecisionDto, HealthDto, HistoryDto};
 use crate::error::IpcError;
 use crate::state::AppState;
 
@@ -55,4 +55,10 @@ pub async fn agent_history(
     let limit = limit.0.clamp(1, MAX_HISTORY);
     let history = state.engine()?.supervisor.history(AgentId(id.0), limit).await?;
     Ok(history.iter().map(HistoryDto::from).collect())
+}
+
+#[tauri::command]
+pub async fn agent_health(state: State<'_, AppState>, id: Arg<i64>) -> Result<HealthDto, IpcError> {
+    let health = state.engine()?.supervisor.health(AgentId(id.0)).await?;
+    Ok(HealthDto::from(&health))
 }

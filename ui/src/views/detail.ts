@@ -1,12 +1,13 @@
 // The detail panel of the selected agent: QR, pairing by phone number,
-// demo actions, and the timeline. Built once per selected agent, then updated
-// in place like the rows: a QR rotation every few seconds must not take the
-// focus, the caret or a half-typed phone number away from whoever is typing.
+// demo actions, its health, and the timeline. Built once per selected agent,
+// then updated in place like the rows: a QR rotation every few seconds must
+// not take the focus, the caret or a half-typed phone number away from
+// whoever is typing.
 
 import type { Backend } from "../api";
 import { asIpcError } from "../api";
-import type { AgentDto, HistoryDto } from "../bindings";
-import { blockedText, formatCountdown, formatTime, STATUS_LABELS, statusLine } from "../format";
+import type { AgentDto, HealthDto, HistoryDto } from "../bindings";
+import { blockedText, formatCountdown, formatTime, healthLines, STATUS_LABELS, statusLine } from "../format";
 import type { Ticker } from "../ticker";
 import { h, setAttr, setHidden, setText } from "./dom";
 
@@ -36,10 +37,20 @@ export interface DetailHost {
 
 const HISTORY_LIMIT = 200;
 
+/** Shares of time drift while nothing changes: the health is fetched again at least this often. */
+const HEALTH_REFRESH_MS = 60_000;
+
 /** One agent's timeline as last fetched; a new object on every fetch. */
 interface HistoryCache {
   id: number;
   entries: HistoryDto[];
+  error?: string;
+}
+
+/** One agent's health as last fetched. */
+interface HealthCache {
+  id: number;
+  health: HealthDto | null;
   error?: string;
 }
 
@@ -54,6 +65,8 @@ export class DetailPanel {
   private historyFor: { id: number; version: number } | null = null;
   private historyTimer: ReturnType<typeof setTimeout> | null = null;
   private cache: HistoryCache | null = null;
+  private health: HealthCache | null = null;
+  private healthFetchedAt = 0;
 
   constructor(
     private readonly host: DetailHost,
@@ -67,6 +80,7 @@ export class DetailPanel {
 
   private readonly onTick = (now: number): void => {
     this.view?.tick(now);
+    if (this.view && this.historyTimer === null && now - this.healthFetchedAt >= HEALTH_REFRESH_MS) void this.fetchHealth(this.view.id);
   };
 
   get selectedId(): number | null {
@@ -88,8 +102,9 @@ export class DetailPanel {
       this.body.replaceChildren(...this.view.nodes);
     }
     this.view.tick(this.clock());
-    // Keep showing the last timeline of this agent until the refresh arrives.
+    // Keep showing the last timeline and health of this agent until the refresh arrives.
     this.fillHistory();
+    this.fillHealth();
     this.scheduleHistory(agent);
   }
 
@@ -102,6 +117,7 @@ export class DetailPanel {
       this.historyTimer = null;
       const id = this.view?.id;
       if (id === undefined) return;
+      void this.fetchHealth(id);
       try {
         this.cache = { id, entries: await this.host.backend.history(id, HISTORY_LIMIT) };
       } catch (err) {
@@ -113,6 +129,24 @@ export class DetailPanel {
 
   private fillHistory(): void {
     if (this.view && this.cache && this.cache.id === this.view.id) this.view.showHistory(this.cache);
+  }
+
+  private async fetchHealth(id: number): Promise<void> {
+    this.healthFetchedAt = this.clock();
+    let fetched: HealthCache;
+    try {
+      fetched = { id, health: await this.host.backend.agentHealth(id) };
+    } catch (err) {
+      fetched = { id, health: null, error: asIpcError(err).message };
+    }
+    // An answer for an agent no longer shown must not replace the one shown.
+    if (this.view?.id !== id) return;
+    this.health = fetched;
+    this.fillHealth();
+  }
+
+  private fillHealth(): void {
+    if (this.view && this.health && this.health.id === this.view.id) this.view.showHealth(this.health, this.clock());
   }
 }
 
@@ -134,6 +168,7 @@ class AgentDetail {
   private readonly pairCode: HTMLElement;
   private readonly pairCodeValue = h("strong", {});
   private readonly history = h("ol", { class: "history" }, h("li", { class: "hint" }, "Loading…"));
+  private readonly health = h("ul", { class: "health" }, h("li", { class: "hint" }, "Loading…"));
   /** The timeline on screen, so an unchanged one is not redrawn. */
   private shownHistory: HistoryCache | null = null;
 
@@ -174,6 +209,7 @@ class AgentDetail {
       this.pairing,
     ];
     if (this.host.demo) this.nodes.push(this.simulateActions());
+    this.nodes.push(h("section", { class: "health-figures" }, h("h3", {}, "Health"), this.health));
     this.nodes.push(h("section", { class: "timeline" }, h("h3", {}, "Timeline"), this.history));
     this.update(agent);
   }
@@ -207,6 +243,15 @@ class AgentDetail {
     setText(this.line, statusLine(agent, now));
     setText(this.qrExpiry, agent.qrExpiresAt === null ? "" : `expires in ${formatCountdown(agent.qrExpiresAt - now)}`);
     setAttr(this.connectButton, "title", blockedText(agent.connect, now) ?? "Connect");
+  }
+
+  showHealth(cache: HealthCache, now: number): void {
+    if (cache.health === null) {
+      this.health.replaceChildren(h("li", { class: "error" }, cache.error ?? ""));
+      return;
+    }
+    const lines = healthLines(cache.health, this.agent.status === "connected", now);
+    this.health.replaceChildren(...lines.map((l) => h("li", { class: l.warning ? "warning" : "figure" }, l.text)));
   }
 
   showHistory(cache: HistoryCache): void {

@@ -164,3 +164,48 @@ fn the_writer_groups_concurrent_commits_and_answers_each() {
     let attempts: Vec<u32> = store.load_agents().unwrap().iter().map(|r| r.retry_attempt).collect();
     assert_eq!(attempts, (0..50).collect::<Vec<_>>());
 }
+
+/// H-1: the health read takes the window's entries, oldest first, and the
+/// newest entry before it; another agent's entries and older ones are not read.
+#[test]
+fn h1_the_health_read_returns_the_window_and_the_entry_before_it() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let a = store.insert_agent("a", Timestamp(5)).unwrap();
+    let b = store.insert_agent("b", Timestamp(6)).unwrap();
+    let entry = |at: i64, to: Status| HistoryEntry {
+        at: Timestamp(at),
+        from: Status::Disconnected,
+        to,
+        code: None,
+        reason: format!("at {at}"),
+        trigger: Trigger::User,
+        rule: Some(Rule::A2),
+    };
+    let a_entries: Vec<_> = [10, 20, 30, 40].map(|at| entry(at, Status::Connecting)).into();
+    store.commit(&[&Change { agent: a.id, record: None, history: a_entries.clone(), unlink: None }]).unwrap();
+    store
+        .commit(&[&Change { agent: b.id, record: None, history: vec![entry(35, Status::Failed)], unlink: None }])
+        .unwrap();
+
+    let read = store.health_history(a.id, Timestamp(25)).unwrap().unwrap();
+    assert_eq!((read.created_at, read.status), (Timestamp(5), Status::Disconnected));
+    assert_eq!(read.before.as_ref(), Some(&a_entries[1]));
+    assert_eq!(read.entries, a_entries[2..]);
+    let all = store.health_history(a.id, Timestamp(0)).unwrap().unwrap();
+    assert_eq!((all.before, all.entries), (None, a_entries.clone()));
+    let none = store.health_history(a.id, Timestamp(41)).unwrap().unwrap();
+    assert_eq!((none.before.as_ref(), none.entries.len()), (Some(&a_entries[3]), 0));
+    assert!(store.health_history(AgentId(999), Timestamp(0)).unwrap().is_none());
+}
+
+/// H-1: the health read walks the agent's index backwards: no scan of the
+/// table and no sort, however long the history grows.
+#[test]
+fn h1_the_health_read_walks_the_index_backwards_without_sorting() {
+    let (_dir, path) = temp_db();
+    let store = Store::open(&path).unwrap();
+    let mut stmt = store.connection().prepare(&format!("EXPLAIN QUERY PLAN {}", history::NEWEST_FIRST)).unwrap();
+    let plan: Vec<String> = stmt.query_map([1], |row| row.get(3)).unwrap().collect::<Result<_, _>>().unwrap();
+    assert_eq!(plan, ["SEARCH history USING INDEX history_by_agent (agent_id=?)"]);
+}

@@ -34,7 +34,9 @@ use tokio_util::task::TaskTracker;
 use crate::clock::{Clock, Timeline, Timestamp};
 use crate::connector::Connector;
 use crate::error::EngineError;
-use crate::lifecycle::{Agent, AgentId, Decision, HistoryEntry, Settings, validate_name, validate_phone};
+use crate::lifecycle::{
+    Agent, AgentHealth, AgentId, Decision, HistoryEntry, Settings, health, validate_name, validate_phone,
+};
 use crate::store::writer::{Writer, WriterHandle};
 use crate::store::{Store, agent_name_key};
 use agent_task::{AgentTask, Command};
@@ -435,6 +437,17 @@ impl Supervisor {
             return Err(EngineError::UnknownAgent(id));
         }
         Ok(self.inner.shared.writer.call(move |store| store.history(id, limit)).await?)
+    }
+
+    /// An agent's health now, from its history of the last week: the
+    /// figures of H-1, whether it flaps (H-2) and its ban risk (H-3).
+    pub async fn health(&self, id: AgentId) -> Result<AgentHealth, EngineError> {
+        let now = self.now();
+        let settings = self.settings();
+        let since = health::window_start(now);
+        let history = self.inner.shared.writer.call(move |store| store.health_history(id, since)).await?;
+        let history = history.ok_or(EngineError::UnknownAgent(id))?;
+        Ok(health::health(&history, now, &settings))
     }
 
     /// Validates and saves settings changes by key; nothing changes on error.
