@@ -126,6 +126,8 @@ export function outageText(outage: OutageDto, waiting: number, now: number): str
   const who = waiting === 1 ? "1 agent waits" : `${waiting} agents wait`;
   const probe = outage.nextProbeAt === null ? "checking now…" : `next check in ${formatCountdown(outage.nextProbeAt - now)}`;
   return `WhatsApp unreachable since ${formatSince(outage.since, now)}: ${outage.cause}. ${who} for it; ${probe}`;
+}
+
 /** The whole percent of the covered time spent connected, rounded down so 100 means all of it; null before any time is covered. */
 export function connectedPercent(uptime: UptimeDto): number | null {
   if (uptime.coveredMs <= 0) return null;
