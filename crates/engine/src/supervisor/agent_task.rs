@@ -245,7 +245,7 @@ impl AgentTask {
                     Ok(_) if self.agent.record.next_retry_at.is_some() => self.start_slot = Some(slot),
                     Ok(_) => {}
                     Err(err) => {
-                        tracing::warn!(agent = %self.agent.record.id, "could not resume after the outage: {err}")
+                        tracing::warn!(agent = %self.agent.record.id, "could not resume after the outage: {err}");
                     }
                 }
             }
