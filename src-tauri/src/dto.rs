@@ -150,6 +150,10 @@ pub struct AgentDto {
     pub unlinking: bool,
     /// Since when an outage holds this agent's retry (F-2); `null` otherwise.
     pub held_since: Option<i64>,
+    /// Marked flapping: it keeps dropping (H-2).
+    pub flapping: bool,
+    /// New links or user connects of the last 24 h above their settings (H-3); `null` otherwise.
+    pub ban_risk: Option<BanRiskDto>,
     /// What Connect would get now; the UI never guesses.
     pub connect: DecisionDto,
     /// Grows with every publication of this agent; older ones are dropped.
@@ -179,6 +183,8 @@ impl AgentDto {
             disconnected_at: ms(r.disconnected_at),
             unlinking: view.unlinking,
             held_since: ms(r.held_since),
+            flapping: view.flapping,
+            ban_risk: view.ban_risk.map(BanRiskDto::from),
             connect: DecisionDto::from(&view.connect_preview),
             version: view.version,
         }
@@ -405,6 +411,8 @@ pub struct Snapshot {
     pub wall_ahead_ms: i64,
     /// The outage in progress (F-1…F-3); `null` when there is none.
     pub outage: Option<OutageDto>,
+    /// Outages that began in the last 7 days (H-4).
+    pub outages_last_week: u32,
 }
 
 /// An outage in progress (F-1…F-3), for its banner.
@@ -473,6 +481,8 @@ pub enum UiEvent {
     /// An outage began or changed (`outage`), or ended (`null`) (F-1…F-3).
     Outage {
         outage: Option<OutageDto>,
+        /// Outages that began in the last 7 days, as saved (H-4).
+        outages_last_week: u32,
     },
 }
 

@@ -363,8 +363,15 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
     client.wait().at_most(PATIENCE).for_element(Locator::Css(".banner.outage:not([hidden])")).await.unwrap();
     let banner = text(&client, ".banner.outage .text").await;
     assert!(banner.contains("WhatsApp unreachable since"), "{banner}");
-    assert!(banner.contains("6 agents wait") || banner.contains("agents wait"), "{banner}");
+    assert!(banner.contains("agents wait for it"), "{banner}");
     client.find(Locator::Css("button.chip[data-status=\"reconnecting\"]")).await.unwrap().click().await.unwrap();
+    // Their first retries come due and are held (F-2): the rows say why.
+    wait_count(
+        &client,
+        "[...document.querySelectorAll('li.row:not([hidden]) .line')].filter((l) => l.textContent.includes('(outage)')).length >= 6 ? 1 : 0",
+        1,
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     shots.take(&client, "13-outage").await;
 

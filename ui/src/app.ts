@@ -3,7 +3,7 @@
 
 import { asIpcError, type Backend } from "./api";
 import type { AgentDto, Snapshot, StatusDto, UiEvent } from "./bindings";
-import { ALL_STATUSES, blockedText, STATUS_LABELS } from "./format";
+import { ALL_STATUSES, banRiskText, blockedText, STATUS_LABELS } from "./format";
 import { AgentStore } from "./store";
 import { Ticker } from "./ticker";
 import { DetailPanel } from "./views/detail";
@@ -19,6 +19,8 @@ export class App {
   private detail!: DetailPanel;
   private outageBanner!: OutageBanner;
   private outage: Snapshot["outage"] = null;
+  private readonly attentionCount = h("span", { class: "count" }, "0");
+  private readonly outagesLastWeek = h("span", { class: "outages-week", attrs: { title: "Outages that began in the last 7 days" } });
   private readonly counts = new Map<StatusDto | "all", { chip: HTMLElement; count: HTMLElement }>();
   private readonly banners = h("div", { class: "banners", attrs: { "aria-live": "polite" } });
   private readonly toastEl = h("div", { class: "toast", role: "status", hidden: true });
@@ -60,6 +62,7 @@ export class App {
     this.build(snapshot);
     this.list.render(this.store.reset(snapshot.agents));
     this.outage = snapshot.outage;
+    this.showOutagesLastWeek(snapshot.outagesLastWeek);
     for (const event of this.early ?? []) this.onEvent(event);
     this.early = null;
     this.updateCounts();
@@ -100,7 +103,15 @@ export class App {
       h("option", { attrs: { value: "all" } }, "All statuses"),
     );
     for (const s of ALL_STATUSES) statusSelect.append(h("option", { attrs: { value: s } }, STATUS_LABELS[s]));
-    statusSelect.addEventListener("change", () => this.setFilter({ ...this.filter, status: statusSelect.value as StatusDto | "all" }));
+    statusSelect.append(h("option", { attrs: { value: "attention" } }, "Needs attention"));
+    statusSelect.addEventListener("change", () => this.setFilter({ ...this.filter, status: statusSelect.value as Filter["status"] }));
+    const orderSelect = h(
+      "select",
+      { class: "order", attrs: { "aria-label": "Order of the list" } },
+      h("option", { attrs: { value: "added" } }, "As added"),
+      h("option", { attrs: { value: "attention" } }, "Needs attention first"),
+    );
+    orderSelect.addEventListener("change", () => this.list.setOrder(orderSelect.value as "added" | "attention"));
     const chips = h("div", { class: "counts" });
     for (const s of ["all", ...ALL_STATUSES] as const) {
       const count = h("span", { class: "count" }, "0");
@@ -121,6 +132,23 @@ export class App {
       this.counts.set(s, { chip, count });
       chips.append(chip);
     }
+    // H-4: the fleet at a glance beside the counts per status.
+    chips.append(
+      h(
+        "button",
+        {
+          type: "button",
+          class: "chip attention",
+          onclick: () => {
+            statusSelect.value = "attention";
+            this.setFilter({ ...this.filter, status: "attention" });
+          },
+        },
+        "Needs attention",
+        this.attentionCount,
+      ),
+      this.outagesLastWeek,
+    );
     const header = h(
       "header",
       { class: "top" },
@@ -136,6 +164,7 @@ export class App {
         { class: "tools" },
         search,
         statusSelect,
+        orderSelect,
         h("button", { type: "button", class: "add primary", onclick: () => this.addDialog() }, "Add agent"),
         demo
           ? h("button", { type: "button", class: "simulate-outage", onclick: () => this.simulateOutageDialog() }, "Simulate outage")
@@ -169,7 +198,8 @@ export class App {
     }
     if (event.type === "outage") {
       this.outage = event.outage;
-      this.outageBanner.show(this.outage, this.store.held);
+      this.showOutagesLastWeek(event.outagesLastWeek);
+      this.outageBanner.show(this.outage, this.waiting());
       return;
     }
     if (event.type === "clock") {
@@ -199,7 +229,17 @@ export class App {
     }
     const all = this.counts.get("all");
     if (all) setText(all.count, String(total));
-    this.outageBanner.show(this.outage, this.store.held);
+    this.outageBanner.show(this.outage, this.waiting());
+    setText(this.attentionCount, String(this.store.attention));
+  }
+
+  /** During an outage every agent retrying waits for WhatsApp: held already, or at its next retry (F-2). */
+  private waiting(): number {
+    return this.store.counts.get("reconnecting") ?? 0;
+  }
+
+  private showOutagesLastWeek(n: number): void {
+    setText(this.outagesLastWeek, n === 0 ? "No outage in 7 days" : n === 1 ? "1 outage in 7 days" : `${n} outages in 7 days`);
   }
 
   private async tryNow(): Promise<void> {
@@ -228,6 +268,17 @@ export class App {
   }
 
   private async connect(id: number): Promise<void> {
+    const risk = this.store.agents.get(id)?.banRisk ?? null;
+    if (risk !== null) {
+      // H-3: never blocked; the person decides, knowing the count.
+      const name = this.store.agents.get(id)?.name ?? "This agent";
+      confirmDialog("Connect anyway?", `${name}: ${banRiskText(risk)}. Connect anyway?`, "Connect", () => this.connectNow(id));
+      return;
+    }
+    await this.connectNow(id);
+  }
+
+  private async connectNow(id: number): Promise<void> {
     try {
       const decision = await this.backend.connect(id);
       const refusal = blockedText(decision, this.engineNow());

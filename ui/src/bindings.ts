@@ -3,7 +3,7 @@
 
 export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
 
-export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-3" | "H-5";
+export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-2" | "H-3" | "H-4" | "H-5";
 
 export type BlockKindDto = "in_progress" | "attempt_cooldown" | "auth_cooldown" | "ban" | "not_retrying";
 
@@ -46,6 +46,14 @@ unlinking: boolean,
  * Since when an outage holds this agent's retry (F-2); `null` otherwise.
  */
 heldSince: number | null, 
+/**
+ * Marked flapping: it keeps dropping (H-2).
+ */
+flapping: boolean, 
+/**
+ * New links or user connects of the last 24 h above their settings (H-3); `null` otherwise.
+ */
+banRisk: BanRiskDto | null, 
 /**
  * What Connect would get now; the UI never guesses.
  */
@@ -170,8 +178,16 @@ wallAheadMs: number,
 /**
  * The outage in progress (F-1…F-3); `null` when there is none.
  */
-outage: OutageDto | null, };
+outage: OutageDto | null, 
+/**
+ * Outages that began in the last 7 days (H-4).
+ */
+outagesLastWeek: number, };
 
-export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "group_notice", title: string, body: string, agentIds: Array<number>, } | { "type": "storage_fault", message: string | null, } | { "type": "resync", agents: Array<AgentDto>, } | { "type": "clock", wallAheadMs: number, } | { "type": "outage", outage: OutageDto | null, };
+export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "group_notice", title: string, body: string, agentIds: Array<number>, } | { "type": "storage_fault", message: string | null, } | { "type": "resync", agents: Array<AgentDto>, } | { "type": "clock", wallAheadMs: number, } | { "type": "outage", outage: OutageDto | null, 
+/**
+ * Outages that began in the last 7 days, as saved (H-4).
+ */
+outagesLastWeek: number, };
 
 export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" };

@@ -1,6 +1,6 @@
 // Pure formatting: what a person reads for an agent at a given moment.
 
-import type { AgentDto, BlockKindDto, DecisionDto, HealthDto, OutageDto, StatusDto, UptimeDto } from "./bindings";
+import type { AgentDto, BanRiskDto, BlockKindDto, DecisionDto, HealthDto, OutageDto, StatusDto, UptimeDto } from "./bindings";
 
 /** "3:42" for minutes and seconds, "1:02:03" past an hour; rounds up so 0:00 never shows early. */
 export function formatCountdown(ms: number): string {
@@ -108,6 +108,31 @@ export function formatTime(ms: number): string {
   const d = new Date(ms);
   const pad = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/**
+ * Why an agent needs attention (H-4), most urgent first: 0 failed, 1
+ * conflict, 2 held by an outage, 3 flapping, 4 at ban risk; `null` when it
+ * does not. The "needs attention" order sorts by it.
+ */
+export function attentionRank(agent: AgentDto): number | null {
+  if (agent.status === "failed") return 0;
+  if (agent.status === "conflict") return 1;
+  if (agent.heldSince !== null) return 2;
+  if (agent.flapping) return 3;
+  if (agent.banRisk !== null) return 4;
+  return null;
+}
+
+/**
+ * The ban-risk warning (H-3), naming what is over its setting:
+ * "4 new links and 12 connects in 24 h — WhatsApp may flag this number".
+ */
+export function banRiskText(risk: BanRiskDto): string {
+  const parts: string[] = [];
+  if (risk.pairingsOver) parts.push(risk.pairings === 1 ? "1 new link" : `${risk.pairings} new links`);
+  if (risk.connectsOver) parts.push(risk.connects === 1 ? "1 connect" : `${risk.connects} connects`);
+  return `${parts.join(" and ")} in 24 h — WhatsApp may flag this number`;
 }
 
 /** "14:02" for a time today, the date too for an older one. */

@@ -1,14 +1,15 @@
 // The UI's copy of the engine's agents, kept current by ordered events.
 
 import type { AgentDto, StatusDto, UiEvent } from "./bindings";
+import { attentionRank } from "./format";
 
 export type Change = { kind: "upsert"; agent: AgentDto; previous?: AgentDto } | { kind: "remove"; agent: AgentDto };
 
 export class AgentStore {
   readonly agents = new Map<number, AgentDto>();
   readonly counts = new Map<StatusDto, number>();
-  /** Agents whose retries an outage holds (F-2). */
-  held = 0;
+  /** Agents that need attention (H-4): failed, conflict, held, flapping, at risk. */
+  attention = 0;
 
   /** Replaces everything (a snapshot or a resync); returns the changes to render. */
   reset(agents: AgentDto[]): Change[] {
@@ -68,6 +69,6 @@ export class AgentStore {
 
   private count(agent: AgentDto, delta: number): void {
     this.counts.set(agent.status, (this.counts.get(agent.status) ?? 0) + delta);
-    if (agent.heldSince !== null) this.held += delta;
+    if (attentionRank(agent) !== null) this.attention += delta;
   }
 }

@@ -498,13 +498,14 @@ describe("outages (F-2)", () => {
     find<HTMLButtonElement>(banner, "button.try-now").click();
     expect(backend.calls).toContain("try now");
 
-    // A second agent is held: the count follows.
+    // A second agent drops: the count follows.
     backend.emit({ type: "agent", agent: agent(2, "reconnecting", { heldSince: NOW, version: 2 }) });
     expect(banner.textContent).toContain("2 agents wait");
-    backend.emit({ type: "outage", outage: { ...outage, nextProbeAt: null, probing: 1 } });
+    backend.emit({ type: "outage", outage: { ...outage, nextProbeAt: null, probing: 1 }, outagesLastWeek: 2 });
+    expect(find(document.body, ".outages-week").textContent).toBe("2 outages in 7 days");
     expect(banner.textContent).toContain("checking now…");
     expect(find<HTMLButtonElement>(banner, "button.try-now").disabled).toBe(true);
-    backend.emit({ type: "outage", outage: null });
+    backend.emit({ type: "outage", outage: null, outagesLastWeek: 2 });
     expect(banner.hidden).toBe(true);
   });
 
@@ -519,5 +520,46 @@ describe("outages (F-2)", () => {
     document.body.replaceChildren();
     await start(new FakeBackend(snapshot([], "real")));
     expect(document.querySelector("button.simulate-outage")).toBeNull();
+  });
+});
+
+describe("health marks (H-2, H-3)", () => {
+  it("marks a flapping agent and one at ban risk beside the status, and Connect asks first, naming the count", async () => {
+    const risky = agent(1, "disconnected", { banRisk: { pairings: 4, connects: 2, pairingsOver: true, connectsOver: false } });
+    const backend = new FakeBackend(snapshot([risky, agent(2, "reconnecting", { flapping: true })]));
+    await start(backend);
+    expect(find(row(1), ".mark.ban-risk").hidden).toBe(false);
+    expect(find(row(1), ".mark.flapping").hidden).toBe(true);
+    expect(find(row(2), ".mark.flapping").hidden).toBe(false);
+    expect(find(row(2), ".mark.ban-risk").hidden).toBe(true);
+    find<HTMLButtonElement>(row(1), "button.connect").click();
+    const dialog = find(document.body, ".modal");
+    expect(dialog.textContent).toContain("4 new links in 24 h — WhatsApp may flag this number");
+    expect(backend.calls.filter((c) => c.startsWith("connect"))).toEqual([]);
+    find<HTMLButtonElement>(dialog, "button.danger").click();
+    await vi.waitFor(() => expect(backend.calls).toContain("connect 1"));
+  });
+});
+
+describe("the fleet summary (H-4)", () => {
+  it("counts the agents that need attention, filters to them, and sorts them first, most urgent first", async () => {
+    const agents = [
+      agent(1, "connected"),
+      agent(2, "connected", { banRisk: { pairings: 4, connects: 0, pairingsOver: true, connectsOver: false } }),
+      agent(3, "failed"),
+      agent(4, "reconnecting", { flapping: true }),
+      agent(5, "conflict"),
+    ];
+    await start(new FakeBackend({ ...snapshot(agents), outagesLastWeek: 1 }));
+    expect(find(document.body, ".chip.attention .count").textContent).toBe("4");
+    expect(find(document.body, ".outages-week").textContent).toBe("1 outage in 7 days");
+    const order = find<HTMLSelectElement>(document.body, "select.order");
+    order.value = "attention";
+    order.dispatchEvent(new Event("change"));
+    const ids = () => [...document.querySelectorAll<HTMLElement>("li.row")].map((r) => Number(r.dataset.id));
+    expect(ids()).toEqual([3, 5, 4, 2, 1]);
+    find<HTMLButtonElement>(document.body, ".chip.attention").click();
+    const shown = [...document.querySelectorAll<HTMLElement>("li.row")].filter((r) => !r.hidden).map((r) => Number(r.dataset.id));
+    expect(shown).toEqual([3, 5, 4, 2]);
   });
 });

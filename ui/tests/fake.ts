@@ -38,6 +38,8 @@ export function agent(id: number, status: StatusDto, extra: Partial<AgentDto> = 
     disconnectedAt: null,
     unlinking: false,
     heldSince: null,
+    flapping: false,
+    banRisk: null,
     connect: { allowed: true, rule: "A-2", block: null, reason: "clean manual disconnect — cooldown bypassed", until: null },
     version: 0,
     ...extra,
@@ -150,6 +152,7 @@ export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): S
     storageFault: null,
     wallAheadMs: 0,
     outage: null,
+    outagesLastWeek: 0,
   };
 }
 

@@ -146,9 +146,14 @@ async fn flapping_is_detected_and_clears_after_thirty_minutes_connected() {
     let h = health(&w, id).await;
     assert_eq!((h.flapping.recent_closes, h.flapping.flapping), (2, false));
 
-    drop_and_recover(&w, id, 0).await;
+    assert!(!w.view(id).flapping);
+    // The third close marks it, and its retry waits the longest delay (H-2).
+    assert!(w.sim.drop_with(id, CloseCode::CONNECTION_CLOSED, None));
+    w.pass(w.sup.settings().backoff_cap + SECOND).await;
+    assert_eq!(w.status(id), Status::Connected);
     let h = health(&w, id).await;
     assert_eq!((h.flapping.recent_closes, h.flapping.flapping), (3, true));
+    assert!(w.view(id).flapping, "the row shows the mark");
 
     w.pass(15 * MINUTE).await;
     let h = health(&w, id).await;
@@ -181,9 +186,11 @@ async fn h3_new_links_above_the_setting_put_an_agent_at_risk() {
     let risk = health(&w, id).await.ban_risk;
     assert_eq!((risk.pairings, risk.pairings_over, risk.at_risk()), (3, false, false), "{}", Rule::H3);
 
+    assert_eq!(w.view(id).ban_risk, None);
     w.link(id).await;
     let risk = health(&w, id).await.ban_risk;
     assert_eq!((risk.pairings, risk.pairings_over, risk.at_risk()), (4, true, true));
+    assert_eq!(w.view(id).ban_risk, Some(risk), "the row shows the warning with its counts");
     assert_eq!((risk.connects, risk.connects_over), (5, false));
 
     w.pass(DAY).await;
@@ -233,4 +240,32 @@ async fn the_health_of_an_agent_that_does_not_exist_is_an_error() {
         let err = w.sup.health(missing).await.unwrap_err();
         assert!(matches!(err, EngineError::UnknownAgent(unknown) if unknown == missing), "{err}");
     }
+}
+
+/// H-2: a flapping agent's next automatic retry waits at least
+/// `backoff_cap`, whatever R-1's delay for its count; the mark comes from
+/// history, so a restart keeps it.
+#[tokio::test(start_paused = true)]
+async fn h2_a_flapping_agents_next_retry_waits_the_longest_delay_across_a_restart() {
+    let mut w = World::new().await;
+    without_jitter(&w).await;
+    w.sup.update_settings(vec![("flap_threshold".into(), 3)]).await.unwrap();
+    let id = w.add("Support 1").await;
+    w.link(id).await;
+    for _ in 0..2 {
+        drop_and_recover(&w, id, 0).await;
+    }
+    w.restart().await;
+    w.pass(10 * SECOND).await;
+    assert_eq!(w.status(id), Status::Connected);
+    assert!(!w.view(id).flapping, "two closes are not yet three");
+    assert!(w.sim.drop_with(id, CloseCode::CONNECTION_CLOSED, None));
+    w.sup.settle().await;
+    let view = w.view(id);
+    assert!(view.flapping, "the third close within ten minutes marks it, after a restart too");
+    let cap = w.sup.settings().backoff_cap;
+    assert_eq!(view.record.next_retry_at, Some(w.now().plus(cap)), "R-1 would say 2 s; H-2 says the cap");
+    let entry = w.sup.history(id, 1).await.unwrap().remove(0);
+    assert_eq!(entry.rule, Some(Rule::H2), "{}", entry.reason);
+    assert!(entry.reason.contains("flapping"), "{}", entry.reason);
 }

@@ -166,6 +166,10 @@ async fn f2_an_outage_survives_a_restart() {
     assert_eq!(outages.len(), 1);
     let (_, how) = outages[0].ended.clone().expect("ended");
     assert!(how.starts_with("a connection reached WhatsApp"), "{how}");
+    // H-4: the header's count of the last week's outages.
+    assert_eq!(w.sup.outages_last_week().await.unwrap(), 1);
+    w.pass(Duration::from_secs(8 * 24 * 60 * 60)).await;
+    assert_eq!(w.sup.outages_last_week().await.unwrap(), 0, "older than 7 days");
     w.sup.shutdown().await;
 }
 

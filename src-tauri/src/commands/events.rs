@@ -34,6 +34,7 @@ pub async fn subscribe<R: Runtime>(
                 storage_fault: None,
                 wall_ahead_ms: 0,
                 outage: None,
+                outages_last_week: 0,
             };
             return Ok(snapshot);
         }
@@ -62,6 +63,7 @@ pub async fn subscribe<R: Runtime>(
         storage_fault: supervisor.storage_fault(),
         wall_ahead_ms: supervisor.wall_ahead_ms(),
         outage: supervisor.outage().as_ref().map(OutageDto::from),
+        outages_last_week: outages_last_week(&supervisor).await,
     })
 }
 
@@ -79,7 +81,10 @@ async fn forward<R: Runtime>(
             Ok(EngineEvent::Removed(id)) => UiEvent::Removed { id: id.0 },
             Ok(EngineEvent::StorageFault(message)) => UiEvent::StorageFault { message },
             Ok(EngineEvent::WallClock { wall_ahead_ms }) => UiEvent::Clock { wall_ahead_ms },
-            Ok(EngineEvent::Outage(outage)) => UiEvent::Outage { outage: outage.as_deref().map(OutageDto::from) },
+            Ok(EngineEvent::Outage(outage)) => UiEvent::Outage {
+                outage: outage.as_deref().map(OutageDto::from),
+                outages_last_week: outages_last_week(&supervisor).await,
+            },
             Ok(EngineEvent::Notification { agent, title, body }) => {
                 notify_desktop(&app, &title, &body);
                 UiEvent::Notice { agent_id: agent.0, title, body }
@@ -100,6 +105,17 @@ async fn forward<R: Runtime>(
         if channel.send(event).is_err() {
             // The window went away (closed or reloaded); its next subscribe starts afresh.
             return;
+        }
+    }
+}
+
+/// H-4's count; a database that cannot be read now shows none rather than failing the window.
+async fn outages_last_week(supervisor: &Supervisor) -> u32 {
+    match supervisor.outages_last_week().await {
+        Ok(n) => u32::try_from(n).unwrap_or(u32::MAX),
+        Err(err) => {
+            tracing::warn!("could not count the last week's outages: {err}");
+            0
         }
     }
 }

@@ -2,6 +2,7 @@
 // instead of re-rendering, so 1,000 agents stay smooth.
 
 import type { AgentDto, StatusDto } from "../bindings";
+import { attentionRank } from "../format";
 import type { Change } from "../store";
 import type { Ticker } from "../ticker";
 import { h } from "./dom";
@@ -9,7 +10,8 @@ import { AgentRow, type RowActions } from "./row";
 
 export interface Filter {
   text: string;
-  status: StatusDto | "all";
+  /** One status, every agent, or those that need attention (H-4). */
+  status: StatusDto | "all" | "attention";
   /** Exactly these agents (a grouped notice's, F-4), or every agent. */
   ids: ReadonlySet<number> | null;
 }
@@ -22,6 +24,8 @@ export class AgentList {
   private readonly ticking = new Set<AgentRow>();
   private filter: Filter = { text: "", status: "all", ids: null };
   private selected: number | null = null;
+  /** As added (by id), or those that need attention first, most urgent first (H-4). */
+  private order: "added" | "attention" = "added";
 
   constructor(
     private readonly actions: RowActions,
@@ -52,7 +56,12 @@ export class AgentList {
       }
       let row = this.rows.get(change.agent.id);
       if (row) {
+        const before = this.sortKey(row.current);
         row.update(change.agent, now);
+        if (this.sortKey(change.agent) !== before) {
+          row.el.remove();
+          this.insertInOrder(row);
+        }
       } else {
         row = new AgentRow(change.agent, this.actions, now);
         this.rows.set(change.agent.id, row);
@@ -66,20 +75,36 @@ export class AgentList {
     this.updateEmpty();
   }
 
-  /** Rows stay in creation order (ids grow); a new agent usually goes last. */
+  /** Where a row goes: by id as added; by attention rank, then id, in the attention order. */
+  private sortKey(agent: AgentDto): number {
+    if (this.order === "added") return agent.id;
+    // Ranks 0–4 ahead of everyone else; ids below 2^40 keep them apart.
+    return (attentionRank(agent) ?? 5) * 2 ** 40 + agent.id;
+  }
+
+  /** A new or moved row goes to its place; usually last, found at once. */
   private insertInOrder(row: AgentRow): void {
+    const key = this.sortKey(row.current);
     const last = this.list.lastElementChild as HTMLElement | null;
-    if (!last || Number(last.dataset.id) < row.id) {
+    const keyOf = (el: HTMLElement) => this.sortKey((this.rows.get(Number(el.dataset.id)) as AgentRow).current);
+    if (!last || keyOf(last) < key) {
       this.list.append(row.el);
       return;
     }
     for (const child of Array.from(this.list.children) as HTMLElement[]) {
-      if (Number(child.dataset.id) > row.id) {
+      if (child !== row.el && keyOf(child) > key) {
         this.list.insertBefore(row.el, child);
         return;
       }
     }
     this.list.append(row.el);
+  }
+
+  /** Orders the list as added, or those that need attention first (H-4). */
+  setOrder(order: "added" | "attention"): void {
+    this.order = order;
+    const sorted = [...this.rows.values()].sort((a, b) => this.sortKey(a.current) - this.sortKey(b.current));
+    this.list.append(...sorted.map((row) => row.el));
   }
 
   setFilter(filter: Filter): void {
@@ -103,7 +128,10 @@ export class AgentList {
   private applyFilter(row: AgentRow): void {
     const agent: AgentDto = row.current;
     const textOk = this.filter.text === "" || agent.name.toLocaleLowerCase().includes(this.filter.text);
-    const statusOk = this.filter.status === "all" || agent.status === this.filter.status;
+    const statusOk =
+      this.filter.status === "all" ||
+      agent.status === this.filter.status ||
+      (this.filter.status === "attention" && attentionRank(agent) !== null);
     const idOk = this.filter.ids === null || this.filter.ids.has(agent.id);
     row.el.hidden = !(textOk && statusOk && idOk);
   }

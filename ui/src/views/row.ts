@@ -1,7 +1,7 @@
 // One row of the agent list. Built once per agent, then updated in place.
 
 import type { AgentDto } from "../bindings";
-import { blockedText, countdownOf, progress, STATUS_LABELS, statusLine } from "../format";
+import { banRiskText, blockedText, countdownOf, progress, STATUS_LABELS, statusLine } from "../format";
 import { h, setAttr, setText } from "./dom";
 
 export interface RowActions {
@@ -16,6 +16,9 @@ export class AgentRow {
   private readonly name: HTMLElement;
   private readonly phone: HTMLElement;
   private readonly badge: HTMLElement;
+  /** Marks beside the status, never instead of it: flapping (H-2), ban risk (H-3). */
+  private readonly flapMark = h("span", { class: "mark flapping", hidden: true }, "flapping");
+  private readonly riskMark = h("span", { class: "mark ban-risk", hidden: true }, "ban risk");
   private readonly line: HTMLElement;
   private readonly bar: HTMLElement;
   private readonly fill: HTMLElement;
@@ -49,7 +52,7 @@ export class AgentRow {
     this.el = h(
       "li",
       { class: "row", dataset: { id: String(agent.id) }, attrs: { tabindex: "0" } },
-      h("div", { class: "who" }, h("div", { class: "title" }, this.name, this.badge), this.phone),
+      h("div", { class: "who" }, h("div", { class: "title" }, this.name, this.badge, this.flapMark, this.riskMark), this.phone),
       h("div", { class: "what" }, this.line, this.bar),
       h("div", { class: "actions" }, this.connectButton, this.disconnectButton),
     );
@@ -80,6 +83,10 @@ export class AgentRow {
     setText(this.phone, agent.phone ?? "not linked");
     setAttr(this.badge, "class", `badge status-${agent.status}`);
     setText(this.badge, STATUS_LABELS[agent.status]);
+    this.flapMark.hidden = !agent.flapping;
+    setAttr(this.flapMark, "title", agent.flapping ? "It keeps dropping: its retries wait the longest delay" : null);
+    this.riskMark.hidden = agent.banRisk === null;
+    setAttr(this.riskMark, "title", agent.banRisk ? banRiskText(agent.banRisk) : null);
     setAttr(this.el, "data-status", agent.status);
     // Connect follows the engine's decision, never a guess of the UI's own;
     // its tooltip, which counts down, is drawn by tick().

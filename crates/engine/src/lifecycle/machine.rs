@@ -139,6 +139,8 @@ pub enum FleetNews {
 pub struct Situation {
     /// The fleet is in an outage (F-2): a passing failure is held, not retried.
     pub outage: bool,
+    /// The agent is marked flapping (H-2): its next retry waits at least `backoff_cap`.
+    pub flapping: bool,
 }
 
 /// One history row (O-2).
@@ -637,7 +639,14 @@ impl<R: Rng> Machine<'_, R> {
             self.transition(Status::Failed, code, reason, trigger, Rule::R2);
             return;
         }
-        let delay = fixed_delay.unwrap_or_else(|| backoff::retry_delay(k, self.settings, self.rng));
+        let mut delay = fixed_delay.unwrap_or_else(|| backoff::retry_delay(k, self.settings, self.rng));
+        let (mut reason, mut rule) = (reason, rule);
+        if self.situation.flapping && fixed_delay.is_none() && delay < self.settings.backoff_cap {
+            // H-2: an agent that keeps dropping does not come back quickly.
+            delay = self.settings.backoff_cap;
+            reason = format!("{reason} (flapping: waits the longest delay)");
+            rule = Rule::H2;
+        }
         let at = self.now.plus(delay);
         self.record().retry_attempt = k;
         self.transition(Status::Reconnecting, code, reason, trigger, rule);

@@ -843,3 +843,21 @@ fn f2_f3_an_outage_holds_retries_without_counting_and_a_release_makes_them_due()
     banned.feed(Input::Hold);
     assert_eq!(banned.status(), Status::Failed);
 }
+
+/// H-2: a flapping agent's retry waits at least `backoff_cap`; Q-3's
+/// restart after a scan keeps its own short delay.
+#[test]
+fn h2_a_flapping_agents_retry_waits_the_cap() {
+    let mut h = Harness::connected();
+    h.settings.jitter_percent = 0;
+    h.situation.flapping = true;
+    h.close(503);
+    let r = &h.agent.record;
+    assert_eq!(r.next_retry_at, Some(h.now.plus(h.settings.backoff_cap)));
+    assert_eq!(h.last.as_ref().unwrap().history[0].rule, Some(Rule::H2));
+    h.situation.flapping = false;
+    let mut calm = Harness::connected();
+    calm.settings.jitter_percent = 0;
+    calm.close(503);
+    assert_eq!(calm.agent.record.next_retry_at, Some(calm.now.plus(calm.settings.backoff_base)));
+}

@@ -72,7 +72,9 @@ rules! {
     F5 = "F-5", "Elapsed time counts suspend and ignores wall-clock steps; no wait outlasts its setting.";
     F6 = "F-6", "After a wake or a gap, connected links are checked at once and reconnects are paced.";
     H1 = "H-1", "Each agent's health figures are computed from its history.";
+    H2 = "H-2", "An agent that keeps dropping is marked flapping and retries after the longest delay.";
     H3 = "H-3", "New links and user connects within 24 hours above their settings warn of a ban risk.";
+    H4 = "H-4", "The header sums up the fleet; needs attention is a filter and an order.";
     H5 = "H-5", "History older than history_days is pruned.";
 }
 

@@ -24,6 +24,12 @@ use crate::lifecycle::{self, Agent, CloseCode, Decision, Effect, Input, Rule, Se
 use crate::logging::log_history;
 use crate::store::{Change, UnlinkRow};
 
+/// How much of its history an agent keeps at hand for its marks: H-3
+/// counts a day; H-2's mark is set within ten minutes and cleared by half
+/// an hour connected (a mark set more than a day ago and never cleared is
+/// forgotten: ARCHITECTURE.md).
+const RECENT: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
 /// How long a pairing-code request may wait for WhatsApp's answer.
 const PAIR_CODE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -104,6 +110,9 @@ pub(super) struct AgentTask {
     settings: watch::Receiver<Settings>,
     /// Wakes the task after a gap in which no timer ran, a suspend (F-6).
     time_gaps: watch::Receiver<u64>,
+    /// The agent's history entries of the last day, oldest first, for its
+    /// marks: flapping (H-2) and ban risk (H-3).
+    recent: VecDeque<lifecycle::HistoryEntry>,
     stop: CancellationToken,
 }
 
@@ -134,11 +143,13 @@ impl AgentTask {
             published: None,
             unsaved: VecDeque::new(),
             unsaved_retry: None,
+            recent: VecDeque::new(),
             stop,
         }
     }
 
     pub(super) async fn run(mut self) {
+        self.load_recent().await;
         // P-3: a restart ends every attempt; decide what each agent does now.
         let has_credentials = self.shared.connector.has_credentials(self.agent.record.id);
         if let Err(err) = self.apply(Input::Startup { has_credentials }).await {
@@ -381,8 +392,7 @@ impl AgentTask {
         while let Some(input) = queue.pop_front() {
             let now = self.shared.now();
             let settings = *self.shared.settings.borrow();
-            let situation = lifecycle::Situation { outage: self.in_outage() };
-            let step = lifecycle::step(&self.agent, input.clone(), now, &settings, situation, &mut self.rng);
+            let step = self.step(input.clone(), now, &settings);
             let changed = step.record_changed(&self.agent.record);
             // D-1: the unlink job is saved with the step that begins it.
             let mut unlink = step
@@ -404,6 +414,7 @@ impl AgentTask {
                 for entry in &step.history {
                     log_history(self.agent.record.id, entry);
                 }
+                self.remember(&step.history, now);
             }
             decision = decision.or(step.decision);
             self.agent = step.agent;
@@ -431,6 +442,27 @@ impl AgentTask {
         }
         self.publish();
         Ok(decision)
+    }
+
+    /// One step of the machine in the agent's situation. H-2: the close that
+    /// completes `flap_threshold` marks the agent flapping, and its own
+    /// retry already waits the longest delay, so a step that would make the
+    /// agent flapping is taken again as a flapping agent's (same jitter).
+    fn step(&mut self, input: Input, now: Timestamp, settings: &Settings) -> lifecycle::Step {
+        let mut situation = lifecycle::Situation { outage: self.in_outage(), flapping: self.flapping(now, settings) };
+        let mut rng = self.rng.clone();
+        let mut step = lifecycle::step(&self.agent, input.clone(), now, settings, situation, &mut rng);
+        if !situation.flapping && step.agent.record.next_retry_at.is_some() {
+            let mut with_step: Vec<_> = self.recent.iter().cloned().collect();
+            with_step.extend(step.history.iter().cloned());
+            if lifecycle::health::flapping(&with_step, now, settings) {
+                situation.flapping = true;
+                rng = self.rng.clone();
+                step = lifecycle::step(&self.agent, input, now, settings, situation, &mut rng);
+            }
+        }
+        self.rng = rng;
+        step
     }
 
     /// Keeps the inputs from the world for a later try, with a growing delay.
@@ -517,6 +549,32 @@ impl AgentTask {
         }
     }
 
+    /// Reads the last day of the agent's history, for its marks (H-2, H-3).
+    /// Without it (the database cannot be read now) the marks start afresh.
+    async fn load_recent(&mut self) {
+        let id = self.agent.record.id;
+        let since = self.shared.now().minus(RECENT);
+        match self.shared.writer.call(move |store| store.health_history(id, since)).await {
+            Ok(Some(history)) => self.recent = history.entries.into(),
+            Ok(None) => {}
+            Err(err) => tracing::warn!(agent = %id, "could not read the recent history for the health marks: {err}"),
+        }
+    }
+
+    /// Keeps committed entries for the marks, and forgets those older than a day.
+    fn remember(&mut self, entries: &[lifecycle::HistoryEntry], now: Timestamp) {
+        self.recent.extend(entries.iter().cloned());
+        let since = now.minus(RECENT);
+        while self.recent.front().is_some_and(|e| e.at < since) {
+            self.recent.pop_front();
+        }
+    }
+
+    /// H-2: whether the agent is marked flapping now.
+    fn flapping(&mut self, now: Timestamp, settings: &Settings) -> bool {
+        lifecycle::health::flapping(self.recent.make_contiguous(), now, settings)
+    }
+
     /// Whether the fleet is in an outage now (F-2).
     fn in_outage(&self) -> bool {
         self.shared.outage.borrow().is_some()
@@ -529,9 +587,11 @@ impl AgentTask {
         }
     }
 
-    fn view(&self) -> AgentView {
+    fn view(&mut self) -> AgentView {
         let now = self.shared.now();
         let settings = *self.shared.settings.borrow();
+        let flapping = self.flapping(now, &settings);
+        let ban_risk = lifecycle::health::ban_risk(self.recent.make_contiguous(), now, &settings);
         let record = &self.agent.record;
         let attempt = self.agent.attempt.as_ref();
         AgentView {
@@ -542,6 +602,8 @@ impl AgentTask {
             auth_cooldown_until: auth_cooldown_until(record, now, &settings),
             attempt_cooldown_until: attempt_cooldown_until(record, now, &settings),
             unlinking: self.shared.unlinks.is_pending(record.id),
+            flapping,
+            ban_risk: ban_risk.at_risk().then_some(ban_risk),
             version: 0,
         }
     }

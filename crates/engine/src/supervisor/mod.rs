@@ -290,6 +290,12 @@ impl Supervisor {
         self.inner.shared.outage.borrow().clone()
     }
 
+    /// How many outages began in the last 7 days, the one in progress too (H-4).
+    pub async fn outages_last_week(&self) -> Result<usize, EngineError> {
+        let since = self.now().minus(std::time::Duration::from_secs(7 * 24 * 60 * 60));
+        Ok(self.inner.shared.writer.call(move |store| store.outages_since(since)).await?.len())
+    }
+
     /// "Try now": the next probe of the outage starts at once, unless one
     /// runs (F-2). Nothing happens without an outage.
     pub fn try_now(&self) {

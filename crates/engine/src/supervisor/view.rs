@@ -22,6 +22,11 @@ pub struct AgentView {
     /// An unlink job is still getting an old device of this agent off the
     /// phone (D-1): "unlinking from the phone…".
     pub unlinking: bool,
+    /// Marked flapping (H-2): it keeps dropping; its retries wait the longest delay.
+    pub flapping: bool,
+    /// Its new links or user connects within 24 h are above their settings
+    /// (H-3); `None` while neither is.
+    pub ban_risk: Option<crate::lifecycle::BanRisk>,
     /// Incremented at every publication of this agent: the UI drops older ones.
     pub version: u64,
 }
