@@ -12,7 +12,10 @@
 //! - the database holds exactly what the supervisor holds (P-1);
 //! - no phone lists a device that no saved or set-aside credentials can
 //!   unlink (D-1);
-//! - every status is legal and its fields consistent (P-5).
+//! - every status is legal and its fields consistent (P-5);
+//! - during an outage (the machine cut off from WhatsApp at random, F-1),
+//!   at most one automatic start runs at a time, a probe (F-2), and no
+//!   agent gives up (R-2) while it lasts (F-3).
 
 mod common;
 
@@ -47,6 +50,8 @@ enum Op {
     RelinkAfterConflict(usize),
     Pass(u64),
     Restart,
+    /// The machine is cut off from WhatsApp, or connected again (F-1…F-3).
+    CutOff(bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -70,6 +75,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => agent.clone().prop_map(Op::RelinkAfterConflict),
         5 => prop::sample::select(JUMPS_MS.to_vec()).prop_map(Op::Pass),
         1 => Just(Op::Restart),
+        2 => any::<bool>().prop_map(Op::CutOff),
     ]
 }
 
@@ -141,6 +147,7 @@ async fn apply(w: &mut World, ids: &[AgentId], op: Op) -> Result<(), TestCaseErr
         }
         Op::Pass(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Op::Restart => w.restart().await,
+        Op::CutOff(cut) => w.sim.cut_off(cut),
     }
     w.sup.settle().await;
     Ok(())
@@ -165,6 +172,36 @@ fn check(w: &World, cooldowns: &[(i64, i64)]) -> Result<(), TestCaseError> {
     let records: Vec<_> = views.into_iter().map(|v| v.record).collect();
     prop_assert_eq!(w.stored(), records, "P-1: database and supervisor differ");
     check_automatic_starts(w, cooldowns)?;
+    check_outage(w)?;
+    Ok(())
+}
+
+/// F-2, F-3, read back from the committed history while an outage lasts:
+/// of the automatic starts since it began, at most one is still under way
+/// (one probe at a time), and nobody gave up since it began.
+fn check_outage(w: &World) -> Result<(), TestCaseError> {
+    let Some(outage) = w.sup.outage() else { return Ok(()) };
+    let store = switchboard_engine::store::Store::open(&w.db).unwrap();
+    let conn = store.connection();
+    // Each agent's newest row since the outage began: an automatic start not
+    // yet followed by anything is an attempt under way.
+    let under_way: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM history h WHERE h.at >= ?1 AND h.\"trigger\" = 'auto' AND h.to_status = 'connecting' \
+             AND h.id = (SELECT MAX(id) FROM history WHERE agent_id = h.agent_id)",
+            [outage.since.as_millis()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    prop_assert!(under_way <= 1, "F-2: {under_way} automatic starts at once during an outage");
+    let gave_up: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM history WHERE at >= ?1 AND rule = ?2",
+            rusqlite::params![outage.since.as_millis(), Rule::R2.id()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    prop_assert_eq!(gave_up, 0, "F-3: an agent gave up during an outage");
     Ok(())
 }
 
