@@ -78,6 +78,15 @@ fn main() {
             }
             "--runs" => args.runs = argv.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             "--quick" => args.quick = true,
+            "--year" => {
+                // Figure 9 alone: a year in paused time.
+                let dir =
+                    tempfile::Builder::new().prefix("switchboard-bench").tempdir().expect("a temporary directory");
+                println!("| # | figure | result | goal | met |");
+                println!("| --- | --- | --- | --- | --- |");
+                year(dir.path());
+                return;
+            }
             "--outage" => {
                 // Figure 8 alone: it runs in paused time, quickly.
                 let dir =
@@ -87,7 +96,7 @@ fn main() {
                 outage(dir.path());
                 return;
             }
-            other => panic!("unknown argument {other:?} (use --runs N, --quick, --outage)"),
+            other => panic!("unknown argument {other:?} (use --runs N, --quick, --outage, --year)"),
         }
     }
     let dir = tempfile::Builder::new().prefix("switchboard-bench").tempdir().expect("a temporary directory");
@@ -102,6 +111,67 @@ fn main() {
     let storm_db = storm(dir.path());
     restart(dir.path(), &storm_db, &args);
     outage(dir.path());
+    year(dir.path());
+}
+
+/// The database's files on disk: the file itself and its `-wal` and `-shm`.
+fn database_bytes(db: &Path) -> u64 {
+    ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", db.display())).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Figure 9 (H-5): a year of daily storms. 1,000 linked agents all drop
+/// once a day (a storm: every one reconnects, through an outage, F-1…F-3),
+/// in paused time, with retention on at its default (`history_days` 90).
+/// The database's size on disk after 90 days, 180 days and a year: with
+/// retention the last two stay near the first.
+fn year(dir: &Path) {
+    const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+    let db = dir.join("year.db");
+    populate(&db, STORM_AGENTS);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().unwrap();
+    let sizes = rt.block_on(async {
+        let sim = SimulatedWhatsApp::new();
+        let clock = Arc::new(TokioClock::starting_at(START));
+        let sup = Supervisor::start(&db, options(&sim, clock)).await.unwrap();
+        let ids: Vec<AgentId> = sup.list().iter().map(|v| v.record.id).collect();
+        for &id in &ids {
+            sup.connect(id).await.unwrap();
+        }
+        sup.settle().await;
+        for &id in &ids {
+            assert!(sim.open(id));
+        }
+        sup.settle().await;
+        let mut sizes = Vec::new();
+        for day in 1..=365 {
+            for &id in &ids {
+                sim.drop_with(id, CloseCode::TIMED_OUT, None);
+            }
+            tokio::time::sleep(DAY).await;
+            sup.settle().await;
+            if [90, 180, 365].contains(&day) {
+                sizes.push((day, database_bytes(&db)));
+            }
+        }
+        let rows: i64 =
+            Store::open(&db).unwrap().connection().query_row("SELECT COUNT(*) FROM history", [], |r| r.get(0)).unwrap();
+        sup.shutdown().await;
+        (sizes, rows)
+    });
+    let (sizes, rows) = sizes;
+    let mib = |b: u64| b as f64 / (1024.0 * 1024.0);
+    let at = |day: u32| sizes.iter().find(|(d, _)| *d == day).map_or(0, |(_, b)| *b);
+    let words: Vec<String> = sizes.iter().map(|(d, b)| format!("day {d}: {:.1} MiB", mib(*b))).collect();
+    row(
+        "9 | database on disk, 1,000 agents, a storm a day, history_days 90",
+        format!("{} ({rows} history rows kept)", words.join(", ")),
+        "a year ≤ 1.25× day 90",
+        Some(at(365) as f64 <= 1.25 * at(90) as f64),
+    );
 }
 
 /// Figure 8 (F-1…F-3): 1,000 linked agents, this machine cut off from

@@ -345,8 +345,10 @@ impl<R: Rng> Machine<'_, R> {
             // a refusal changes nothing but is still written to the history.
             self.note(None, decision.reason.clone(), trigger, decision.rule);
             // An automatic retry refused by a running auth cooldown waits for its end.
+            // A held agent refused as a probe stays held: the outage's end, not
+            // the cooldown's, is its next try (F-2).
             if let (Trigger::Auto, Verdict::Blocked { until: Some(until), .. }) = (trigger, decision.verdict) {
-                if status == Status::Reconnecting {
+                if status == Status::Reconnecting && self.agent.record.held_since.is_none() {
                     self.record().next_retry_at = Some(until);
                 }
             }

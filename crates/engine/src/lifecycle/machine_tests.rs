@@ -861,3 +861,19 @@ fn h2_a_flapping_agents_retry_waits_the_cap() {
     calm.close(503);
     assert_eq!(calm.agent.record.next_retry_at, Some(calm.now.plus(calm.settings.backoff_base)));
 }
+
+/// F-2 with A-6: a held agent asked to probe while an old auth failure's
+/// cooldown runs is refused and stays held, with no retry time of its own
+/// (a retry time while held would come due again and again).
+#[test]
+fn f2_a_held_agent_refused_as_a_probe_stays_held() {
+    let mut h = Harness::connected();
+    h.agent.record.last_auth_failure_at = Some(h.now);
+    h.situation.outage = true;
+    h.close(408);
+    assert!(h.agent.record.held_since.is_some());
+    let decision = h.feed(Input::Connect(Trigger::Auto)).decision.clone().unwrap();
+    assert!(!decision.is_allowed(), "A-6: inside the auth cooldown");
+    let r = &h.agent.record;
+    assert_eq!((r.status, r.held_since.is_some(), r.next_retry_at), (Status::Reconnecting, true, None));
+}
