@@ -199,6 +199,35 @@ async fn wait_row_status(client: &Client, id: i64, status: &str) {
     wait_attr(client, &format!("li.row[data-id=\"{id}\"]"), "data-status", |s| s == status).await;
 }
 
+/// Adds `n` agents named "<prefix> 01"… through the window's IPC, links
+/// each (Connect, then the simulated phone scans its QR) and waits until
+/// every one is connected; returns their ids.
+async fn link_new_agents(client: &Client, prefix: &str, n: usize) -> Vec<i64> {
+    let ids = client
+        .execute_async(
+            "const [prefix, n, done] = arguments; const call = window.__TAURI_INTERNALS__.invoke; (async () => { \
+               const ids = []; \
+               for (let i = 0; i < n; i++) { \
+                 const a = await call('add_agent', { name: `${prefix} ${String(i + 1).padStart(2, '0')}` }); ids.push(a.id); \
+                 await call('connect_agent', { id: a.id }); \
+               } \
+               return ids; \
+             })().then(done, (e) => done(String(e)));",
+            vec![json!(prefix), json!(n)],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i64> = serde_json::from_value(ids).expect("ids");
+    for &id in &ids {
+        wait_row_status(client, id, "qr_pending").await;
+        invoke(client, "simulate", json!({ "id": id, "action": { "action": "scan" } })).await;
+    }
+    for &id in &ids {
+        wait_row_status(client, id, "connected").await;
+    }
+    ids
+}
+
 /// What staff see on a busy day: agents in every state, a long name, a
 /// blocked connect with its countdown, then a thousand agents in the list.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -280,28 +309,7 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
 
     // F-4: forty agents linked, then all closed with 403 at once: one grouped
     // banner, the list still on screen, and "Show them" shows exactly them.
-    let linked = client
-        .execute_async(
-            "const done = arguments[0]; const call = window.__TAURI_INTERNALS__.invoke; (async () => { \
-               const ids = []; \
-               for (let i = 0; i < 40; i++) { \
-                 const a = await call('add_agent', { name: `Fleet ${String(i).padStart(2, '0')}` }); ids.push(a.id); \
-                 await call('connect_agent', { id: a.id }); \
-               } \
-               return ids; \
-             })().then(done, (e) => done(String(e)));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let fleet: Vec<i64> = serde_json::from_value(linked).expect("ids");
-    for &id in &fleet {
-        wait_row_status(&client, id, "qr_pending").await;
-        invoke(&client, "simulate", json!({ "id": id, "action": { "action": "scan" } })).await;
-    }
-    for &id in &fleet {
-        wait_row_status(&client, id, "connected").await;
-    }
+    let fleet = link_new_agents(&client, "Fleet", 40).await;
     for &id in &fleet {
         invoke(&client, "simulate", json!({ "id": id, "action": { "action": "drop", "code": 403 } })).await;
     }
@@ -333,28 +341,7 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
     // down; reachable again and "Try now": the banner goes and every agent
     // is back without a click on any row.
     client.find(Locator::Css(".banner.group button.dismiss")).await.unwrap().click().await.unwrap();
-    let six = client
-        .execute_async(
-            "const done = arguments[0]; const call = window.__TAURI_INTERNALS__.invoke; (async () => { \
-               const ids = []; \
-               for (let i = 0; i < 6; i++) { \
-                 const a = await call('add_agent', { name: `Branch ${i + 1}` }); ids.push(a.id); \
-                 await call('connect_agent', { id: a.id }); \
-               } \
-               return ids; \
-             })().then(done, (e) => done(String(e)));",
-            vec![],
-        )
-        .await
-        .unwrap();
-    let six: Vec<i64> = serde_json::from_value(six).expect("ids");
-    for &id in &six {
-        wait_row_status(&client, id, "qr_pending").await;
-        invoke(&client, "simulate", json!({ "id": id, "action": { "action": "scan" } })).await;
-    }
-    for &id in &six {
-        wait_row_status(&client, id, "connected").await;
-    }
+    let six = link_new_agents(&client, "Branch", 6).await;
     client.find(Locator::Css("button.simulate-outage")).await.unwrap().click().await.unwrap();
     let minutes = client.find(Locator::Css(".modal .number-input")).await.unwrap();
     minutes.clear().await.unwrap();

@@ -114,6 +114,22 @@ fn main() {
     year(dir.path());
 }
 
+/// Links every agent in paused time (a pairing the phone opens, the QR
+/// step skipped) and returns their ids, all connected.
+async fn link_all(sup: &Supervisor, sim: &SimulatedWhatsApp) -> Vec<AgentId> {
+    let ids: Vec<AgentId> = sup.list().iter().map(|v| v.record.id).collect();
+    for &id in &ids {
+        sup.connect(id).await.unwrap();
+    }
+    sup.settle().await;
+    for &id in &ids {
+        assert!(sim.open(id));
+    }
+    sup.settle().await;
+    assert!(sup.list().iter().all(|v| v.record.status == Status::Connected));
+    ids
+}
+
 /// The database's files on disk: the file itself and its `-wal` and `-shm`.
 fn database_bytes(db: &Path) -> u64 {
     ["", "-wal", "-shm"]
@@ -137,15 +153,7 @@ fn year(dir: &Path) {
         let sim = SimulatedWhatsApp::new();
         let clock = Arc::new(TokioClock::starting_at(START));
         let sup = Supervisor::start(&db, options(&sim, clock)).await.unwrap();
-        let ids: Vec<AgentId> = sup.list().iter().map(|v| v.record.id).collect();
-        for &id in &ids {
-            sup.connect(id).await.unwrap();
-        }
-        sup.settle().await;
-        for &id in &ids {
-            assert!(sim.open(id));
-        }
-        sup.settle().await;
+        let ids = link_all(&sup, &sim).await;
         let mut sizes = Vec::new();
         for day in 1..=365 {
             for &id in &ids {
@@ -187,17 +195,7 @@ fn outage(dir: &Path) {
         let sim = SimulatedWhatsApp::new();
         let clock = Arc::new(TokioClock::starting_at(START));
         let sup = Supervisor::start(&db, options(&sim, clock)).await.unwrap();
-        let ids: Vec<AgentId> = sup.list().iter().map(|v| v.record.id).collect();
-        // Linked: a pairing opened by the phone (the QR step skipped).
-        for &id in &ids {
-            sup.connect(id).await.unwrap();
-        }
-        sup.settle().await;
-        for &id in &ids {
-            assert!(sim.open(id));
-        }
-        sup.settle().await;
-        assert!(sup.list().iter().all(|v| v.record.status == Status::Connected));
+        link_all(&sup, &sim).await;
         let start_rate = sup.settings().start_rate as usize;
         let before = sim.stats().starts.len();
         sim.cut_off(true);

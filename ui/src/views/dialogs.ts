@@ -24,19 +24,23 @@ function modal(title: string, ...content: Node[]): { root: HTMLElement; close():
   return { root, close };
 }
 
-/** Asks for a name; `submit` rejects with an IpcError to keep the dialog open. */
-export function nameDialog(title: string, initial: string, action: string, submit: (name: string) => Promise<unknown>): HTMLElement {
-  const input = h("input", {
-    class: "name-input",
-    attrs: { type: "text", "aria-label": "Agent name", maxlength: "200", autocomplete: "off" },
-  });
-  input.value = initial;
+/**
+ * A one-field form: `submit` gets the field's text and rejects with an
+ * IpcError to keep the dialog open, showing the message under the field.
+ */
+function fieldDialog(
+  title: string,
+  label: string,
+  input: HTMLInputElement,
+  action: string,
+  submit: (text: string) => Promise<unknown>,
+): HTMLElement {
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const cancel = h("button", { type: "button" }, "Cancel");
   const form = h(
     "form",
     {},
-    h("label", {}, "Name", input),
+    h("label", {}, label, input),
     error,
     h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, action)),
   );
@@ -57,6 +61,16 @@ export function nameDialog(title: string, initial: string, action: string, submi
   return dialog.root;
 }
 
+/** Asks for a name; `submit` rejects with an IpcError to keep the dialog open. */
+export function nameDialog(title: string, initial: string, action: string, submit: (name: string) => Promise<unknown>): HTMLElement {
+  const input = h("input", {
+    class: "name-input",
+    attrs: { type: "text", "aria-label": "Agent name", maxlength: "200", autocomplete: "off" },
+  });
+  input.value = initial;
+  return fieldDialog(title, "Name", input, action, submit);
+}
+
 /** Asks for a whole number; `submit` rejects with an IpcError to keep the dialog open. */
 export function numberDialog(
   title: string,
@@ -67,32 +81,13 @@ export function numberDialog(
 ): HTMLElement {
   const input = h("input", { class: "number-input", attrs: { type: "number", min: "0", step: "1", "aria-label": label } });
   input.value = String(initial);
-  const error = h("p", { class: "error", role: "alert", hidden: true });
-  const cancel = h("button", { type: "button" }, "Cancel");
-  const form = h(
-    "form",
-    {},
-    h("label", {}, label, input),
-    error,
-    h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, action)),
-  );
-  const dialog = modal(title, form);
-  cancel.addEventListener("click", dialog.close);
-  form.addEventListener("submit", async (e) => {
-    e.preventDefault();
-    const value = Number(input.value);
-    try {
-      if (!Number.isInteger(value) || value < 0) throw { kind: "invalid_payload", message: "Enter a whole number of minutes." };
-      await submit(value);
-      dialog.close();
-    } catch (err) {
-      error.hidden = false;
-      error.textContent = asIpcError(err).message;
-      input.focus();
+  return fieldDialog(title, label, input, action, async (text) => {
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isInteger(value) || value < 0) {
+      throw { kind: "invalid_payload", message: "Enter a whole number of minutes." };
     }
+    await submit(value);
   });
-  input.focus();
-  return dialog.root;
 }
 
 export function confirmDialog(title: string, message: string, action: string, confirm: () => Promise<unknown>): HTMLElement {
