@@ -135,14 +135,6 @@ export function banRiskText(risk: BanRiskDto): string {
   return `${parts.join(" and ")} in 24 h — WhatsApp may flag this number`;
 }
 
-/** "14:02" for a time today, the date too for an older one. */
-export function formatSince(ms: number, now: number): string {
-  const d = new Date(ms);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  const clock = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  return new Date(now).toDateString() === d.toDateString() ? clock : `${formatTime(ms).slice(0, 10)} ${clock}`;
-}
-
 /**
  * The outage banner's words (F-2): since when, why, how many agents wait,
  * and the next probe with its countdown (or that one runs now).
@@ -150,7 +142,7 @@ export function formatSince(ms: number, now: number): string {
 export function outageText(outage: OutageDto, waiting: number, now: number): string {
   const who = waiting === 1 ? "1 agent waits" : `${waiting} agents wait`;
   const probe = outage.nextProbeAt === null ? "checking now…" : `next check in ${formatCountdown(outage.nextProbeAt - now)}`;
-  return `WhatsApp unreachable since ${formatSince(outage.since, now)}: ${outage.cause}. ${who} for it; ${probe}`;
+  return `WhatsApp unreachable since ${formatClock(outage.since, now)}: ${outage.cause}. ${who} for it; ${probe}`;
 }
 
 /** The whole percent of the covered time spent connected, rounded down so 100 means all of it; null before any time is covered. */

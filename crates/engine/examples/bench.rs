@@ -78,24 +78,9 @@ fn main() {
             }
             "--runs" => args.runs = argv.next().and_then(|v| v.parse().ok()).expect("--runs N"),
             "--quick" => args.quick = true,
-            "--year" => {
-                // Figure 9 alone: a year in paused time.
-                let dir =
-                    tempfile::Builder::new().prefix("switchboard-bench").tempdir().expect("a temporary directory");
-                println!("| # | figure | result | goal | met |");
-                println!("| --- | --- | --- | --- | --- |");
-                year(dir.path());
-                return;
-            }
-            "--outage" => {
-                // Figure 8 alone: it runs in paused time, quickly.
-                let dir =
-                    tempfile::Builder::new().prefix("switchboard-bench").tempdir().expect("a temporary directory");
-                println!("| # | figure | result | goal | met |");
-                println!("| --- | --- | --- | --- | --- |");
-                outage(dir.path());
-                return;
-            }
+            // Figures 8 and 9 alone: each runs in paused time.
+            "--outage" => return only(outage),
+            "--year" => return only(year),
             other => panic!("unknown argument {other:?} (use --runs N, --quick, --outage, --year)"),
         }
     }
@@ -112,6 +97,14 @@ fn main() {
     restart(dir.path(), &storm_db, &args);
     outage(dir.path());
     year(dir.path());
+}
+
+/// Prints the table's head and one figure's rows, on databases of its own.
+fn only(figure: fn(&Path)) {
+    let dir = tempfile::Builder::new().prefix("switchboard-bench").tempdir().expect("a temporary directory");
+    println!("| # | figure | result | goal | met |");
+    println!("| --- | --- | --- | --- | --- |");
+    figure(dir.path());
 }
 
 /// Links every agent in paused time (a pairing the phone opens, the QR
