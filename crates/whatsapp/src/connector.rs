@@ -39,6 +39,7 @@ use whatsapp_rust::{Client, IqError};
 
 use crate::mapping::Observer;
 use crate::store_files::{StoreFiles, StoreProblem, plain};
+use crate::transport::WatchedDial;
 
 /// How long a logout may take to reach WhatsApp before the client is closed anyway.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -421,9 +422,11 @@ async fn build_client(
         .skip_history_sync()
         // The name the phone lists under "Linked devices".
         .with_device_props(DevicePropsOverride::new().with_os("Switchboard"));
+    let mut dial = TokioWebSocketTransportFactory::new();
     if let Some(url) = &inner.server.url {
-        builder = builder.with_transport_factory(TokioWebSocketTransportFactory::new().with_url(url.clone()));
+        dial = dial.with_url(url.clone());
     }
+    builder = builder.with_transport_factory(WatchedDial::new(dial, observer.clone()));
     if let Some(version) = inner.server.version {
         builder = builder.with_version(version);
     }
@@ -600,6 +603,7 @@ async fn unlink_set_aside(inner: &Inner, job: UnlinkJob) -> Result<(), String> {
         {
             Err(format!("could not reach WhatsApp: {} ({code})", classify(code).name))
         }
+        ConnectorEvent::Unreachable { detail } => Err(format!("could not reach WhatsApp: {detail}")),
         // Logged out or replaced already, unknown, banned, or asked to pair
         // again: WhatsApp has no use for these credentials any more.
         _ => forget(),

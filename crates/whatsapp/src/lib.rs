@@ -5,11 +5,13 @@
 //! ([`store_files`]), with the library's own reconnect turned off so that
 //! every end of a connection comes back to the engine, which applies RULES.md §2
 //! and §5. [`mapping`] holds the one table from the library's events to the
-//! engine's close codes.
+//! engine's close codes; [`transport`] tells it when the way to WhatsApp
+//! failed before any handshake.
 
 pub mod connector;
 pub mod mapping;
 pub mod store_files;
+pub mod transport;
 
 pub use connector::{ServerOptions, WhatsAppConnector};
 

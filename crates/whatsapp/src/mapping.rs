@@ -25,11 +25,15 @@
 //! | `Disconnected`, clean stream end             | close 428                               |
 //! | `Disconnected`, transport error              | close 408                               |
 //! | `StreamError` (connection kept)              | close 428 if the connection then ends   |
-//! | no event: DNS, TLS, handshake, keep-alive    | close 408 (O-3)                         |
+//! | none; the dial failed: DNS, TCP, TLS, upgrade | `Unreachable` with its words (F-1)      |
+//! | no event: handshake, keep-alive              | close 408 (O-3)                         |
 //!
 //! A `Disconnected` or `StreamError` only says how the socket went down, so
 //! it never replaces a more specific word that came before it (a 503 failure
 //! is followed by a `Disconnected`, and the 503 is the reason).
+//!
+//! The dial itself sends no event: [`crate::transport::WatchedDial`] tells the
+//! observer when it failed ([`Observer::network_failed`]).
 
 use std::time::Duration;
 
@@ -57,6 +61,8 @@ pub struct Observer {
     phone: Option<String>,
     /// A pairing failure ends the attempt from our side.
     must_end: bool,
+    /// The dial to WhatsApp's server failed, in plain words: the way there, not WhatsApp.
+    network: Option<String>,
 }
 
 impl Observer {
@@ -110,6 +116,12 @@ impl Observer {
         self.specific = Some(Ending::Closed { code, banned_for });
     }
 
+    /// The dial to WhatsApp's server failed before any WhatsApp handshake
+    /// (name resolution, TCP, TLS, the WebSocket upgrade): `detail` says how.
+    pub fn network_failed(&mut self, detail: String) {
+        self.network = Some(detail);
+    }
+
     /// Whether the attempt must be ended from our side (the library keeps a
     /// socket open after a failed pairing that can no longer complete).
     pub fn must_end(&self) -> bool {
@@ -124,12 +136,14 @@ impl Observer {
                 ConnectorEvent::Closed { code: *code, banned_for: *banned_for }
             }
             None => {
-                let code = match self.transport {
-                    Some(code) => code,
+                let code = match (self.transport, &self.network) {
+                    (Some(code), _) => code,
                     // The restart WhatsApp asks for right after pairing carries no event.
-                    None if self.paired => CloseCode::RESTART_REQUIRED,
-                    // DNS, TLS, handshake failures and a dead keep-alive emit nothing (O-3).
-                    None => CloseCode::TIMED_OUT,
+                    (None, _) if self.paired => CloseCode::RESTART_REQUIRED,
+                    // The way to WhatsApp failed: every agent meets it (F-1).
+                    (None, Some(detail)) => return ConnectorEvent::Unreachable { detail: detail.clone() },
+                    // Handshake failures and a dead keep-alive emit nothing (O-3).
+                    (None, None) => CloseCode::TIMED_OUT,
                 };
                 ConnectorEvent::Closed { code, banned_for: None }
             }

@@ -5,9 +5,13 @@
 //! fetches nothing over HTTP.
 //!
 //! The library's own reconnect is off: every failure comes back to the
-//! engine as a recoverable 408, and the engine retries on ITS backoff. Each
-//! TCP connection the server sees is one attempt the engine made; the library
-//! would have retried after 1 s (Fibonacci), the engine waits `backoff_base`.
+//! engine, which retries on ITS backoff. A server that cannot be reached (a
+//! refused connection, a link dropped before the WebSocket upgrade) is
+//! `Unreachable`: an outage begins at once and one probe at a time tries on
+//! R-1's delays (F-1, F-2). A server that takes the link and never answers
+//! is a 408 after the engine's connect timeout. Each TCP connection the
+//! server sees is one attempt the engine made; the library would have retried
+//! after 1 s (Fibonacci), the engine waits `backoff_base`.
 //!
 //! These tests run on real time: the OS completes loopback connects while
 //! tokio's paused clock would jump its timeouts forward. They wait for
@@ -25,36 +29,49 @@ use switchboard_engine::clock::SystemClock;
 use switchboard_engine::lifecycle::{CloseCode, Rule, Status, Trigger};
 use switchboard_engine::supervisor::{Options, Supervisor};
 
-/// L-4, R-1: a refused connection is a 408; the engine retries on its backoff.
+/// F-1, F-2, R-1: a refused connection is the way to WhatsApp failing, not a
+/// close by WhatsApp: an outage begins at once with the plain-words cause,
+/// the agent is held (its retries do not count), and probes come on the
+/// engine's backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn l4_a_refused_connection_is_a_408_retried_on_the_engines_backoff() {
+async fn f1_f2_a_refused_connection_begins_an_outage_probed_on_the_engines_backoff() {
     let (url, _) = start_server(Server::Refusing).await;
     let s = linked_agent_resuming_against(&url).await;
-    let first = wait_for_retry(&s.sup, s.agent, 1).await;
-    assert_recoverable_timeout(&first);
-    let second = wait_for_retry(&s.sup, s.agent, 2).await;
-    assert_recoverable_timeout(&second);
+    let view = wait_for_held_after(&s.sup, s.agent, 1).await;
+    assert_unreachable_and_held(&view);
+    assert!(view.record.reason.contains("the connection was refused"), "{}", view.record.reason);
+    let outage = s.sup.outage().expect("an outage began at the first unreachable server");
+    assert!(
+        outage.cause.starts_with("WhatsApp cannot be reached from this machine (the connection was refused"),
+        "{}",
+        outage.cause
+    );
+
+    assert_unreachable_and_held(&wait_for_held_after(&s.sup, s.agent, 3).await);
     let attempts = engine_attempts(&s.sup, s.agent).await;
-    assert!(attempts.len() >= 2, "{attempts:?}");
-    assert!(attempts.iter().all(|a| a.trigger == Trigger::Auto));
-    // The retry came when the engine scheduled it, not the library's 1 s.
-    let gap = attempts[1].at.0 - attempts[0].at.0;
-    assert!(gap >= BACKOFF.as_millis() as i64, "attempts {gap} ms apart");
+    assert!(attempts.iter().all(|a| a.trigger == Trigger::Auto), "{attempts:?}");
+    // The probes came when the engine scheduled them, not the library's 1 s.
+    for pair in attempts.windows(2) {
+        let gap = pair[1].at.0 - pair[0].at.0;
+        assert!(gap >= BACKOFF.as_millis() as i64, "attempts {gap} ms apart");
+    }
+    assert!(s.sup.outage().is_some(), "the outage lasts while the server refuses");
     s.stop().await;
 }
 
-/// L-4, R-1: the server accepts and drops; each TCP connection is one engine attempt.
+/// F-1, R-1: the server accepts and drops before the WebSocket upgrade: the
+/// way to WhatsApp failed too. Each TCP connection is one engine attempt: the
+/// library does not retry by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn l4_a_dropped_connection_is_a_408_and_the_library_does_not_retry_by_itself() {
+async fn f1_a_link_dropped_before_the_upgrade_is_unreachable_and_the_library_does_not_retry_by_itself() {
     let (url, accepted) = start_server(Server::AcceptAndDrop).await;
     let s = linked_agent_resuming_against(&url).await;
-    assert_recoverable_timeout(&wait_for_retry(&s.sup, s.agent, 1).await);
-    assert_recoverable_timeout(&wait_for_retry(&s.sup, s.agent, 2).await);
+    assert_unreachable_and_held(&wait_for_held_after(&s.sup, s.agent, 2).await);
+    // The next probe waits R-1's delay: stopping now leaves exactly two attempts.
     let attempts = engine_attempts(&s.sup, s.agent).await;
     s.stop().await;
 
     let accepted = accepted.lock().unwrap().clone();
-    // Retry 2 is scheduled after the second attempt failed: two attempts, two connections.
     assert_eq!(attempts.len(), 2, "{attempts:?}");
     assert_eq!(accepted.len(), attempts.len(), "one TCP connection per engine attempt");
     let gap = accepted[1] - accepted[0];
@@ -88,7 +105,7 @@ fn mode(path: &Path) -> u32 {
 async fn p6_store_files_are_private_kept_on_shutdown_and_deleted_on_disconnect() {
     let (url, _) = start_server(Server::AcceptAndDrop).await;
     let s = linked_agent_resuming_against(&url).await;
-    wait_for_retry(&s.sup, s.agent, 1).await;
+    wait_for_held_after(&s.sup, s.agent, 1).await;
     s.stop().await;
 
     // The client wrote its device into the store; everything in it is private.
@@ -120,13 +137,14 @@ async fn p6_store_files_are_private_kept_on_shutdown_and_deleted_on_disconnect()
 /// cannot be read at all (a directory where the file should be). Each of
 /// them fails on its own with the plain-words reason of a corrupted session
 /// (RULES.md §2, 500: scan a new QR) at its first attempt, not after retries;
-/// the agent beside them with a sound store goes on as usual (here: a
-/// refused connection, 408, retried).
+/// the agent beside them with a sound store goes on as usual (here: the
+/// server refuses, so the outage it began, saved, goes on after the restart,
+/// and its probes are the attempts, F-1, F-2).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l3_a_corrupted_or_unreadable_store_fails_only_its_own_agent() {
     let (url, _) = start_server(Server::Refusing).await;
     let s = linked_agent_resuming_against(&url).await;
-    wait_for_retry(&s.sup, s.agent, 1).await;
+    wait_for_held_after(&s.sup, s.agent, 1).await;
     let sound = s.agent;
     let garbage = s.sup.add("Support 2").await.unwrap().record.id;
     let unreadable = s.sup.add("Support 3").await.unwrap().record.id;
@@ -153,24 +171,21 @@ async fn l3_a_corrupted_or_unreadable_store_fails_only_its_own_agent() {
         assert!(!view.record.has_credentials);
         assert_eq!(engine_attempts(&sup, agent).await.len(), 1, "it failed at its first attempt");
     }
-    let view = wait_for(&sup, sound, "the sound agent's next retry", |v| {
-        v.record.status == Status::Reconnecting && v.record.retry_attempt >= 2
-    })
-    .await;
-    assert_recoverable_timeout(&view);
+    assert!(sup.outage().is_some(), "the outage was saved and goes on");
+    assert_unreachable_and_held(&wait_for_held_after(&sup, sound, 2).await);
     sup.shutdown().await;
     assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
 }
 
 /// D-1 without a live link, on the real connector: a disconnect while the
-/// agent waits for its retry sets the credentials aside for an unlink job
+/// agent waits, held in an outage, sets the credentials aside for an unlink job
 /// (the agent's own store is gone, so Connect pairs afresh), the job keeps
 /// its store while WhatsApp cannot be reached, and a restart finds it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn d1_a_disconnect_without_a_link_keeps_the_credentials_for_the_unlink_job() {
     let (url, _) = start_server(Server::Refusing).await;
     let s = linked_agent_resuming_against(&url).await;
-    wait_for_retry(&s.sup, s.agent, 1).await;
+    wait_for_held_after(&s.sup, s.agent, 1).await;
     let files = s.connector.files();
     let aside = files.set_aside_dir(1);
 

@@ -137,11 +137,29 @@ fn l4_a_clean_disconnect_is_428_and_a_transport_failure_408() {
 
 #[test]
 fn o3_an_end_without_any_event_is_a_408_timeout() {
-    // DNS, TLS and handshake failures and a dead keep-alive emit no event at all.
+    // Handshake failures and a dead keep-alive emit no event at all (and no failed dial).
     assert_eq!(run(&[]).1, closed(408));
     let qr =
         Event::PairingQrCode(PairingQrCode::builder().code("2@abc".into()).timeout(Duration::from_secs(60)).build());
     assert_eq!(run(&[qr]).1, closed(408));
+}
+
+/// F-1: a failed dial (no event from the library) is `Unreachable` with its
+/// words; a word from WhatsApp, or the socket's own end, still says more.
+#[test]
+fn f1_a_failed_dial_is_unreachable_and_any_word_from_whatsapp_says_more() {
+    let failed_dial = |events: &[Event]| {
+        let mut observer = Observer::new();
+        for event in events {
+            observer.observe(event, no_number);
+        }
+        observer.network_failed("name resolution failed".into());
+        observer.finish()
+    };
+    assert_eq!(failed_dial(&[]), ConnectorEvent::Unreachable { detail: "name resolution failed".into() });
+    assert_eq!(failed_dial(&[connect_failure(ConnectFailureReason::ServiceUnavailable)]), closed(503));
+    assert_eq!(failed_dial(&[disconnected(DisconnectReason::StreamEnded)]), closed(428));
+    assert_eq!(failed_dial(&[pair_success("4915112345678")]), closed(515));
 }
 
 #[test]

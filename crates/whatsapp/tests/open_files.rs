@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use common::*;
 use rlimit::Resource;
-use switchboard_engine::lifecycle::{CloseCode, Rule, Status};
+use switchboard_engine::lifecycle::{Rule, Status};
 
 /// L-4 (and not L-3's 500): with no descriptor left, the retry ends with
 /// "too many open files", the credentials and their files stay, and the
 /// agent retries by R-1; once descriptors are free the next retry reaches
-/// the (refusing) server as usual.
+/// the (refusing) server as usual: WhatsApp cannot be reached (F-1), and the
+/// agent waits for the outage to end with its credentials.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn l4_running_out_of_file_descriptors_keeps_the_credentials_and_retries() {
     let (url, _) = start_server(Server::Refusing).await;
@@ -45,8 +46,8 @@ async fn l4_running_out_of_file_descriptors_keeps_the_credentials_and_retries() 
     let history = s.sup.history(s.agent, 10).await.unwrap();
     assert_eq!(history[0].rule, Some(Rule::L4), "{history:?}");
 
-    let view = wait_for_retry(&s.sup, s.agent, 3).await;
-    assert_eq!(view.record.last_code, Some(CloseCode::TIMED_OUT), "{}", view.record.reason);
-    assert!(view.record.has_credentials);
+    let view = wait_for_held_after(&s.sup, s.agent, 2).await;
+    assert_unreachable_and_held(&view);
+    assert_eq!(s.connector.files().files(s.agent).unwrap(), files, "the store's files are untouched");
     s.stop().await;
 }

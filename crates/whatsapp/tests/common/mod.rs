@@ -142,6 +142,31 @@ pub async fn wait_for_retry(sup: &Supervisor, agent: AgentId, n: u32) -> AgentVi
     .await
 }
 
+/// Waits until the agent's attempts number at least `n` and the last one
+/// failed: it is held again, waiting for WhatsApp to be reachable (F-2).
+pub async fn wait_for_held_after(sup: &Supervisor, agent: AgentId, n: usize) -> AgentView {
+    let limit = Instant::now() + Duration::from_secs(60);
+    loop {
+        let view = sup.view(agent).unwrap();
+        if view.record.held_since.is_some() && engine_attempts(sup, agent).await.len() >= n {
+            return view;
+        }
+        assert!(Instant::now() < limit, "gave up waiting for attempt {n} to fail; last view: {:?}", view.record);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The agent met a server it could not reach (F-1) and waits, held, for the
+/// outage to end (F-2): its credentials kept, no retry of its own counted.
+pub fn assert_unreachable_and_held(view: &AgentView) {
+    assert_eq!(view.record.status, Status::Reconnecting);
+    assert!(view.record.reason.contains("WhatsApp cannot be reached from this machine"), "{}", view.record.reason);
+    assert!(view.record.held_since.is_some(), "{:?}", view.record);
+    assert_eq!(view.record.next_retry_at, None, "a held agent has no retry of its own");
+    assert_eq!(view.record.retry_attempt, 0, "held retries do not count against max_retries");
+    assert!(view.record.has_credentials, "a recoverable failure keeps the credentials (L-4)");
+}
+
 pub fn assert_recoverable_timeout(view: &AgentView) {
     assert_eq!(view.record.status, Status::Reconnecting);
     assert_eq!(view.record.last_code, Some(CloseCode::TIMED_OUT));
