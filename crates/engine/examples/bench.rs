@@ -81,7 +81,14 @@ fn main() {
             // Figures 8 and 9 alone: each runs in paused time.
             "--outage" => return only(outage),
             "--year" => return only(year),
-            other => panic!("unknown argument {other:?} (use --runs N, --quick, --outage, --year)"),
+            // Figure 4 alone, on the storm's database (figure 3 runs first to make it).
+            "--restart" => {
+                return only(|dir| {
+                    let storm_db = storm(dir);
+                    restart(dir, &storm_db, &Args { runs: 5, quick: false });
+                });
+            }
+            other => panic!("unknown argument {other:?} (use --runs N, --quick, --outage, --year, --restart)"),
         }
     }
     let dir = tempfile::Builder::new().prefix("switchboard-bench").tempdir().expect("a temporary directory");

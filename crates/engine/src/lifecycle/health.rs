@@ -203,6 +203,41 @@ pub fn ban_risk(entries: &[HistoryEntry], now: Timestamp, settings: &Settings) -
     }
 }
 
+/// When the marks of H-2 and H-3 next change by time alone, with nothing
+/// happening to the agent: a flapping agent connected since its last entry
+/// is cleared [`FLAP_CLEARS_AFTER`] after it connected; an agent at risk
+/// counts one link or connect fewer when the oldest leaves the day. No mark
+/// is set by time alone, so an agent without a mark has nothing to wait for.
+#[must_use]
+pub fn marks_change_at(entries: &[HistoryEntry], now: Timestamp, settings: &Settings) -> Option<Timestamp> {
+    let clears = flapping(entries, now, settings)
+        .then(|| {
+            // Connected since when, if it still is (notes in between change nothing).
+            dated(entries, now).fold(None, |since, (at, e)| {
+                if enters_connected(e) {
+                    Some(at)
+                } else if e.from == Status::Connected && e.to != Status::Connected {
+                    None
+                } else {
+                    since
+                }
+            })
+        })
+        .flatten()
+        .map(|since: Timestamp| since.plus(FLAP_CLEARS_AFTER));
+    let since = now.minus(DAY);
+    let counted_leaves = ban_risk(entries, now, settings)
+        .at_risk()
+        .then(|| {
+            dated(entries, now)
+                .find(|(at, e)| *at >= since && (is_pairing(e) || is_user_connect(e)))
+                // Counted while `at >= now - DAY`: gone a millisecond after.
+                .map(|(at, _)| at.plus(DAY + Duration::from_millis(1)))
+        })
+        .flatten();
+    [clears, counted_leaves].into_iter().flatten().min()
+}
+
 /// A close the agent retries (H-2): a live attempt or an open link going to
 /// `reconnecting`. Not the start-up's move (P-3: the app stopped, nothing
 /// closed then), nor the restart WhatsApp asks for right after a scan

@@ -1,5 +1,7 @@
 //! The `history` table: each agent's timeline (O-2).
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{Store, StoreError};
@@ -50,6 +52,35 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(&format!("{NEWEST_FIRST} LIMIT ?2"))?;
         let rows = stmt.query_map(params![agent.0, limit], entry_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every agent's entries from `since` on, oldest first: what the agents'
+    /// marks start from (H-2, H-3). One walk back along the table's own
+    /// order (ids in time order) that stops shortly before `since`, instead
+    /// of one read per agent: a restart of 1,000 agents reads once.
+    pub fn recent_histories(&self, since: Timestamp) -> Result<HashMap<AgentId, Vec<HistoryEntry>>, StoreError> {
+        // Entries are written in the order of their steps; a step may wait a
+        // little for the writer, so an entry's time can be a little earlier
+        // than the one written before it. Reading a minute further covers that.
+        let stop_before = since.minus(std::time::Duration::from_secs(60));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, from_status, to_status, code, reason, \"trigger\", rule, agent_id FROM history ORDER BY id DESC",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut recent: HashMap<AgentId, Vec<HistoryEntry>> = HashMap::new();
+        while let Some(row) = rows.next()? {
+            let entry = entry_from_row(row)?;
+            if entry.at < stop_before {
+                break;
+            }
+            if entry.at >= since {
+                recent.entry(AgentId(row.get(7)?)).or_default().push(entry);
+            }
+        }
+        for entries in recent.values_mut() {
+            entries.reverse();
+        }
+        Ok(recent)
     }
 
     /// What an agent's health is computed from (H-1, H-2, H-3): its entries

@@ -199,6 +199,39 @@ fn h1_the_health_read_returns_the_window_and_the_entry_before_it() {
     assert!(store.health_history(AgentId(999), Timestamp(0)).unwrap().is_none());
 }
 
+/// H-2, H-3: the marks' history of every agent in one read at start-up:
+/// each agent's entries from `since` on, oldest first, also one written a
+/// little out of time order; nothing older, and no agent without entries.
+#[test]
+fn h2_h3_the_recent_histories_of_all_agents_are_read_at_once() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let a = store.insert_agent("a", Timestamp(5)).unwrap();
+    let b = store.insert_agent("b", Timestamp(6)).unwrap();
+    let quiet = store.insert_agent("quiet", Timestamp(7)).unwrap();
+    let entry = |at: i64| HistoryEntry {
+        at: Timestamp(at),
+        from: Status::Disconnected,
+        to: Status::Connecting,
+        code: None,
+        reason: format!("at {at}"),
+        trigger: Trigger::User,
+        rule: Some(Rule::A2),
+    };
+    let minute = 60_000;
+    let since = 10 * minute;
+    // Written in this order: b's second entry waited for the writer, so it
+    // is dated before a's entry written ahead of it.
+    let writes = [(a.id, 1), (b.id, since + 1), (a.id, since + 10), (b.id, since + 5), (a.id, since + 20)];
+    for (agent, at) in writes {
+        store.commit(&[&Change { agent, record: None, history: vec![entry(at)], unlink: None }]).unwrap();
+    }
+    let recent = store.recent_histories(Timestamp(since)).unwrap();
+    assert_eq!(recent[&a.id], vec![entry(since + 10), entry(since + 20)]);
+    assert_eq!(recent[&b.id], vec![entry(since + 1), entry(since + 5)]);
+    assert!(!recent.contains_key(&quiet.id));
+}
+
 /// H-1: the health read walks the agent's index backwards: no scan of the
 /// table and no sort, however long the history grows.
 #[test]

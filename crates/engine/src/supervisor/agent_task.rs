@@ -28,7 +28,7 @@ use crate::store::{Change, UnlinkRow};
 /// counts a day; H-2's mark is set within ten minutes and cleared by half
 /// an hour connected (a mark set more than a day ago and never cleared is
 /// forgotten: ARCHITECTURE.md).
-const RECENT: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+pub(super) const RECENT: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
 
 /// How long a pairing-code request may wait for WhatsApp's answer.
 const PAIR_CODE_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -56,6 +56,8 @@ enum Wake {
     ConnectTimeout,
     /// A cooldown or ban ends: what Connect would do changes (A-3…A-5).
     BlockEnds,
+    /// A mark of H-2 or H-3 changes by time alone: the view is published anew.
+    MarksChange,
 }
 
 /// A request to an agent's task, with the channel for its answer.
@@ -113,6 +115,11 @@ pub(super) struct AgentTask {
     /// The agent's history entries of the last day, oldest first, for its
     /// marks: flapping (H-2) and ban risk (H-3).
     recent: VecDeque<lifecycle::HistoryEntry>,
+    /// Whether `recent` came with the task (read for every agent at once at
+    /// start-up, or empty for a new agent); otherwise the task reads it.
+    loaded_recent: bool,
+    /// When the published marks next change by time alone (H-2, H-3).
+    marks_change_at: Option<Timestamp>,
     stop: CancellationToken,
 }
 
@@ -121,6 +128,7 @@ impl AgentTask {
         shared: Arc<Shared>,
         agent: Agent,
         inbox: mpsc::UnboundedReceiver<Command>,
+        recent: Option<Vec<lifecycle::HistoryEntry>>,
         seed: u64,
         stop: CancellationToken,
     ) -> Self {
@@ -143,13 +151,17 @@ impl AgentTask {
             published: None,
             unsaved: VecDeque::new(),
             unsaved_retry: None,
-            recent: VecDeque::new(),
+            loaded_recent: recent.is_some(),
+            marks_change_at: None,
+            recent: recent.unwrap_or_default().into(),
             stop,
         }
     }
 
     pub(super) async fn run(mut self) {
-        self.load_recent().await;
+        if !self.loaded_recent {
+            self.load_recent().await;
+        }
         // P-3: a restart ends every attempt; decide what each agent does now.
         let has_credentials = self.shared.connector.has_credentials(self.agent.record.id);
         if let Err(err) = self.apply(Input::Startup { has_credentials }).await {
@@ -372,7 +384,8 @@ impl AgentTask {
                 }
             }
             // What Connect would do changed: `run` publishes the new preview.
-            Wake::BlockEnds => {}
+            // The loop publishes the view anew before it waits again.
+            Wake::BlockEnds | Wake::MarksChange => {}
         }
     }
 
@@ -592,6 +605,7 @@ impl AgentTask {
         let settings = *self.shared.settings.borrow();
         let flapping = self.flapping(now, &settings);
         let ban_risk = lifecycle::health::ban_risk(self.recent.make_contiguous(), now, &settings);
+        self.marks_change_at = lifecycle::health::marks_change_at(self.recent.make_contiguous(), now, &settings);
         let record = &self.agent.record;
         let attempt = self.agent.attempt.as_ref();
         AgentView {
@@ -657,6 +671,7 @@ impl AgentTask {
             (auth_cooldown_until(r, now, &settings), Wake::BlockEnds),
             (attempt_cooldown_until(r, now, &settings), Wake::BlockEnds),
             (ban_until(r, now), Wake::BlockEnds),
+            (self.marks_change_at, Wake::MarksChange),
         ];
         let deadline = due
             .into_iter()

@@ -236,9 +236,19 @@ impl Supervisor {
             unlink_rx,
             supervisor.inner.stop.clone(),
         ));
+        // The marks' history for every agent in one read, not one per agent.
+        let since = shared.now().minus(agent_task::RECENT);
+        let mut recent = match shared.writer.call(move |store| store.recent_histories(since)).await {
+            Ok(recent) => Some(recent),
+            Err(err) => {
+                tracing::warn!("could not read the recent history at once, each agent reads its own: {err}");
+                None
+            }
+        };
         let mut registry = supervisor.inner.registry.lock().await;
         for record in records {
-            let handle = supervisor.spawn_agent(Agent::new(record.clone()));
+            let history = recent.as_mut().map(|recent| recent.remove(&record.id).unwrap_or_default());
+            let handle = supervisor.spawn_agent(Agent::new(record.clone()), history);
             registry.insert(record.id, AgentHandle { inbox: handle, name_key: agent_name_key(&record.name) });
         }
         drop(registry);
@@ -261,10 +271,12 @@ impl Supervisor {
         Ok(supervisor)
     }
 
-    fn spawn_agent(&self, agent: Agent) -> mpsc::UnboundedSender<Command> {
+    /// Starts an agent's task. `recent` is the last day of its history for
+    /// its marks (H-2, H-3) when the caller has it; without it the task reads it.
+    fn spawn_agent(&self, agent: Agent, recent: Option<Vec<HistoryEntry>>) -> mpsc::UnboundedSender<Command> {
         let (tx, rx) = mpsc::unbounded_channel();
         let seed = self.inner.seed ^ (agent.record.id.0 as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let task = AgentTask::new(self.inner.shared.clone(), agent, rx, seed, self.inner.stop.child_token());
+        let task = AgentTask::new(self.inner.shared.clone(), agent, rx, recent, seed, self.inner.stop.child_token());
         self.inner.shared.tasks.spawn(task.run());
         tx
     }
@@ -341,7 +353,8 @@ impl Supervisor {
         let insert_name = name.clone();
         let record = self.inner.shared.writer.call(move |store| store.insert_agent(&insert_name, now)).await?;
         let id = record.id;
-        let inbox = self.spawn_agent(Agent::new(record));
+        // A new agent has no history yet.
+        let inbox = self.spawn_agent(Agent::new(record), Some(Vec::new()));
         registry.insert(id, AgentHandle { inbox, name_key: key });
         drop(registry);
         tracing::info!(agent = %id, "agent added");
@@ -404,7 +417,7 @@ impl Supervisor {
             self.inner.shared.unpublish(id);
             match self.inner.shared.writer.call(move |store| store.load_agent(id)).await {
                 Ok(Some(record)) => {
-                    let inbox = self.spawn_agent(Agent::new(record));
+                    let inbox = self.spawn_agent(Agent::new(record), None);
                     registry.insert(id, AgentHandle { inbox, name_key });
                 }
                 // Listed again at the next start, from the row that stayed.
