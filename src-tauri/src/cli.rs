@@ -1,19 +1,29 @@
-//! The command line: `switchboard [--demo] [--data-dir PATH]`.
+//! The command line: `switchboard [--demo] [--data-dir PATH] [--minimized]`.
 
 use std::path::{Path, PathBuf};
 
-pub const USAGE: &str = "usage: switchboard [--demo] [--data-dir PATH]
+pub const USAGE: &str = "usage: switchboard [--demo] [--data-dir PATH] [--minimized]
 
   --demo            run on the simulated WhatsApp (practice; a separate database)
   --data-dir PATH   keep the database, logs and credentials in PATH
                     (default: $SWITCHBOARD_DATA_DIR, else the platform's app data directory)
+  --minimized       start without showing the window (as at login): the tray icon shows it
+  -V, --version     show the version of Switchboard and of whatsapp-rust
   -h, --help        show this help";
+
+/// What `--version` prints and the About line says.
+pub fn version_line() -> String {
+    format!("Switchboard {} (whatsapp-rust {})", env!("CARGO_PKG_VERSION"), switchboard_whatsapp::LIBRARY_VERSION)
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     pub demo: bool,
     pub data_dir: Option<PathBuf>,
     pub help: bool,
+    pub version: bool,
+    /// Start hidden, as the login item does (the tray shows the window).
+    pub minimized: bool,
 }
 
 /// Parses the arguments after the program name. The environment variable
@@ -32,6 +42,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 options.data_dir = Some(PathBuf::from(dir));
             }
             "-h" | "--help" => options.help = true,
+            "-V" | "--version" => options.version = true,
+            "--minimized" => options.minimized = true,
             other => return Err(format!("unknown argument “{other}”")),
         }
     }
@@ -65,6 +77,18 @@ mod tests {
         assert_eq!(parse(args(&["--data-dir"])).unwrap_err(), "--data-dir needs a path");
         assert!(parse(args(&["--nope"])).unwrap_err().contains("unknown argument"));
         assert!(parse(args(&["-h"])).unwrap().help);
+        assert!(parse(args(&["--version"])).unwrap().version);
+        assert!(parse(args(&["-V"])).unwrap().version);
+        assert!(parse(args(&["--minimized"])).unwrap().minimized);
+    }
+
+    #[test]
+    fn the_version_names_switchboard_and_whatsapp_rust() {
+        let line = version_line();
+        assert!(line.starts_with(&format!("Switchboard {} (whatsapp-rust ", env!("CARGO_PKG_VERSION"))), "{line}");
+        let library = line.rsplit(' ').next().unwrap().trim_end_matches(')');
+        assert_eq!(library.split('.').count(), 3, "{line}");
+        assert!(library.split('.').all(|part| part.parse::<u32>().is_ok()), "{line}");
     }
 
     #[test]

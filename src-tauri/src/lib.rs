@@ -57,6 +57,10 @@ pub fn run() {
         println!("{}", cli::USAGE);
         return;
     }
+    if options.version {
+        println!("{}", cli::version_line());
+        return;
+    }
     let app = with_commands(tauri::Builder::default())
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
             // A second launch brings the running window forward instead.

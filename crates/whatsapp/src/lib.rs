@@ -15,6 +15,9 @@ pub mod transport;
 
 pub use connector::{ServerOptions, WhatsAppConnector};
 
+/// The version of whatsapp-rust this connector was built with (from the lock file).
+pub const LIBRARY_VERSION: &str = env!("WHATSAPP_RUST_VERSION");
+
 /// Raises the process's soft limit on open files to its hard limit and
 /// returns both limits (soft before, soft after). Every linked agent holds
 /// its store's files and a socket (BENCHMARKS.md, "Descriptors"), and the
