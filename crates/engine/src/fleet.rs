@@ -185,10 +185,18 @@ impl Fleet {
         if let Some(outage) = self.outage.as_mut() {
             // During an outage only the probe's end matters: any other close
             // of the probing agent means it failed.
-            if outage.probing.is_some_and(|(probing, _)| probing == agent) {
-                return self.probe_failed(now, settings, rng);
+            let mut effects = if outage.probing.is_some_and(|(probing, _)| probing == agent) {
+                self.probe_failed(now, settings, rng)
+            } else {
+                Vec::new()
+            };
+            // An agent whose step did not know of the outage yet (its close
+            // came with the one that began it) gave up meanwhile: it waits
+            // with the others, as those that gave up just before (F-3).
+            if news == FleetNews::GaveUp {
+                effects.push(FleetEffect::Hold(vec![agent]));
             }
-            return Vec::new();
+            return effects;
         }
         let window = settings.outage_window;
         let recent = |at: &Timestamp| at.plus(window) > now;
@@ -351,6 +359,21 @@ mod tests {
             fleet.outage().unwrap().cause,
             "WhatsApp cannot be reached from this machine (name resolution failed)"
         );
+    }
+
+    /// F-3: an agent whose step did not yet know of the outage (its close
+    /// and the one that began the outage came together) gives up after the
+    /// outage began: it is held like those that gave up before, so the end
+    /// resumes it and nobody has to click.
+    #[test]
+    fn f3_an_agent_that_gives_up_after_the_outage_began_is_held_too() {
+        let mut fleet = Fleet::default();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let r = roster(100, &[]);
+        let unreachable = FleetNews::Unreachable("no route".into());
+        fleet.handle(FleetInput::News(AgentId(3), unreachable), T0, &settings(), &r, &mut rng);
+        let effects = fleet.handle(FleetInput::News(AgentId(9), FleetNews::GaveUp), T0, &settings(), &r, &mut rng);
+        assert_eq!(effects, vec![FleetEffect::Hold(vec![AgentId(9)])]);
     }
 
     #[test]
