@@ -17,6 +17,11 @@ const COMMANDS: &[&str] = &[
     "simulate",
     "simulate_unreachable",
     "try_now",
+    "desktop_info",
+    "set_autostart",
+    "set_close_action",
+    "answer_close",
+    "quit_app",
 ];
 
 fn main() {

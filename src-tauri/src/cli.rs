@@ -20,10 +20,17 @@ pub fn version_line() -> String {
 pub struct Options {
     pub demo: bool,
     pub data_dir: Option<PathBuf>,
-    pub help: bool,
-    pub version: bool,
+    /// Print this instead of starting the app.
+    pub print: Option<Print>,
     /// Start hidden, as the login item does (the tray shows the window).
     pub minimized: bool,
+}
+
+/// What `--help` and `--version` print instead of starting the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Print {
+    Help,
+    Version,
 }
 
 /// Parses the arguments after the program name. The environment variable
@@ -41,8 +48,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options, String> 
                 let dir = args.next().filter(|d| !d.is_empty()).ok_or("--data-dir needs a path")?;
                 options.data_dir = Some(PathBuf::from(dir));
             }
-            "-h" | "--help" => options.help = true,
-            "-V" | "--version" => options.version = true,
+            "-h" | "--help" => options.print = Some(Print::Help),
+            "-V" | "--version" => options.print = Some(Print::Version),
             "--minimized" => options.minimized = true,
             other => return Err(format!("unknown argument “{other}”")),
         }
@@ -76,9 +83,9 @@ mod tests {
         assert_eq!(o.data_dir, Some(PathBuf::from("/tmp/x")));
         assert_eq!(parse(args(&["--data-dir"])).unwrap_err(), "--data-dir needs a path");
         assert!(parse(args(&["--nope"])).unwrap_err().contains("unknown argument"));
-        assert!(parse(args(&["-h"])).unwrap().help);
-        assert!(parse(args(&["--version"])).unwrap().version);
-        assert!(parse(args(&["-V"])).unwrap().version);
+        assert_eq!(parse(args(&["-h"])).unwrap().print, Some(Print::Help));
+        assert_eq!(parse(args(&["--version"])).unwrap().print, Some(Print::Version));
+        assert_eq!(parse(args(&["-V"])).unwrap().print, Some(Print::Version));
         assert!(parse(args(&["--minimized"])).unwrap().minimized);
     }
 

@@ -484,6 +484,9 @@ pub enum UiEvent {
         /// Outages that began in the last 7 days, as saved (H-4).
         outages_last_week: u32,
     },
+    /// The window was closed on a desktop without a tray: ask whether to
+    /// quit or keep running minimised (`answer_close`).
+    CloseAsked,
 }
 
 /// A demo-mode action on the simulated WhatsApp.
@@ -522,6 +525,8 @@ pub fn typescript_bindings() -> String {
         Snapshot::decl(&cfg),
         UiEvent::decl(&cfg),
         SimAction::decl(&cfg),
+        crate::desktop::CloseAction::decl(&cfg),
+        DesktopDto::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src-tauri/src/dto.rs by ts-rs. Do not edit: run\n\
@@ -535,4 +540,18 @@ pub fn typescript_bindings() -> String {
     out.truncate(out.trim_end().len());
     out.push('\n');
     out
+}
+
+/// The desktop side of the app, for the settings dialog.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DesktopDto {
+    /// "Switchboard 0.1.0 (whatsapp-rust 0.7.0)", as `--version` prints it.
+    pub version: String,
+    /// A tray icon is shown (closing the window hides it).
+    pub tray: bool,
+    /// What closing the window does.
+    pub close_action: crate::desktop::CloseAction,
+    /// Switchboard starts (minimised) when the person logs in.
+    pub autostart: bool,
 }

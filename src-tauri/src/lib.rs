@@ -8,21 +8,25 @@
 //! masks phone numbers.
 //!
 //! Layout: [`cli`] reads the command line; [`logs`] sets up masked logs to
-//! stderr and a rolling file; [`run`] builds and runs the app.
+//! stderr and a rolling file; [`desktop`] decides what closing the window
+//! does and what the [`tray`] shows; [`run`] builds and runs the app.
 
 pub mod args;
 pub mod cli;
 pub mod commands;
+pub mod desktop;
 pub mod display;
 pub mod dto;
 pub mod error;
 pub mod logs;
 pub mod qr;
 pub mod state;
+pub mod tray;
 
-use tauri::{Manager, RunEvent, Runtime};
+use tauri::{Manager, RunEvent, Runtime, WindowEvent};
 
-use crate::state::AppState;
+use crate::desktop::CloseDecision;
+use crate::state::{AppState, DesktopState};
 
 /// Registers every command. Shared by the app and the command tests.
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
@@ -41,10 +45,72 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::demo::simulate,
         commands::demo::simulate_unreachable,
         commands::fleet::try_now,
+        commands::desktop::desktop_info,
+        commands::desktop::set_autostart,
+        commands::desktop::set_close_action,
+        commands::desktop::answer_close,
+        commands::desktop::quit_app,
     ])
 }
 
-/// Runs the desktop app until its window closes.
+/// Carries out the close rule ([`desktop::close_decision`]); returns
+/// whether the window stays (the close is prevented).
+fn on_close_requested<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
+    let desktop = app.state::<DesktopState>();
+    let window = app.get_webview_window("main");
+    match desktop::close_decision(desktop.has_tray(), &desktop.prefs()) {
+        CloseDecision::Quit => {
+            app.exit(0);
+            true
+        }
+        CloseDecision::Hide { tell } => {
+            if let Some(window) = window {
+                let _ = window.hide();
+            }
+            if tell {
+                tell_still_running(app);
+                if let Err(err) = desktop.change(|prefs| prefs.close_notice_shown = true) {
+                    tracing::warn!("{}", err.message);
+                }
+            }
+            true
+        }
+        CloseDecision::Minimize => {
+            if let Some(window) = window {
+                let _ = window.minimize();
+            }
+            true
+        }
+        CloseDecision::Ask => {
+            let asked = app.state::<AppState>().tell_window(dto::UiEvent::CloseAsked);
+            if !asked {
+                // No window to ask in (it never subscribed): keep running, minimised.
+                if let Some(window) = window {
+                    let _ = window.minimize();
+                }
+            }
+            true
+        }
+    }
+}
+
+/// The first hide: a notification says the app keeps running, and how to quit.
+fn tell_still_running<R: Runtime>(app: &tauri::AppHandle<R>) {
+    use tauri_plugin_notification::NotificationExt;
+    let shown = app
+        .notification()
+        .builder()
+        .title("Switchboard keeps running")
+        .body(
+            "Your WhatsApp connections stay up. Open the window from the tray icon; quit from its menu or with Ctrl+Q.",
+        )
+        .show();
+    if let Err(err) = shown {
+        tracing::warn!("could not show the notification: {err}");
+    }
+}
+
+/// Runs the desktop app until it is quit (closing the window only hides it).
 pub fn run() {
     let options = match cli::parse(std::env::args().skip(1)) {
         Ok(options) => options,
@@ -53,24 +119,24 @@ pub fn run() {
             std::process::exit(2);
         }
     };
-    if options.help {
-        println!("{}", cli::USAGE);
-        return;
-    }
-    if options.version {
-        println!("{}", cli::version_line());
-        return;
+    match options.print {
+        Some(cli::Print::Help) => return println!("{}", cli::USAGE),
+        Some(cli::Print::Version) => return println!("{}", cli::version_line()),
+        None => {}
     }
     let app = with_commands(tauri::Builder::default())
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            // A second launch brings the running window forward instead.
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
-            }
-        }))
+        // A second launch brings the running window forward, hidden or not.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| tray::show_window(app)))
         .plugin(tauri_plugin_notification::init())
+        // The login item starts Switchboard hidden, in the tray.
+        .plugin(tauri_plugin_autostart::Builder::new().args(["--minimized"]).app_name("Switchboard").build())
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                if on_close_requested(window.app_handle()) {
+                    api.prevent_close();
+                }
+            }
+        })
         .setup(move |app| {
             let data_dir = match options.data_dir.clone() {
                 Some(dir) => dir,
@@ -85,8 +151,22 @@ pub fn run() {
                 Ok((before, after)) => tracing::info!("open-file limit {before}, raised to {after}"),
                 Err(err) => tracing::warn!("could not raise the open-file limit: {err}"),
             }
+            let desktop = DesktopState::new(config.data_dir.clone());
             let state = tauri::async_runtime::block_on(AppState::start(config));
+            if let Some(tray) = tray::build(app.handle()) {
+                desktop.tray.store(true, std::sync::atomic::Ordering::SeqCst);
+                if let Ok(engine) = &state.engine {
+                    tauri::async_runtime::spawn(tray::follow(tray, engine.supervisor.clone()));
+                }
+            }
+            app.manage(desktop);
             app.manage(state);
+            if options.minimized {
+                if let Some(window) = app.get_webview_window("main") {
+                    // With a tray, hidden; without one, minimised (nothing could show it again).
+                    let _ = if app.state::<DesktopState>().has_tray() { window.hide() } else { window.minimize() };
+                }
+            }
             Ok(())
         })
         .build(tauri::generate_context!())

@@ -12,6 +12,8 @@ use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::supervisor::{Options, Supervisor};
 use switchboard_whatsapp::WhatsAppConnector;
 
+use crate::desktop::Preferences;
+use crate::dto::UiEvent;
 use crate::error::IpcError;
 
 /// How the app was started.
@@ -64,6 +66,53 @@ pub struct AppState {
     pub forwarder: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
     /// Demo mode: the timer that ends a simulated outage (F-1…F-3 to practise).
     pub simulated_outage_end: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
+    /// The window's event channel, for what the shell itself must ask it
+    /// (whether to quit); replaced when the UI subscribes again.
+    pub ui: Mutex<Option<tauri::ipc::Channel<UiEvent>>>,
+}
+
+/// The desktop side: whether a tray shows the app, and the remembered choices.
+pub struct DesktopState {
+    pub data_dir: PathBuf,
+    /// A tray icon is shown: closing the window can hide it.
+    pub tray: std::sync::atomic::AtomicBool,
+    pub prefs: Mutex<Preferences>,
+}
+
+impl DesktopState {
+    pub fn new(data_dir: PathBuf) -> DesktopState {
+        let prefs = Preferences::load(&data_dir).unwrap_or_else(|err| {
+            tracing::warn!("{err}");
+            Preferences::default()
+        });
+        DesktopState { data_dir, tray: std::sync::atomic::AtomicBool::new(false), prefs: Mutex::new(prefs) }
+    }
+
+    pub fn has_tray(&self) -> bool {
+        self.tray.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn prefs(&self) -> Preferences {
+        self.prefs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Changes the preferences and saves them; memory follows only a successful save.
+    pub fn change(&self, f: impl FnOnce(&mut Preferences)) -> Result<(), IpcError> {
+        let mut prefs = self.prefs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut changed = prefs.clone();
+        f(&mut changed);
+        changed.save(&self.data_dir).map_err(|err| IpcError::new("preferences", err.to_string()))?;
+        *prefs = changed;
+        Ok(())
+    }
+}
+
+impl AppState {
+    /// Sends `event` to the window, if it is subscribed.
+    pub fn tell_window(&self, event: UiEvent) -> bool {
+        let ui = self.ui.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ui.as_ref().is_some_and(|channel| channel.send(event).is_ok())
+    }
 }
 
 impl AppState {
@@ -87,7 +136,13 @@ impl AppState {
                 Err(IpcError::from(err))
             }
         };
-        AppState { config, engine, forwarder: Mutex::new(None), simulated_outage_end: Mutex::new(None) }
+        AppState {
+            config,
+            engine,
+            forwarder: Mutex::new(None),
+            simulated_outage_end: Mutex::new(None),
+            ui: Mutex::new(None),
+        }
     }
 
     pub fn engine(&self) -> Result<&Engine, IpcError> {

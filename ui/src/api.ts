@@ -4,7 +4,9 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   AgentDto,
+  CloseAction,
   DecisionDto,
+  DesktopDto,
   HealthDto,
   HistoryDto,
   IpcError,
@@ -34,6 +36,15 @@ export interface Backend {
   simulateUnreachable(minutes: number): Promise<void>;
   /** The outage's next check now (F-2). */
   tryNow(): Promise<void>;
+  /** The About line, the tray, what closing the window does, start at login. */
+  desktopInfo(): Promise<DesktopDto>;
+  /** Start at login on or off; resolves to what the desktop now has. */
+  setAutostart(enabled: boolean): Promise<boolean>;
+  setCloseAction(action: CloseAction): Promise<void>;
+  /** The answer to "quit or keep running?" after a close without a tray. */
+  answerClose(keepRunning: boolean, remember: boolean): Promise<void>;
+  /** Quit: every connection closes without logging out (P-4). */
+  quit(): Promise<void>;
 }
 
 /** Every failure the backend reports has this shape; anything else is wrapped into it. */
@@ -72,4 +83,9 @@ export const tauriBackend: Backend = {
   simulate: (id, action) => call("simulate", { id, action }),
   simulateUnreachable: (minutes) => call("simulate_unreachable", { minutes }),
   tryNow: () => call("try_now"),
+  desktopInfo: () => call("desktop_info"),
+  setAutostart: (enabled) => call("set_autostart", { enabled }),
+  setCloseAction: (action) => call("set_close_action", { action }),
+  answerClose: (keepRunning, remember) => call("answer_close", { keepRunning, remember }),
+  quit: () => call("quit_app"),
 };

@@ -7,7 +7,7 @@ import { ALL_STATUSES, banRiskText, blockedText, STATUS_LABELS } from "./format"
 import { AgentStore } from "./store";
 import { Ticker } from "./ticker";
 import { DetailPanel } from "./views/detail";
-import { confirmDialog, nameDialog, numberDialog, settingsDialog } from "./views/dialogs";
+import { closeQuestionDialog, confirmDialog, nameDialog, numberDialog, settingsDialog } from "./views/dialogs";
 import { h, setHidden, setText } from "./views/dom";
 import { AgentList, type Filter } from "./views/list";
 import { OutageBanner } from "./views/outage";
@@ -60,6 +60,13 @@ export class App {
     }
     this.wallAheadMs = snapshot.wallAheadMs;
     this.build(snapshot);
+    // Ctrl+Q quits, as in other desktop apps (closing the window may only hide it).
+    document.addEventListener("keydown", (e) => {
+      if (e.ctrlKey && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "q") {
+        e.preventDefault();
+        this.backend.quit().catch((err) => this.toast(asIpcError(err).message));
+      }
+    });
     this.list.render(this.store.reset(snapshot.agents));
     this.outage = snapshot.outage;
     this.showOutagesLastWeek(snapshot.outagesLastWeek);
@@ -202,6 +209,11 @@ export class App {
       this.outageBanner.show(this.outage, this.waiting());
       return;
     }
+    if (event.type === "close_asked") {
+      // Closed on a desktop without a tray: quitting drops every link, so ask.
+      closeQuestionDialog((keepRunning, remember) => this.backend.answerClose(keepRunning, remember));
+      return;
+    }
     if (event.type === "clock") {
       // The wall clock stepped: redraw every countdown on the engine's time now.
       this.wallAheadMs = event.wallAheadMs;
@@ -322,8 +334,12 @@ export class App {
 
   private async settings(): Promise<void> {
     try {
-      const settings = await this.backend.getSettings();
-      settingsDialog(settings, (changes) => this.backend.updateSettings(changes));
+      const [settings, info] = await Promise.all([this.backend.getSettings(), this.backend.desktopInfo()]);
+      settingsDialog(settings, (changes) => this.backend.updateSettings(changes), {
+        info,
+        setAutostart: (enabled) => this.backend.setAutostart(enabled),
+        setCloseAction: (action) => this.backend.setCloseAction(action),
+      });
     } catch (err) {
       this.toast(asIpcError(err).message);
     }

@@ -188,6 +188,26 @@ export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed
 /**
  * Outages that began in the last 7 days, as saved (H-4).
  */
-outagesLastWeek: number, };
+outagesLastWeek: number, } | { "type": "close_asked" };
 
 export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" };
+
+export type CloseAction = "ask" | "keep_running" | "quit";
+
+export type DesktopDto = { 
+/**
+ * "Switchboard 0.1.0 (whatsapp-rust 0.7.0)", as `--version` prints it.
+ */
+version: string, 
+/**
+ * A tray icon is shown (closing the window hides it).
+ */
+tray: boolean, 
+/**
+ * What closing the window does.
+ */
+closeAction: CloseAction, 
+/**
+ * Switchboard starts (minimised) when the person logs in.
+ */
+autostart: boolean, };

@@ -44,6 +44,7 @@ export class AgentStore {
       case "storage_fault":
       case "clock":
       case "outage":
+      case "close_asked":
         return [];
     }
   }

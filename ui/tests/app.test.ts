@@ -233,6 +233,50 @@ describe("dialogs and banners", () => {
     expect(document.querySelector(".modal")).not.toBeNull();
   });
 
+  it("shows the About line, and turns start at login and the close choice on at once", async () => {
+    const backend = new FakeBackend(snapshot([]));
+    await start(backend);
+    find<HTMLButtonElement>(root, "button.settings-button").click();
+    await flush();
+    expect(find(document, ".modal .about").textContent).toBe("Switchboard 0.1.0 (whatsapp-rust 0.7.0)");
+    const autostart = find<HTMLInputElement>(document, '.modal input[name="autostart"]');
+    expect(autostart.checked).toBe(false);
+    autostart.checked = true;
+    autostart.dispatchEvent(new Event("change"));
+    await flush();
+    expect(backend.calls).toEqual(["autostart true"]);
+    expect(autostart.checked).toBe(true);
+    const closeAction = find<HTMLSelectElement>(document, '.modal select[name="close_action"]');
+    expect(closeAction.value).toBe("ask");
+    expect(closeAction.options[0].textContent).toBe("Ask whether to quit");
+    closeAction.value = "keep_running";
+    closeAction.dispatchEvent(new Event("change"));
+    await flush();
+    expect(backend.calls).toEqual(["autostart true", "close action keep_running"]);
+  });
+
+  it("asks whether to quit when the window is closed without a tray, and remembers if asked", async () => {
+    const backend = new FakeBackend(snapshot([]));
+    await start(backend);
+    backend.emit({ type: "close_asked" });
+    await flush();
+    expect(find(document, ".modal h2").textContent).toBe("Quit Switchboard?");
+    find<HTMLInputElement>(document, '.modal input[name="remember"]').checked = true;
+    const keep = [...document.querySelectorAll<HTMLButtonElement>(".modal button")].find((b) => b.textContent === "Keep running");
+    keep?.click();
+    await flush();
+    expect(backend.calls).toEqual(["answer close keep remember"]);
+    expect(document.querySelector(".modal")).toBeNull();
+  });
+
+  it("quits on Ctrl+Q", async () => {
+    const backend = new FakeBackend(snapshot([]));
+    await start(backend);
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "q", ctrlKey: true }));
+    await flush();
+    expect(backend.calls).toEqual(["quit"]);
+  });
+
   it("shows a fatal notice as a banner naming the agent (L-3)", async () => {
     const backend = new FakeBackend(snapshot([agent(1, "failed")]));
     await start(backend);

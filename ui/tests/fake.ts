@@ -4,7 +4,9 @@ import type { Backend } from "../src/api";
 import type {
   AgentDto,
   BlockKindDto,
+  CloseAction,
   DecisionDto,
+  DesktopDto,
   HealthDto,
   HistoryDto,
   RuleId,
@@ -134,6 +136,25 @@ export class FakeBackend implements Backend {
   }
   async tryNow(): Promise<void> {
     this.calls.push("try now");
+  }
+  desktop: DesktopDto = { version: "Switchboard 0.1.0 (whatsapp-rust 0.7.0)", tray: false, closeAction: "ask", autostart: false };
+  async desktopInfo(): Promise<DesktopDto> {
+    return { ...this.desktop };
+  }
+  async setAutostart(enabled: boolean): Promise<boolean> {
+    this.calls.push(`autostart ${enabled}`);
+    this.desktop.autostart = enabled;
+    return enabled;
+  }
+  async setCloseAction(action: CloseAction): Promise<void> {
+    this.calls.push(`close action ${action}`);
+    this.desktop.closeAction = action;
+  }
+  async answerClose(keepRunning: boolean, remember: boolean): Promise<void> {
+    this.calls.push(`answer close ${keepRunning ? "keep" : "quit"}${remember ? " remember" : ""}`);
+  }
+  async quit(): Promise<void> {
+    this.calls.push("quit");
   }
 }
 

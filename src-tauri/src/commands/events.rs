@@ -19,6 +19,7 @@ pub async fn subscribe<R: Runtime>(
     on_event: ChannelArg<UiEvent>,
 ) -> Result<Snapshot, IpcError> {
     let ChannelArg(on_event) = on_event;
+    state.ui.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(on_event.clone());
     let data_dir = state.config.data_dir.display().to_string();
     let engine = match state.engine() {
         Ok(engine) => engine,

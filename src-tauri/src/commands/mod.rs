@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod demo;
+pub mod desktop;
 pub mod events;
 pub mod fleet;
 pub mod settings;

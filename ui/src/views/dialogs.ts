@@ -2,7 +2,7 @@
 // are shown inline; a dialog closes only when the backend accepted.
 
 import { asIpcError } from "../api";
-import type { SettingChange, SettingDto } from "../bindings";
+import type { CloseAction, DesktopDto, SettingChange, SettingDto } from "../bindings";
 import { settingLabel } from "../format";
 import { h } from "./dom";
 
@@ -121,7 +121,62 @@ function unitWord(s: SettingDto): string {
   return { ms: "seconds", count: "times", percent: "%", per_second: "per second", days: "days" }[s.unit];
 }
 
-export function settingsDialog(settings: SettingDto[], save: (changes: SettingChange[]) => Promise<SettingDto[]>): HTMLElement {
+/** The desktop side of the settings dialog: it applies each change at once. */
+export interface DesktopControls {
+  info: DesktopDto;
+  setAutostart(enabled: boolean): Promise<boolean>;
+  setCloseAction(action: CloseAction): Promise<void>;
+}
+
+const CLOSE_CHOICES: [CloseAction, string][] = [
+  ["ask", "Ask whether to quit"],
+  ["keep_running", "Keep running"],
+  ["quit", "Quit"],
+];
+
+function desktopSection(desktop: DesktopControls, showError: (text: string) => void): HTMLElement {
+  const autostart = h("input", { attrs: { type: "checkbox", name: "autostart" } });
+  autostart.checked = desktop.info.autostart;
+  autostart.addEventListener("change", async () => {
+    try {
+      autostart.checked = await desktop.setAutostart(autostart.checked);
+    } catch (err) {
+      autostart.checked = !autostart.checked;
+      showError(asIpcError(err).message);
+    }
+  });
+  const closeAction = h("select", { attrs: { name: "close_action", "aria-label": "When the window is closed" } });
+  for (const [value, label] of CLOSE_CHOICES) {
+    // With a tray, "ask" hides the window: the tray's menu holds Quit.
+    const text = value === "ask" && desktop.info.tray ? "Keep running in the tray" : label;
+    closeAction.append(h("option", { attrs: { value } }, text));
+  }
+  closeAction.value = desktop.info.closeAction;
+  closeAction.addEventListener("change", async () => {
+    const before = desktop.info.closeAction;
+    try {
+      await desktop.setCloseAction(closeAction.value as CloseAction);
+      desktop.info.closeAction = closeAction.value as CloseAction;
+    } catch (err) {
+      closeAction.value = before;
+      showError(asIpcError(err).message);
+    }
+  });
+  return h(
+    "fieldset",
+    { class: "desktop" },
+    h("legend", {}, "Desktop"),
+    h("label", { class: "check" }, autostart, h("span", {}, "Start Switchboard when I log in (in the background)")),
+    h("label", { class: "setting" }, h("span", {}, "When the window is closed"), closeAction),
+    h("p", { class: "about" }, desktop.info.version),
+  );
+}
+
+export function settingsDialog(
+  settings: SettingDto[],
+  save: (changes: SettingChange[]) => Promise<SettingDto[]>,
+  desktop?: DesktopControls,
+): HTMLElement {
   const fields = settings.map((s) => {
     const input = h("input", {
       attrs: {
@@ -139,20 +194,21 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
   });
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const cancel = h("button", { type: "button" }, "Cancel");
+  const showError = (text: string): void => {
+    error.hidden = false;
+    error.textContent = text;
+  };
   // `novalidate`: the engine's message names the allowed range; the browser's bubble would not.
   const form = h(
     "form",
     { class: "settings", attrs: { novalidate: "" } },
     ...fields.map((f) => f.row),
+    ...(desktop ? [desktopSection(desktop, showError)] : []),
     // The message sits with the buttons, which stay in reach however far the form scrolls.
     h("div", { class: "footer" }, error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save"))),
   );
   const dialog = modal("Settings", form);
   cancel.addEventListener("click", dialog.close);
-  const showError = (text: string): void => {
-    error.hidden = false;
-    error.textContent = text;
-  };
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const changes: SettingChange[] = [];
@@ -173,5 +229,40 @@ export function settingsDialog(settings: SettingDto[], save: (changes: SettingCh
       showError(asIpcError(err).message);
     }
   });
+  return dialog.root;
+}
+
+/**
+ * After the window was closed on a desktop without a tray: quit (every
+ * connection closes) or keep running minimised, optionally remembered.
+ */
+export function closeQuestionDialog(answer: (keepRunning: boolean, remember: boolean) => Promise<void>): HTMLElement {
+  const remember = h("input", { attrs: { type: "checkbox", name: "remember" } });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const keep = h("button", { type: "button", class: "primary" }, "Keep running");
+  const quit = h("button", { type: "button", class: "danger" }, "Quit");
+  const dialog = modal(
+    "Quit Switchboard?",
+    h(
+      "p",
+      {},
+      "Quitting closes every WhatsApp connection until Switchboard runs again. Kept running, the window is minimised and the connections stay up.",
+    ),
+    h("label", { class: "check" }, remember, h("span", {}, "Remember my answer (change it in Settings)")),
+    error,
+    h("div", { class: "buttons" }, quit, keep),
+  );
+  const choose = (keepRunning: boolean) => async () => {
+    try {
+      await answer(keepRunning, remember.checked);
+      dialog.close();
+    } catch (err) {
+      error.hidden = false;
+      error.textContent = asIpcError(err).message;
+    }
+  };
+  keep.addEventListener("click", choose(true));
+  quit.addEventListener("click", choose(false));
+  keep.focus();
   return dialog.root;
 }
