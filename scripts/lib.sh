@@ -25,7 +25,8 @@ ensure_apt_packages() {
 # What a Tauri 2 build needs (SETUP.md), plus a C compiler for SQLite, and
 # Node.js for the UI when the machine has none.
 ensure_build_packages() {
-    local packages=(build-essential pkg-config libwebkit2gtk-4.1-dev)
+    # libayatana-appindicator3-1: the tray icon's library, loaded at run time.
+    local packages=(build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-1)
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         packages+=(nodejs npm)
     fi
@@ -40,9 +41,10 @@ use_shared_target_dir() {
 }
 
 # The window tests and benchmarks drive the app through tauri-driver, which
-# needs Xvfb for a display and WebKitWebDriver.
+# needs Xvfb for a display and WebKitWebDriver; dbus-daemon gives a test a
+# session bus of its own (the single-instance check lives there).
 ensure_window_driver() {
-    ensure_apt_packages xvfb xauth webkit2gtk-driver
+    ensure_apt_packages xvfb xauth webkit2gtk-driver dbus-daemon
     if ! command -v tauri-driver >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/tauri-driver" ]]; then
         echo "==> cargo install tauri-driver"
         cargo install tauri-driver --locked

@@ -126,7 +126,10 @@ pub fn run() {
     }
     let app = with_commands(tauri::Builder::default())
         // A second launch brings the running window forward, hidden or not.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| tray::show_window(app)))
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            tracing::info!("Switchboard was launched again: showing its window");
+            tray::show_window(app);
+        }))
         .plugin(tauri_plugin_notification::init())
         // The login item starts Switchboard hidden, in the tray.
         .plugin(tauri_plugin_autostart::Builder::new().args(["--minimized"]).app_name("Switchboard").build())

@@ -13,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use fantoccini::{Client, Locator};
 use serde_json::json;
-use switchboard_tests::webdriver::{self, PATIENCE, invoke, start_driver};
+use switchboard_tests::webdriver::{self, PATIENCE, PrivateBus, invoke, start_driver, start_driver_with_env};
 
 /// The tests take turns: two windows at once would only compete for two cores.
 static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -378,4 +378,120 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     shots.take(&client, "14-outage-over").await;
     client.close().await.unwrap();
+}
+
+/// Issue 15: closing the window does not drop the fleet. On a desktop
+/// without a tray (this session bus has no StatusNotifierWatcher) the window
+/// asks; "Keep running" leaves the process and the agent's link untouched.
+/// A second launch hands over to the running app and shows its window.
+/// Ctrl+Q then quits gracefully (P-4): the agent keeps its credentials and
+/// its status for the next start, and nothing was logged out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_closing_the_window_keeps_the_fleet_running_and_ctrl_q_quits_gracefully() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    let bus = PrivateBus::start();
+    let env = [("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()), ("RUST_LOG", "warn,switchboard_app=info")];
+    let driver = start_driver_with_env(&env).await;
+    let data = tempfile::tempdir().unwrap();
+    let shots = Shots::new();
+    let client = open_app(&driver, data.path()).await;
+    let id = link_new_agents(&client, "Desk", 1).await[0];
+    let timeline = invoke(&client, "agent_history", json!({ "id": id, "limit": 100 })).await;
+
+    // The settings name the versions and what closing does (no tray here: it asks).
+    click(&client, "button.settings-button").await;
+    client.wait().at_most(PATIENCE).for_element(Locator::Css(".modal .about")).await.unwrap();
+    assert!(text(&client, ".modal .about").await.starts_with("Switchboard 0.1.0 (whatsapp-rust 0."));
+    let close_choice = client.find(Locator::Css(".modal select[name='close_action']")).await.unwrap();
+    assert_eq!(close_choice.prop("value").await.unwrap().as_deref(), Some("ask"));
+    shots.take(&client, "16-settings-desktop").await;
+    client.execute("document.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));", vec![]).await.unwrap();
+
+    // The title bar's close button sends this very request.
+    invoke(&client, "plugin:window|close", json!({ "label": "main" })).await;
+    client.wait().at_most(PATIENCE).for_element(Locator::Css(".modal")).await.expect("the question");
+    assert_eq!(text(&client, ".modal h2").await, "Quit Switchboard?");
+    shots.take(&client, "15-close-question").await;
+    let keep = client.find(Locator::XPath("//div[@class='modal']//button[text()='Keep running']")).await.unwrap();
+    keep.click().await.unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while client.find(Locator::Css(".modal")).await.is_ok() {
+        assert!(tokio::time::Instant::now() < deadline, "the question stayed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Still running, still linked: the simulated WhatsApp saw no close.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    wait_row_status(&client, id, "connected").await;
+    assert_eq!(invoke(&client, "agent_history", json!({ "id": id, "limit": 100 })).await, timeline, "nothing happened");
+
+    // A second launch hands over to the running app, which shows its window.
+    let mut second = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard-under-test"))
+        .args(["--demo", "--data-dir", data.path().to_str().unwrap()])
+        .envs(env)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if tokio::time::Instant::now() > deadline {
+            let _ = second.kill();
+            panic!("the second launch kept running: a second app on the same data");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    let logs = data.path().join("logs");
+    let said = |words: &'static str| {
+        let logs = logs.clone();
+        move || {
+            std::fs::read_dir(&logs)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|file| std::fs::read_to_string(file.path()).is_ok_and(|text| text.contains(words)))
+        }
+    };
+    wait_until(said("Switchboard was launched again: showing its window"), "the first instance heard the second").await;
+    wait_row_status(&client, id, "connected").await;
+
+    // Ctrl+Q quits; the process ends, gracefully. (Pressed a moment after
+    // this call returns: the app may be gone before it could answer.)
+    client
+        .execute(
+            "setTimeout(() => document.dispatchEvent(new KeyboardEvent('keydown', { key: 'q', ctrlKey: true })), 200);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let data_dir = data.path().to_str().unwrap().to_owned();
+    wait_until(
+        move || {
+            let running = std::process::Command::new("pgrep").args(["-f", &data_dir]).output().unwrap();
+            running.stdout.is_empty()
+        },
+        "the app to quit",
+    )
+    .await;
+    drop(client);
+    let conn = rusqlite::Connection::open(data.path().join("demo.db")).unwrap();
+    let (status, credentials): (String, bool) = conn
+        .query_row("SELECT status, has_credentials FROM agents WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((status.as_str(), credentials), ("connected", true), "P-4: kept for P-3 to resume");
+    let unlinked: i64 = conn
+        .query_row("SELECT COUNT(*) FROM history WHERE agent_id = ?1 AND rule IN ('D-1', 'L-2')", [id], |r| r.get(0))
+        .unwrap();
+    assert_eq!(unlinked, 0, "nothing was logged out");
+    assert!(said("Switchboard stopped")(), "the exit ran its graceful shutdown");
+}
+
+/// Waits (real time, bounded by [`PATIENCE`]) until `done`.
+async fn wait_until(done: impl Fn() -> bool, what: &str) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !done() {
+        assert!(tokio::time::Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

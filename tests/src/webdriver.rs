@@ -52,6 +52,11 @@ fn dirs_home() -> PathBuf {
 }
 
 pub async fn start_driver() -> Driver {
+    start_driver_with_env(&[]).await
+}
+
+/// [`start_driver`], with `env` set for tauri-driver and the app it starts.
+pub async fn start_driver_with_env(env: &[(&str, &str)]) -> Driver {
     assert!(
         std::env::var_os("DISPLAY").is_some(),
         "the end-to-end test needs a display: run it under xvfb-run (scripts/test.sh does)"
@@ -63,6 +68,7 @@ pub async fn start_driver() -> Driver {
         .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
         // The app inherits this: warnings and errors only, so the test's output stays readable.
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         // Its own process group, with what it starts (WebKitWebDriver, the
@@ -110,4 +116,36 @@ pub async fn invoke(client: &Client, cmd: &str, args: serde_json::Value) -> serd
     let answer = client.execute_async(script, vec![json!(cmd), args]).await.unwrap();
     assert!(answer.get("err").is_none(), "{cmd}: {answer}");
     answer["ok"].clone()
+}
+
+/// A D-Bus session bus of the test's own, for what the app does on the
+/// session bus (the single-instance check, the tray's watcher): the
+/// person's bus, if any, is never touched. Ends with the value.
+pub struct PrivateBus {
+    child: Child,
+    /// The address to put in `DBUS_SESSION_BUS_ADDRESS`.
+    pub address: String,
+}
+
+impl PrivateBus {
+    pub fn start() -> PrivateBus {
+        use std::io::BufRead as _;
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("dbus-daemon (Debian's dbus-daemon package)");
+        let mut address = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut address).unwrap();
+        let address = address.trim().to_owned();
+        assert!(address.starts_with("unix:"), "dbus-daemon printed {address:?}");
+        PrivateBus { child, address }
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

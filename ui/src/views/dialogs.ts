@@ -202,8 +202,9 @@ export function settingsDialog(
   const form = h(
     "form",
     { class: "settings", attrs: { novalidate: "" } },
-    ...fields.map((f) => f.row),
+    // The desktop's choices first: the ones people look for; the rules' numbers follow.
     ...(desktop ? [desktopSection(desktop, showError)] : []),
+    ...fields.map((f) => f.row),
     // The message sits with the buttons, which stay in reach however far the form scrolls.
     h("div", { class: "footer" }, error, h("div", { class: "buttons" }, cancel, h("button", { type: "submit", class: "primary" }, "Save"))),
   );
