@@ -495,3 +495,130 @@ async fn wait_until(done: impl Fn() -> bool, what: &str) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A tray host as a desktop runs one (KDE, XFCE, GNOME's AppIndicator
+/// extension): it owns `org.kde.StatusNotifierWatcher` and hears which
+/// items register. Enough for libayatana-appindicator to show an item.
+struct StandInTrayHost {
+    items: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+}
+
+// The D-Bus interface's shape is the protocol's: zbus takes the header by
+// value and properties as methods, whether or not they read `self`.
+#[allow(clippy::needless_pass_by_value, clippy::unused_self)]
+#[zbus::interface(name = "org.kde.StatusNotifierWatcher")]
+impl StandInTrayHost {
+    fn register_status_notifier_item(&self, service: &str, #[zbus(header)] header: zbus::message::Header<'_>) {
+        let sender = header.sender().map(ToString::to_string).unwrap_or_default();
+        self.items.lock().unwrap().push((sender, service.to_owned()));
+    }
+
+    #[zbus(property)]
+    fn is_status_notifier_host_registered(&self) -> bool {
+        true
+    }
+
+    #[zbus(property)]
+    fn protocol_version(&self) -> i32 {
+        0
+    }
+
+    #[zbus(property)]
+    fn registered_status_notifier_items(&self) -> Vec<String> {
+        self.items.lock().unwrap().iter().map(|(_, path)| path.clone()).collect()
+    }
+}
+
+/// The tray's dot colours (src-tauri/src/tray.rs).
+const GREEN: [u8; 3] = [34, 160, 90];
+const AMBER: [u8; 3] = [230, 150, 20];
+
+type MenuLayout = (i32, std::collections::HashMap<String, zbus::zvariant::OwnedValue>, Vec<zbus::zvariant::OwnedValue>);
+
+/// The labels of the item's menu, read as a desktop's tray reads them (dbusmenu).
+fn tray_menu(bus: &zbus::blocking::Connection, sender: &str, item: &str) -> Vec<String> {
+    let reply = bus
+        .call_method(
+            Some(sender),
+            format!("{item}/Menu").as_str(),
+            Some("com.canonical.dbusmenu"),
+            "GetLayout",
+            &(0i32, -1i32, Vec::<String>::new()),
+        )
+        .unwrap();
+    let (_, (_, _, children)): (u32, MenuLayout) = reply.body().deserialize().unwrap();
+    children
+        .into_iter()
+        .filter_map(|child| {
+            let (_, properties, _) = MenuLayout::try_from(child).ok()?;
+            String::try_from(properties.get("label")?.try_clone().ok()?).ok()
+        })
+        .collect()
+}
+
+/// The colour in the picture's dot (bottom-right quarter), from the PNG
+/// the item names as its icon.
+fn tray_dot(bus: &zbus::blocking::Connection, sender: &str, item: &str) -> [u8; 3] {
+    let reply = bus
+        .call_method(
+            Some(sender),
+            item,
+            Some("org.freedesktop.DBus.Properties"),
+            "Get",
+            &("org.kde.StatusNotifierItem", "IconName"),
+        )
+        .unwrap();
+    let icon: zbus::zvariant::OwnedValue = reply.body().deserialize().unwrap();
+    let path = String::try_from(icon).unwrap();
+    let picture = image::open(&path).unwrap().into_rgba8();
+    let (w, h) = picture.dimensions();
+    let p = picture.get_pixel(w - w / 4, h - h / 4);
+    [p[0], p[1], p[2]]
+}
+
+/// Issue 15: on a desktop with a tray, the item's menu tells the fleet in
+/// words (tooltips do not work on Linux) and its picture's dot follows it:
+/// green when nothing needs anyone, amber when an agent needs attention.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn e2e_the_tray_lists_the_fleet_and_its_dot_follows_it() {
+    let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
+    let bus = PrivateBus::start();
+    let items = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let host = zbus::blocking::connection::Builder::address(bus.address.as_str())
+        .unwrap()
+        .name("org.kde.StatusNotifierWatcher")
+        .unwrap()
+        .serve_at("/StatusNotifierWatcher", StandInTrayHost { items: items.clone() })
+        .unwrap()
+        .build()
+        .unwrap();
+    let driver = start_driver_with_env(&[("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str())]).await;
+    let data = tempfile::tempdir().unwrap();
+    let client = open_app(&driver, data.path()).await;
+    wait_until(|| !items.lock().unwrap().is_empty(), "the tray item to register").await;
+    let (sender, item) = items.lock().unwrap()[0].clone();
+    let menu = || tray_menu(&host, &sender, &item);
+    assert_eq!(
+        menu(),
+        [
+            "Nothing needs you",
+            "0 connected",
+            "0 connecting or waiting",
+            "0 need attention",
+            "0 disconnected",
+            "Show Switchboard",
+            "Quit Switchboard"
+        ]
+    );
+    assert_eq!(tray_dot(&host, &sender, &item), GREEN);
+
+    let ids = link_new_agents(&client, "Tray", 2).await;
+    wait_until(|| menu()[1] == "2 connected", "the tray to count two connected agents").await;
+    invoke(&client, "simulate", json!({ "id": ids[0], "action": { "action": "drop", "code": 403 } })).await;
+    wait_until(
+        || menu()[..4] == ["Something needs attention", "1 connected", "0 connecting or waiting", "1 need attention"],
+        "the tray to tell of the banned agent",
+    )
+    .await;
+    wait_until(|| tray_dot(&host, &sender, &item) == AMBER, "the amber dot").await;
+}
