@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "simulate",
     "simulate_unreachable",
     "try_now",
+    "pause_reconnects",
     "desktop_info",
     "set_autostart",
     "set_close_action",

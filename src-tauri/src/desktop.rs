@@ -120,11 +120,13 @@ pub struct FleetSummary {
     pub attention: usize,
     pub other: usize,
     pub outage: bool,
+    /// The outage is staff's pause of automatic reconnects.
+    pub paused: bool,
 }
 
 impl FleetSummary {
-    pub fn of(agents: &[AgentView], outage: bool) -> FleetSummary {
-        let mut summary = FleetSummary { outage, ..FleetSummary::default() };
+    pub fn of(agents: &[AgentView], outage: bool, paused: bool) -> FleetSummary {
+        let mut summary = FleetSummary { outage, paused, ..FleetSummary::default() };
         for view in agents {
             let status = view.record.status;
             if needs_attention(view) {
@@ -156,6 +158,7 @@ impl FleetSummary {
         let headline = match self.look() {
             TrayLook::AllWell => "Nothing needs you",
             TrayLook::NeedsAttention => "Something needs attention",
+            TrayLook::Outage if self.paused => "Automatic reconnects paused",
             TrayLook::Outage => "WhatsApp unreachable: reconnects wait",
         };
         vec![
@@ -220,7 +223,7 @@ mod tests {
     #[test]
     fn the_tray_shows_an_outage_first_then_what_needs_attention() {
         let calm = [view(1, Status::Connected, false), view(2, Status::Disconnected, false)];
-        let summary = FleetSummary::of(&calm, false);
+        let summary = FleetSummary::of(&calm, false, false);
         assert_eq!(summary.look(), TrayLook::AllWell, "a deliberately disconnected agent needs nobody");
         assert_eq!(
             summary.lines(),
@@ -233,17 +236,18 @@ mod tests {
             view(3, Status::Connected, true),
             view(4, Status::Reconnecting, false),
         ];
-        let summary = FleetSummary::of(&troubled, false);
+        let summary = FleetSummary::of(&troubled, false, false);
         assert_eq!(
             (summary.connected, summary.waiting, summary.attention),
             (1, 1, 2),
             "a flapping link needs attention"
         );
         assert_eq!(summary.look(), TrayLook::NeedsAttention);
-        let outage = FleetSummary::of(&troubled, true);
+        let outage = FleetSummary::of(&troubled, true, false);
         assert_eq!(outage.look(), TrayLook::Outage);
         assert_eq!(summary.lines()[0], "Something needs attention");
         assert_eq!(outage.lines()[0], "WhatsApp unreachable: reconnects wait");
+        assert_eq!(FleetSummary::of(&troubled, true, true).lines()[0], "Automatic reconnects paused");
     }
 
     #[test]

@@ -429,6 +429,8 @@ pub struct OutageDto {
     pub next_probe_at: Option<i64>,
     /// The agent probing now, if one is.
     pub probing: Option<i64>,
+    /// Staff paused automatic reconnects: nothing probes; "Resume" ends it.
+    pub paused: bool,
 }
 
 impl From<&switchboard_engine::fleet::Outage> for OutageDto {
@@ -439,6 +441,7 @@ impl From<&switchboard_engine::fleet::Outage> for OutageDto {
             probes: outage.probes,
             next_probe_at: ms(outage.next_probe_at),
             probing: outage.probing.map(|(agent, _)| agent.0),
+            paused: outage.paused,
         }
     }
 }

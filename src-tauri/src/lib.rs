@@ -45,6 +45,7 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::demo::simulate,
         commands::demo::simulate_unreachable,
         commands::fleet::try_now,
+        commands::fleet::pause_reconnects,
         commands::desktop::desktop_info,
         commands::desktop::set_autostart,
         commands::desktop::set_close_action,

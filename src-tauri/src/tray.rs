@@ -2,7 +2,8 @@
 //!
 //! Tray tooltips and clicks do not work on Linux (libappindicator), so
 //! everything is in the menu: read-only lines with the counts, "Show
-//! Switchboard" and "Quit". The picture is the app's icon with a dot: green
+//! Switchboard", "Pause all automatic reconnects" (or "Resume" while
+//! paused) and "Quit". The picture is the app's icon with a dot: green
 //! when all is well, amber when an agent needs attention, red in an outage.
 //! Counts are refreshed at most once a second, whatever the fleet's churn.
 
@@ -58,6 +59,12 @@ pub fn desktop_has_tray() -> bool {
 pub struct Tray<R: Runtime> {
     icon: TrayIcon<R>,
     lines: Vec<MenuItem<R>>,
+    pause: MenuItem<R>,
+}
+
+/// The pause item's words: what a click on it does.
+fn pause_words(paused: bool) -> &'static str {
+    if paused { "Resume automatic reconnects" } else { "Pause all automatic reconnects" }
 }
 
 /// Builds the tray. `None` when the desktop has none, or its library
@@ -85,11 +92,12 @@ fn try_build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
         .map(|n| MenuItem::with_id(app, format!("line-{n}"), "…", false, None::<&str>))
         .collect::<tauri::Result<_>>()?;
     let show = MenuItem::with_id(app, "show", "Show Switchboard", true, None::<&str>)?;
+    let pause = MenuItem::with_id(app, "pause", pause_words(false), true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit Switchboard", true, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let mut items: Vec<&dyn tauri::menu::IsMenuItem<R>> =
         lines.iter().map(|l| l as &dyn tauri::menu::IsMenuItem<R>).collect();
-    items.extend([&separator as &dyn tauri::menu::IsMenuItem<R>, &show, &quit]);
+    items.extend([&separator as &dyn tauri::menu::IsMenuItem<R>, &show, &pause, &quit]);
     let menu = Menu::with_items(app, &items)?;
     let icon = TrayIconBuilder::with_id("fleet")
         .icon(picture(TrayLook::AllWell))
@@ -97,11 +105,21 @@ fn try_build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
         .menu(&menu)
         .on_menu_event(|app, event| match event.id.as_ref() {
             "show" => show_window(app),
+            "pause" => toggle_pause(app),
             "quit" => app.exit(0),
             _ => {}
         })
         .build(app)?;
-    Ok(Tray { icon, lines })
+    Ok(Tray { icon, lines, pause })
+}
+
+/// Pauses every automatic reconnect, or resumes them while paused (F-2, F-3).
+fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<crate::state::AppState>() else { return };
+    let Ok(engine) = state.engine() else { return };
+    let paused = engine.supervisor.outage().is_some_and(|outage| outage.paused);
+    tracing::info!(pause = !paused, "automatic reconnects paused or resumed from the tray");
+    engine.supervisor.pause_reconnects(!paused);
 }
 
 /// Brings the window back (the tray's "Show", a second launch).
@@ -120,7 +138,9 @@ pub async fn follow<R: Runtime>(tray: Tray<R>, supervisor: Supervisor) {
     let mut ticks = tokio::time::interval(REFRESH_EVERY);
     loop {
         ticks.tick().await;
-        let summary = FleetSummary::of(&supervisor.list(), supervisor.outage().is_some());
+        let outage = supervisor.outage();
+        let paused = outage.as_ref().is_some_and(|o| o.paused);
+        let summary = FleetSummary::of(&supervisor.list(), outage.is_some(), paused);
         if shown.as_ref() != Some(&summary) {
             tray.show(&summary);
             shown = Some(summary);
@@ -139,6 +159,7 @@ impl<R: Runtime> Tray<R> {
         for (item, line) in self.lines.iter().zip(summary.lines()) {
             let _ = item.set_text(line);
         }
+        let _ = self.pause.set_text(pause_words(summary.paused));
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use fantoccini::{Client, Locator};
 use serde_json::json;
+use switchboard_engine::lifecycle::Rule;
 use switchboard_tests::webdriver::{self, PATIENCE, PrivateBus, invoke, start_driver, start_driver_with_env};
 
 /// The tests take turns: two windows at once would only compete for two cores.
@@ -481,7 +482,11 @@ async fn e2e_closing_the_window_keeps_the_fleet_running_and_ctrl_q_quits_gracefu
         .unwrap();
     assert_eq!((status.as_str(), credentials), ("connected", true), "P-4: kept for P-3 to resume");
     let unlinked: i64 = conn
-        .query_row("SELECT COUNT(*) FROM history WHERE agent_id = ?1 AND rule IN ('D-1', 'L-2')", [id], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM history WHERE agent_id = ?1 AND rule IN (?2, ?3)",
+            rusqlite::params![id, Rule::D1.id(), Rule::L2.id()],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(unlinked, 0, "nothing was logged out");
     assert!(said("Switchboard stopped")(), "the exit ran its graceful shutdown");
@@ -532,11 +537,30 @@ impl StandInTrayHost {
 /// The tray's dot colours (src-tauri/src/tray.rs).
 const GREEN: [u8; 3] = [34, 160, 90];
 const AMBER: [u8; 3] = [230, 150, 20];
+const RED: [u8; 3] = [210, 45, 45];
 
 type MenuLayout = (i32, std::collections::HashMap<String, zbus::zvariant::OwnedValue>, Vec<zbus::zvariant::OwnedValue>);
 
 /// The labels of the item's menu, read as a desktop's tray reads them (dbusmenu).
 fn tray_menu(bus: &zbus::blocking::Connection, sender: &str, item: &str) -> Vec<String> {
+    tray_menu_items(bus, sender, item).into_iter().map(|(_, label)| label).collect()
+}
+
+/// Clicks the menu's entry labelled `label`, as a desktop's tray does.
+fn tray_click(bus: &zbus::blocking::Connection, sender: &str, item: &str, label: &str) {
+    let (id, _) = tray_menu_items(bus, sender, item).into_iter().find(|(_, l)| l == label).expect(label);
+    bus.call_method(
+        Some(sender),
+        format!("{item}/Menu").as_str(),
+        Some("com.canonical.dbusmenu"),
+        "Event",
+        &(id, "clicked", zbus::zvariant::Value::I32(0), 0u32),
+    )
+    .unwrap();
+}
+
+/// The menu's entries with their ids.
+fn tray_menu_items(bus: &zbus::blocking::Connection, sender: &str, item: &str) -> Vec<(i32, String)> {
     let reply = bus
         .call_method(
             Some(sender),
@@ -550,8 +574,8 @@ fn tray_menu(bus: &zbus::blocking::Connection, sender: &str, item: &str) -> Vec<
     children
         .into_iter()
         .filter_map(|child| {
-            let (_, properties, _) = MenuLayout::try_from(child).ok()?;
-            String::try_from(properties.get("label")?.try_clone().ok()?).ok()
+            let (id, properties, _) = MenuLayout::try_from(child).ok()?;
+            Some((id, String::try_from(properties.get("label")?.try_clone().ok()?).ok()?))
         })
         .collect()
 }
@@ -607,6 +631,7 @@ async fn e2e_the_tray_lists_the_fleet_and_its_dot_follows_it() {
             "0 need attention",
             "0 disconnected",
             "Show Switchboard",
+            "Pause all automatic reconnects",
             "Quit Switchboard"
         ]
     );
@@ -621,4 +646,22 @@ async fn e2e_the_tray_lists_the_fleet_and_its_dot_follows_it() {
     )
     .await;
     wait_until(|| tray_dot(&host, &sender, &item) == AMBER, "the amber dot").await;
+
+    // "Pause all automatic reconnects" from the menu: the window tells it
+    // and offers Resume; the tray says so and offers Resume too.
+    tray_click(&host, &sender, &item, "Pause all automatic reconnects");
+    wait_until(|| menu()[0] == "Automatic reconnects paused", "the tray to tell of the pause").await;
+    assert!(menu().contains(&"Resume automatic reconnects".to_owned()), "{:?}", menu());
+    assert_eq!(tray_dot(&host, &sender, &item), RED);
+    client
+        .wait()
+        .at_most(PATIENCE)
+        .for_element(Locator::Css(".banner.outage:not([hidden]) button.resume"))
+        .await
+        .unwrap();
+    assert!(text(&client, ".banner.outage .text").await.starts_with("Automatic reconnects paused since"));
+    Shots::new().take(&client, "17-paused").await;
+    click(&client, ".banner.outage button.resume").await;
+    wait_until(|| menu()[0] == "Something needs attention", "the pause to be lifted").await;
+    assert!(menu().contains(&"Pause all automatic reconnects".to_owned()), "{:?}", menu());
 }

@@ -36,6 +36,8 @@ export interface Backend {
   simulateUnreachable(minutes: number): Promise<void>;
   /** The outage's next check now (F-2). */
   tryNow(): Promise<void>;
+  /** Pause every automatic reconnect (`true`) until resumed (`false`). */
+  pauseReconnects(paused: boolean): Promise<void>;
   /** The About line, the tray, what closing the window does, start at login. */
   desktopInfo(): Promise<DesktopDto>;
   /** Start at login on or off; resolves to what the desktop now has. */
@@ -83,6 +85,7 @@ export const tauriBackend: Backend = {
   simulate: (id, action) => call("simulate", { id, action }),
   simulateUnreachable: (minutes) => call("simulate_unreachable", { minutes }),
   tryNow: () => call("try_now"),
+  pauseReconnects: (paused) => call("pause_reconnects", { paused }),
   desktopInfo: () => call("desktop_info"),
   setAutostart: (enabled) => call("set_autostart", { enabled }),
   setCloseAction: (action) => call("set_close_action", { action }),

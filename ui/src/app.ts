@@ -179,7 +179,12 @@ export class App {
         h("button", { type: "button", class: "settings-button", onclick: () => this.settings() }, "Settings"),
       ),
     );
-    this.outageBanner = new OutageBanner(this.ticker, this.engineNow, () => this.tryNow());
+    this.outageBanner = new OutageBanner(
+      this.ticker,
+      this.engineNow,
+      () => this.tryNow(),
+      () => this.backend.pauseReconnects(false).catch((err) => this.toast(asIpcError(err).message)),
+    );
     this.banners.append(this.outageBanner.el, this.storageBanner);
     this.showStorageFault(snapshot.storageFault);
     if (snapshot.modeNote) this.banner("info", snapshot.modeNote, null);

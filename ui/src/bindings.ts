@@ -150,7 +150,11 @@ nextProbeAt: number | null,
 /**
  * The agent probing now, if one is.
  */
-probing: number | null, };
+probing: number | null, 
+/**
+ * Staff paused automatic reconnects: nothing probes; "Resume" ends it.
+ */
+paused: boolean, };
 
 export type Snapshot = { mode: ModeDto, agents: Array<AgentDto>, settings: Array<SettingDto>, 
 /**

@@ -141,6 +141,7 @@ export function banRiskText(risk: BanRiskDto): string {
  */
 export function outageText(outage: OutageDto, waiting: number, now: number): string {
   const who = waiting === 1 ? "1 agent waits" : `${waiting} agents wait`;
+  if (outage.paused) return `Automatic reconnects paused since ${formatClock(outage.since, now)}. ${who} until you resume them.`;
   const probe = outage.nextProbeAt === null ? "checking now…" : `next check in ${formatCountdown(outage.nextProbeAt - now)}`;
   return `WhatsApp unreachable since ${formatClock(outage.since, now)}: ${outage.cause}. ${who} for it; ${probe}`;
 }

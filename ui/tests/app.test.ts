@@ -524,6 +524,7 @@ describe("outages (F-2)", () => {
     probes: 3,
     nextProbeAt: NOW + 12_000,
     probing: null,
+    paused: false,
   };
 
   it("shows one banner with the cause, the agents waiting and the next check counting down, and Try now", async () => {
@@ -551,6 +552,22 @@ describe("outages (F-2)", () => {
     expect(find<HTMLButtonElement>(banner, "button.try-now").disabled).toBe(true);
     backend.emit({ type: "outage", outage: null, outagesLastWeek: 2 });
     expect(banner.hidden).toBe(true);
+  });
+
+  it("tells staff's pause in its own words, with Resume instead of Try now", async () => {
+    const held = agent(1, "reconnecting", { heldSince: NOW - 60_000 });
+    const paused = { ...outage, cause: "automatic reconnects paused by staff", nextProbeAt: null, paused: true };
+    const backend = new FakeBackend({ ...snapshot([held]), outage: paused });
+    await start(backend);
+    const banner = find(document.body, ".banner.outage");
+    expect(banner.textContent).toContain("Automatic reconnects paused since");
+    expect(banner.textContent).toContain("1 agent waits until you resume them.");
+    expect(banner.textContent).not.toContain("unreachable");
+    expect(find<HTMLButtonElement>(banner, "button.try-now").hidden).toBe(true);
+    const resume = find<HTMLButtonElement>(banner, "button.resume");
+    expect(resume.hidden).toBe(false);
+    resume.click();
+    expect(backend.calls).toContain("resume");
   });
 
   it("offers a simulated outage in demo mode only", async () => {

@@ -137,6 +137,9 @@ export class FakeBackend implements Backend {
   async tryNow(): Promise<void> {
     this.calls.push("try now");
   }
+  async pauseReconnects(paused: boolean): Promise<void> {
+    this.calls.push(paused ? "pause" : "resume");
+  }
   desktop: DesktopDto = { version: "Switchboard 0.1.0 (whatsapp-rust 0.7.0)", tray: false, closeAction: "ask", autostart: false };
   async desktopInfo(): Promise<DesktopDto> {
     return { ...this.desktop };

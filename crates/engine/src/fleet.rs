@@ -45,7 +45,13 @@ pub struct Outage {
     pub probing: Option<(AgentId, Timestamp)>,
     /// The agent probed last, so the next probe is another's turn.
     pub last_probed: Option<AgentId>,
+    /// Staff paused automatic reconnects: retries stay held, nothing
+    /// probes, and only "Resume" ends it (F-2).
+    pub paused: bool,
 }
+
+/// The cause of an outage that staff began by pausing automatic reconnects.
+pub const PAUSED_CAUSE: &str = "automatic reconnects paused by staff";
 
 /// What the fleet knows of its agents at a decision, read from their views.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,6 +77,10 @@ pub enum FleetInput {
     ProbeStarted(AgentId),
     /// No held agent could probe (none held, or each refused).
     NoProbe,
+    /// Staff pause every automatic reconnect until they resume them (F-2).
+    Pause,
+    /// Staff lift their pause: the held agents resume, paced (F-3).
+    Resume,
 }
 
 /// What the owner of the fleet must do, in order.
@@ -91,6 +101,8 @@ pub enum FleetEffect {
         how: String,
         /// The agent whose connection ended it, if one did.
         by: Option<AgentId>,
+        /// It was staff's pause, lifted by them.
+        paused: bool,
     },
 }
 
@@ -133,8 +145,13 @@ impl Fleet {
         match input {
             FleetInput::News(agent, news) => self.news(agent, news, now, settings, roster, rng),
             FleetInput::Tick => self.tick(now, settings, roster, rng),
+            FleetInput::Pause => self.pause(now, settings),
+            FleetInput::Resume => match self.outage.as_ref() {
+                Some(outage) if outage.paused => self.end("resumed by staff".into(), None),
+                _ => Vec::new(),
+            },
             FleetInput::TryNow => match self.outage.as_mut() {
-                Some(outage) if outage.probing.is_none() => {
+                Some(outage) if outage.probing.is_none() && !outage.paused => {
                     outage.next_probe_at = Some(now);
                     let mut effects = vec![FleetEffect::Changed];
                     effects.extend(self.tick(now, settings, roster, rng));
@@ -153,6 +170,7 @@ impl Fleet {
                 None => Vec::new(),
             },
             FleetInput::NoProbe => match self.outage.as_mut() {
+                Some(outage) if outage.paused => Vec::new(),
                 // Nothing is held yet (the drops' first retries are not due),
                 // or every candidate refused: look again after the next delay,
                 // which is not a failed probe.
@@ -176,10 +194,11 @@ impl Fleet {
         rng: &mut impl Rng,
     ) -> Vec<FleetEffect> {
         if news == FleetNews::Connected {
-            // F-3: a probe or any other connection reached WhatsApp.
-            return match self.outage {
-                Some(_) => self.end("a connection reached WhatsApp".into(), Some(agent)),
-                None => Vec::new(),
+            // F-3: a probe or any other connection reached WhatsApp. A pause
+            // is staff's, not WhatsApp's: only "Resume" ends it.
+            return match &self.outage {
+                Some(outage) if !outage.paused => self.end("a connection reached WhatsApp".into(), Some(agent)),
+                _ => Vec::new(),
             };
         }
         if let Some(outage) = self.outage.as_mut() {
@@ -234,6 +253,38 @@ impl Fleet {
             next_probe_at: Some(now.plus(probe_delay(0, settings, rng))),
             probing: None,
             last_probed: None,
+            paused: false,
+        });
+        let mut effects = vec![FleetEffect::Began];
+        if !gave_up.is_empty() {
+            effects.push(FleetEffect::Hold(gave_up.into_iter().collect()));
+        }
+        effects
+    }
+
+    /// Staff pause automatic reconnects: an outage of their own, or the one
+    /// in progress stops probing. Agents that gave up just before are held too.
+    fn pause(&mut self, now: Timestamp, settings: &Settings) -> Vec<FleetEffect> {
+        if let Some(outage) = self.outage.as_mut() {
+            if outage.paused {
+                return Vec::new();
+            }
+            outage.paused = true;
+            outage.next_probe_at = None;
+            return vec![FleetEffect::Changed];
+        }
+        let window = settings.outage_window;
+        self.gave_up.retain(|(at, _)| at.plus(window) > now);
+        let gave_up: BTreeSet<AgentId> = self.gave_up.drain(..).map(|(_, a)| a).collect();
+        self.drops.clear();
+        self.outage = Some(Outage {
+            since: now,
+            cause: PAUSED_CAUSE.to_owned(),
+            probes: 0,
+            next_probe_at: None,
+            probing: None,
+            last_probed: None,
+            paused: true,
         });
         let mut effects = vec![FleetEffect::Began];
         if !gave_up.is_empty() {
@@ -264,15 +315,16 @@ impl Fleet {
         let Some(outage) = self.outage.as_mut() else { return Vec::new() };
         outage.probing = None;
         outage.probes += 1;
-        outage.next_probe_at = Some(now.plus(probe_delay(outage.probes, settings, rng)));
+        // A probe that was running when staff paused is the last one.
+        outage.next_probe_at = (!outage.paused).then(|| now.plus(probe_delay(outage.probes, settings, rng)));
         vec![FleetEffect::Changed]
     }
 
     fn end(&mut self, how: String, by: Option<AgentId>) -> Vec<FleetEffect> {
-        self.outage = None;
+        let paused = self.outage.take().is_some_and(|outage| outage.paused);
         self.drops.clear();
         self.gave_up.clear();
-        vec![FleetEffect::Ended { how, by }]
+        vec![FleetEffect::Ended { how, by, paused }]
     }
 }
 
@@ -418,6 +470,7 @@ mod tests {
             next_probe_at: Some(T0),
             probing: None,
             last_probed: None,
+            paused: false,
         }));
         let r = roster(1, &[1]);
         fleet.handle(FleetInput::ProbeStarted(AgentId(1)), T0, &s, &r, &mut rng);
@@ -446,7 +499,11 @@ mod tests {
         let ended = fleet.handle(FleetInput::News(AgentId(3), FleetNews::Connected), T0, &s, &r, &mut rng);
         assert_eq!(
             ended,
-            vec![FleetEffect::Ended { how: "a connection reached WhatsApp".into(), by: Some(AgentId(3)) }]
+            vec![FleetEffect::Ended {
+                how: "a connection reached WhatsApp".into(),
+                by: Some(AgentId(3)),
+                paused: false
+            }]
         );
         assert!(fleet.outage().is_none() && fleet.next_wake().is_none());
         // The drops that made it are spent: one more is no new outage.

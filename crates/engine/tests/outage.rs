@@ -230,3 +230,51 @@ async fn f3_a_thousand_agents_come_back_from_a_ten_minute_outage_paced() {
     assert!(most_in_one_second(&times) <= rate, "R-5: at most {rate} starts a second");
     w.sup.shutdown().await;
 }
+
+/// F-2, F-3 (issue 15's tray): staff pause every automatic reconnect. A
+/// drop is then held in the pause's own words, nothing starts by itself
+/// however long it lasts (no probes), a person's Connect still works and
+/// does not end it, the pause survives a restart, and "Resume" releases
+/// the held agents paced by R-5.
+#[tokio::test(start_paused = true)]
+async fn f2_f3_staff_pause_holds_every_reconnect_until_they_resume() {
+    let mut w = World::new().await;
+    let ids = linked_fleet(&w, 4).await;
+    w.sup.pause_reconnects(true);
+    w.sup.settle().await;
+    let outage = w.sup.outage().expect("the pause is an outage of staff's own");
+    assert!(outage.paused && outage.next_probe_at.is_none(), "{outage:?}");
+    assert_eq!(outage.cause, "automatic reconnects paused by staff");
+    assert_eq!(w.sup.outages_last_week().await.unwrap(), 0, "H-4 counts WhatsApp's outages, not staff's pauses");
+
+    for &id in &ids[..3] {
+        assert!(w.sim.drop_with(id, CloseCode::TIMED_OUT, None));
+    }
+    w.sup.settle().await;
+    let before = w.sim.stats().starts.len();
+    w.pass(30 * MINUTE).await;
+    assert_eq!(starts_since(&w, before), [], "nothing starts by itself while paused");
+    for &id in &ids[..3] {
+        let r = w.view(id).record;
+        assert_eq!((r.status, r.retry_attempt, r.next_retry_at), (Status::Reconnecting, 0, None));
+        assert!(r.held_since.is_some() && r.reason.contains("automatic reconnects paused"), "{}", r.reason);
+    }
+    // A person may still connect one agent by hand; the pause goes on.
+    assert!(w.sup.connect(ids[0]).await.unwrap().is_allowed());
+    w.sup.settle().await;
+    assert_eq!(w.status(ids[0]), Status::Connected);
+    assert!(w.sup.outage().is_some_and(|o| o.paused), "a connection does not end staff's pause");
+
+    w.restart().await;
+    assert!(w.sup.outage().is_some_and(|o| o.paused), "the pause survives a restart");
+    let before = w.sim.stats().starts.len();
+    w.pass(5 * MINUTE).await;
+    assert_eq!(starts_since(&w, before), [], "and still nothing starts by itself");
+
+    w.sup.pause_reconnects(false);
+    w.sup.settle().await;
+    assert!(w.sup.outage().is_none());
+    pass_until(&w, MINUTE, |w| count(w, &ids, Status::Connected) == ids.len()).await;
+    let history = w.sup.history(ids[1], 10).await.unwrap();
+    assert!(history.iter().any(|h| h.rule == Some(Rule::F3) && h.reason.contains("resumed by staff")), "{history:?}");
+}

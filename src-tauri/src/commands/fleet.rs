@@ -1,4 +1,5 @@
-//! The fleet: "Try now" during an outage (F-2).
+//! The fleet: "Try now" during an outage, and staff's pause of every
+//! automatic reconnect (F-2, F-3).
 
 use tauri::State;
 
@@ -10,5 +11,12 @@ use crate::state::AppState;
 #[tauri::command]
 pub async fn try_now(state: State<'_, AppState>) -> Result<(), IpcError> {
     state.engine()?.supervisor.try_now();
+    Ok(())
+}
+
+/// Pauses every automatic reconnect (`true`) until resumed (`false`).
+#[tauri::command]
+pub async fn pause_reconnects(state: State<'_, AppState>, paused: crate::args::Arg<bool>) -> Result<(), IpcError> {
+    state.engine()?.supervisor.pause_reconnects(paused.0);
     Ok(())
 }

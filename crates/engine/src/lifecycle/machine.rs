@@ -15,6 +15,8 @@ use crate::clock::Timestamp;
 
 /// What a held agent waits for (F-2), in its row and timeline.
 pub const OUTAGE_WAIT: &str = "waiting for WhatsApp to be reachable again (outage)";
+/// What a held agent waits for while staff paused automatic reconnects (F-2).
+pub const PAUSED_WAIT: &str = "automatic reconnects paused: waiting for staff to resume them";
 
 /// The timeline's words when an unlink job begins (D-1).
 pub const UNLINKING: &str = "unlinking from the phone…";
@@ -68,7 +70,10 @@ pub enum Input {
     /// building is held with them (F-3).
     Hold,
     /// The outage is over: a held agent retries now (F-3).
-    Release,
+    Release {
+        /// It was staff's pause that ended, not WhatsApp's trouble.
+        after_pause: bool,
+    },
     /// The app started (P-3).
     Startup {
         /// Whether the connector still holds the agent's credentials: files
@@ -139,6 +144,9 @@ pub enum FleetNews {
 pub struct Situation {
     /// The fleet is in an outage (F-2): a passing failure is held, not retried.
     pub outage: bool,
+    /// The outage is staff's pause of automatic reconnects (F-2): the same
+    /// hold, told in its own words.
+    pub paused: bool,
     /// The agent is marked flapping (H-2): its next retry waits at least `backoff_cap`.
     pub flapping: bool,
 }
@@ -252,7 +260,7 @@ pub fn step(
             }
         }
         Input::Hold => m.hold(),
-        Input::Release => m.release(),
+        Input::Release { after_pause } => m.release(after_pause),
         Input::DeadlinePassed => m.deadlines(),
         Input::Startup { has_credentials } => m.startup(has_credentials),
     }
@@ -567,7 +575,7 @@ impl<R: Rng> Machine<'_, R> {
             // F-2: the fleet's trouble, not this agent's: no retry of its
             // own, and none counted against `max_retries`.
             self.agent.attempt = None;
-            let reason = format!("{named} — {OUTAGE_WAIT}");
+            let reason = format!("{named} — {}", self.wait_words());
             self.transition(Status::Reconnecting, code, reason, trigger, Rule::F2);
             self.hold_retry();
             return;
@@ -590,11 +598,16 @@ impl<R: Rng> Machine<'_, R> {
         }
         self.record().retry_attempt = 0;
         let reason = match status {
-            Status::Failed => format!("gave up during an outage — {OUTAGE_WAIT}"),
-            _ => format!("retry held — {OUTAGE_WAIT}"),
+            Status::Failed => format!("gave up during an outage — {}", self.wait_words()),
+            _ => format!("retry held — {}", self.wait_words()),
         };
         self.transition(Status::Reconnecting, None, reason, Trigger::Auto, Rule::F2);
         self.hold_retry();
+    }
+
+    /// What a held agent waits for, in its row and timeline (F-2).
+    fn wait_words(&self) -> &'static str {
+        if self.situation.paused { PAUSED_WAIT } else { OUTAGE_WAIT }
     }
 
     /// F-2: the retry waits for the outage's end, not for a time.
@@ -607,12 +620,16 @@ impl<R: Rng> Machine<'_, R> {
 
     /// F-3: the outage is over; a held agent's retry is due now (the fleet
     /// paces the starts, R-5).
-    fn release(&mut self) {
+    fn release(&mut self, after_pause: bool) {
         if self.agent.record.held_since.is_none() {
             return;
         }
         let now = self.now;
-        let reason = "WhatsApp is reachable again — resuming".to_owned();
+        let reason = if after_pause {
+            "automatic reconnects resumed by staff — resuming".to_owned()
+        } else {
+            "WhatsApp is reachable again — resuming".to_owned()
+        };
         self.transition(Status::Reconnecting, None, reason, Trigger::Auto, Rule::F3);
         self.record().held_since = None;
         self.record().next_retry_at = Some(now);

@@ -812,7 +812,7 @@ fn f2_f3_an_outage_holds_retries_without_counting_and_a_release_makes_them_due()
     }
     h.close(408);
     h.advance(MIN);
-    h.feed(Input::Release);
+    h.feed(Input::Release { after_pause: false });
     let r = &h.agent.record;
     assert_eq!((r.held_since, r.next_retry_at, r.retry_attempt), (None, Some(h.now), 0));
     assert_eq!(h.last.as_ref().unwrap().history[0].rule, Some(Rule::F3));

@@ -29,6 +29,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../../migrations/0002_clean_disconnect.sql")),
     M::up(include_str!("../../../../migrations/0003_unlinks.sql")),
     M::up(include_str!("../../../../migrations/0004_outages.sql")),
+    M::up(include_str!("../../../../migrations/0005_pause.sql")),
 ];
 
 /// The schema version this build writes and understands.

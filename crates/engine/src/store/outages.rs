@@ -18,6 +18,8 @@ pub struct OutageRow {
     pub probes: u32,
     /// When and how it ended; `None` while it lasts.
     pub ended: Option<(Timestamp, String)>,
+    /// Staff paused automatic reconnects (F-2): it lasts until they resume.
+    pub paused: bool,
 }
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<OutageRow> {
@@ -29,6 +31,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<OutageRow> {
         cause: row.get("cause")?,
         probes: row.get::<_, i64>("probes")?.clamp(0, i64::from(u32::MAX)) as u32,
         ended: ended_at.zip(ended_by).map(|(at, by)| (Timestamp(at), by)),
+        paused: row.get("paused")?,
     })
 }
 
@@ -47,17 +50,20 @@ impl Store {
     }
 
     /// Saves the start of an outage; returns its id.
-    pub(crate) fn begin_outage(&mut self, started_at: Timestamp, cause: &str) -> Result<i64, StoreError> {
+    pub(crate) fn begin_outage(&mut self, started_at: Timestamp, cause: &str, paused: bool) -> Result<i64, StoreError> {
         let tx = self.write_transaction()?;
-        tx.execute("INSERT INTO outages (started_at, cause) VALUES (?1, ?2)", params![started_at.0, cause])?;
+        tx.execute(
+            "INSERT INTO outages (started_at, cause, paused) VALUES (?1, ?2, ?3)",
+            params![started_at.0, cause, paused],
+        )?;
         let id = tx.last_insert_rowid();
         tx.commit()?;
         Ok(id)
     }
 
-    /// Saves how many probes of the open outage failed so far.
-    pub(crate) fn count_probes(&mut self, id: i64, probes: u32) -> Result<(), StoreError> {
-        self.conn.execute("UPDATE outages SET probes = ?2 WHERE id = ?1", params![id, probes])?;
+    /// Saves how many probes of the open outage failed so far, and whether staff paused it.
+    pub(crate) fn update_outage(&mut self, id: i64, probes: u32, paused: bool) -> Result<(), StoreError> {
+        self.conn.execute("UPDATE outages SET probes = ?2, paused = ?3 WHERE id = ?1", params![id, probes, paused])?;
         Ok(())
     }
 

@@ -80,7 +80,7 @@ pub(super) enum Command {
     /// whether its attempt started.
     Probe(oneshot::Sender<bool>),
     /// The outage is over: a held agent resumes at this start slot (F-3, R-5).
-    Release(Instant),
+    Release(Instant, bool),
     /// Answers once everything queued before it has been handled ([`super::Supervisor::settle`]).
     Barrier(oneshot::Sender<()>),
 }
@@ -262,8 +262,8 @@ impl AgentTask {
                     held && matches!(self.apply(Input::Connect(Trigger::Auto)).await, Ok(Some(d)) if d.is_allowed());
                 let _ = reply.send(started);
             }
-            Command::Release(slot) => {
-                match self.apply(Input::Release).await {
+            Command::Release(slot, after_pause) => {
+                match self.apply(Input::Release { after_pause }).await {
                     // The retry is due: it starts at the slot the fleet reserved in the held order.
                     Ok(_) if self.agent.record.next_retry_at.is_some() => self.start_slot = Some(slot),
                     Ok(_) => {}
@@ -444,7 +444,9 @@ impl AgentTask {
         if self.agent.record.held_since.is_some() && !self.in_outage() {
             // Held by an outage that ended while this step ran (or before a
             // restart): no one else will release it.
-            return Box::pin(self.apply_all(VecDeque::from([Input::Release]))).await.map(|later| decision.or(later));
+            return Box::pin(self.apply_all(VecDeque::from([Input::Release { after_pause: false }])))
+                .await
+                .map(|later| decision.or(later));
         }
         if self.agent.record.status != Status::Reconnecting {
             self.start_slot = None;
@@ -462,7 +464,11 @@ impl AgentTask {
     /// retry already waits the longest delay, so a step that would make the
     /// agent flapping is taken again as a flapping agent's (same jitter).
     fn step(&mut self, input: Input, now: Timestamp, settings: &Settings) -> lifecycle::Step {
-        let mut situation = lifecycle::Situation { outage: self.in_outage(), flapping: self.flapping(now, settings) };
+        let (outage, paused) = {
+            let published = self.shared.outage.borrow();
+            (published.is_some(), published.as_ref().is_some_and(|o| o.paused))
+        };
+        let mut situation = lifecycle::Situation { outage, paused, flapping: self.flapping(now, settings) };
         let mut rng = self.rng.clone();
         let mut step = lifecycle::step(&self.agent, input.clone(), now, settings, situation, &mut rng);
         if !situation.flapping && step.agent.record.next_retry_at.is_some() {

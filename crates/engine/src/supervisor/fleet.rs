@@ -105,8 +105,8 @@ impl FleetTask {
                 tracing::warn!(rule = %Rule::F1, cause = %outage.cause, "outage: agents' retries are held");
                 // Published first: from here on agents' machines hold their retries.
                 self.publish();
-                let (since, cause) = (outage.since, outage.cause.clone());
-                match self.shared.writer.call(move |store| store.begin_outage(since, &cause)).await {
+                let (since, cause, paused) = (outage.since, outage.cause.clone(), outage.paused);
+                match self.shared.writer.call(move |store| store.begin_outage(since, &cause, paused)).await {
                     Ok(id) => self.saved = Some(id),
                     // The fleet acts on it all the same; only a restart forgets it.
                     Err(err) => tracing::error!(rule = %Rule::F1, "could not save the outage: {err}"),
@@ -131,15 +131,17 @@ impl FleetTask {
             }
             FleetEffect::Changed => {
                 if let (Some(id), Some(outage)) = (self.saved, self.fleet.outage()) {
-                    let probes = outage.probes;
-                    if let Err(err) = self.shared.writer.call(move |store| store.count_probes(id, probes)).await {
+                    let (probes, paused) = (outage.probes, outage.paused);
+                    if let Err(err) =
+                        self.shared.writer.call(move |store| store.update_outage(id, probes, paused)).await
+                    {
                         tracing::warn!(rule = %Rule::F2, "could not save the outage's probe count: {err}");
                     }
                 }
                 self.publish();
                 None
             }
-            FleetEffect::Ended { how, by } => {
+            FleetEffect::Ended { how, by, paused } => {
                 let how = match by.and_then(|agent| self.shared.board().get(&agent).map(|v| v.record.name.clone())) {
                     Some(name) => format!("{how} ({name})"),
                     None => how,
@@ -153,7 +155,7 @@ impl FleetTask {
                         tracing::error!(rule = %Rule::F3, "could not save the outage's end: {err}");
                     }
                 }
-                self.release_held();
+                self.release_held(paused);
                 None
             }
         }
@@ -161,11 +163,11 @@ impl FleetTask {
 
     /// F-3: every held agent resumes, in the order it was held, each at a
     /// start slot reserved in that order.
-    fn release_held(&self) {
+    fn release_held(&self, after_pause: bool) {
         let rate = self.shared.settings.borrow().start_rate;
         for agent in self.roster().held {
             let slot = self.shared.slots.reserve(rate);
-            self.send(agent, Command::Release(slot));
+            self.send(agent, Command::Release(slot, after_pause));
         }
     }
 

@@ -159,15 +159,17 @@ impl Supervisor {
         let (notice_queue, notice_rx) = mpsc::unbounded_channel();
         let (fleet_tx, fleet_rx) = mpsc::unbounded_channel();
         // An outage that had not ended goes on (its agents stay held); its
-        // next probe comes at once, since time passed while the app was closed.
+        // next probe comes at once, since time passed while the app was
+        // closed. A pause stays until staff resume.
         let open_outage = open_outage.map(|row| {
             let outage = crate::fleet::Outage {
                 since: row.started_at,
                 cause: row.cause,
                 probes: row.probes,
-                next_probe_at: Some(Timestamp(0)),
+                next_probe_at: (!row.paused).then_some(Timestamp(0)),
                 probing: None,
                 last_probed: None,
+                paused: row.paused,
             };
             (row.id, outage)
         });
@@ -302,16 +304,26 @@ impl Supervisor {
         self.inner.shared.outage.borrow().clone()
     }
 
-    /// How many outages began in the last 7 days, the one in progress too (H-4).
+    /// How many outages began in the last 7 days, the one in progress too
+    /// (H-4); staff's pauses are no outages of WhatsApp's and are not counted.
     pub async fn outages_last_week(&self) -> Result<usize, EngineError> {
         let since = self.now().minus(std::time::Duration::from_secs(7 * 24 * 60 * 60));
-        Ok(self.inner.shared.writer.call(move |store| store.outages_since(since)).await?.len())
+        let outages = self.inner.shared.writer.call(move |store| store.outages_since(since)).await?;
+        Ok(outages.iter().filter(|outage| !outage.paused).count())
     }
 
     /// "Try now": the next probe of the outage starts at once, unless one
     /// runs (F-2). Nothing happens without an outage.
     pub fn try_now(&self) {
         let _ = self.inner.shared.fleet.send(fleet::Message::Input(crate::fleet::FleetInput::TryNow));
+    }
+
+    /// Staff pause every automatic reconnect (`true`) until they resume them
+    /// (`false`): retries are held as in an outage, nothing probes, and on
+    /// resume the held agents start paced by R-5 (F-2, F-3).
+    pub fn pause_reconnects(&self, paused: bool) {
+        let input = if paused { crate::fleet::FleetInput::Pause } else { crate::fleet::FleetInput::Resume };
+        let _ = self.inner.shared.fleet.send(fleet::Message::Input(input));
     }
 
     /// Every agent's current view, by id.
