@@ -391,12 +391,29 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
 async fn e2e_closing_the_window_keeps_the_fleet_running_and_ctrl_q_quits_gracefully() {
     let _turn = ONE_WINDOW_AT_A_TIME.lock().await;
     let bus = PrivateBus::start();
-    let env = [("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()), ("RUST_LOG", "warn,switchboard_app=info")];
+    // A home of its own: the login item is written under it, never the machine's.
+    let home = tempfile::tempdir().unwrap();
+    let env = [
+        ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
+        ("RUST_LOG", "warn,switchboard_app=info"),
+        ("HOME", home.path().to_str().unwrap()),
+    ];
     let driver = start_driver_with_env(&env).await;
     let data = tempfile::tempdir().unwrap();
     let shots = Shots::new();
     let client = open_app(&driver, data.path()).await;
     let id = link_new_agents(&client, "Desk", 1).await[0];
+
+    // Start at login: a desktop entry that starts the app hidden, and gone when turned off.
+    let login_item = home.path().join(".config/autostart/Switchboard.desktop");
+    assert_eq!(invoke(&client, "desktop_info", json!({})).await["autostart"], json!(false));
+    assert_eq!(invoke(&client, "set_autostart", json!({ "enabled": true })).await, json!(true));
+    let entry = std::fs::read_to_string(&login_item).expect("the login item");
+    let exec = entry.lines().find(|l| l.starts_with("Exec=")).expect("an Exec line");
+    assert!(exec.contains("switchboard-under-test") && exec.ends_with("--minimized"), "{exec}");
+    assert_eq!(invoke(&client, "desktop_info", json!({})).await["autostart"], json!(true));
+    assert_eq!(invoke(&client, "set_autostart", json!({ "enabled": false })).await, json!(false));
+    assert!(!login_item.exists(), "turned off, the login item is gone");
     let timeline = invoke(&client, "agent_history", json!({ "id": id, "limit": 100 })).await;
 
     // The settings name the versions and what closing does (no tray here: it asks).

@@ -133,6 +133,8 @@ impl PrivateBus {
         let mut child = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
+            // Its chatter about activating services is no test's output.
+            .stderr(Stdio::null())
             .spawn()
             .expect("dbus-daemon (Debian's dbus-daemon package)");
         let mut address = String::new();

@@ -38,8 +38,9 @@ async fn f1_f2_a_refused_connection_begins_an_outage_probed_on_the_engines_backo
     let (url, _) = start_server(Server::Refusing).await;
     let s = linked_agent_resuming_against(&url).await;
     let view = wait_for_held_after(&s.sup, s.agent, 1).await;
-    assert_unreachable_and_held(&view);
-    assert!(view.record.reason.contains("the connection was refused"), "{}", view.record.reason);
+    assert_unreachable_and_held(&s.sup, &view).await;
+    let words = unreachable_words(&s.sup, s.agent).await.unwrap();
+    assert!(words.contains("the connection was refused"), "{words}");
     let outage = s.sup.outage().expect("an outage began at the first unreachable server");
     assert!(
         outage.cause.starts_with("WhatsApp cannot be reached from this machine (the connection was refused"),
@@ -47,7 +48,8 @@ async fn f1_f2_a_refused_connection_begins_an_outage_probed_on_the_engines_backo
         outage.cause
     );
 
-    assert_unreachable_and_held(&wait_for_held_after(&s.sup, s.agent, 3).await);
+    let view = wait_for_held_after(&s.sup, s.agent, 3).await;
+    assert_unreachable_and_held(&s.sup, &view).await;
     let attempts = engine_attempts(&s.sup, s.agent).await;
     assert!(attempts.iter().all(|a| a.trigger == Trigger::Auto), "{attempts:?}");
     // The probes came when the engine scheduled them, not the library's 1 s.
@@ -66,7 +68,8 @@ async fn f1_f2_a_refused_connection_begins_an_outage_probed_on_the_engines_backo
 async fn f1_a_link_dropped_before_the_upgrade_is_unreachable_and_the_library_does_not_retry_by_itself() {
     let (url, accepted) = start_server(Server::AcceptAndDrop).await;
     let s = linked_agent_resuming_against(&url).await;
-    assert_unreachable_and_held(&wait_for_held_after(&s.sup, s.agent, 2).await);
+    let view = wait_for_held_after(&s.sup, s.agent, 2).await;
+    assert_unreachable_and_held(&s.sup, &view).await;
     // The next probe waits R-1's delay: stopping now leaves exactly two attempts.
     let attempts = engine_attempts(&s.sup, s.agent).await;
     s.stop().await;
@@ -172,7 +175,8 @@ async fn l3_a_corrupted_or_unreadable_store_fails_only_its_own_agent() {
         assert_eq!(engine_attempts(&sup, agent).await.len(), 1, "it failed at its first attempt");
     }
     assert!(sup.outage().is_some(), "the outage was saved and goes on");
-    assert_unreachable_and_held(&wait_for_held_after(&sup, sound, 2).await);
+    let view = wait_for_held_after(&sup, sound, 2).await;
+    assert_unreachable_and_held(&sup, &view).await;
     sup.shutdown().await;
     assert!(s.connector.wait_closed(Duration::from_secs(30)).await);
 }

@@ -47,7 +47,7 @@ async fn l4_running_out_of_file_descriptors_keeps_the_credentials_and_retries() 
     assert_eq!(history[0].rule, Some(Rule::L4), "{history:?}");
 
     let view = wait_for_held_after(&s.sup, s.agent, 2).await;
-    assert_unreachable_and_held(&view);
+    assert_unreachable_and_held(&s.sup, &view).await;
     assert_eq!(s.connector.files().files(s.agent).unwrap(), files, "the store's files are untouched");
     s.stop().await;
 }

@@ -32,6 +32,13 @@ pub async fn desktop_info<R: Runtime>(
 /// Starts Switchboard (minimised to the tray) when the person logs in, or not.
 #[tauri::command]
 pub async fn set_autostart<R: Runtime>(app: AppHandle<R>, enabled: Arg<bool>) -> Result<bool, IpcError> {
+    // The plugin creates `~/.config/autostart` but not `~/.config`, which a
+    // fresh account may not have yet: make sure the whole path exists.
+    #[cfg(target_os = "linux")]
+    if enabled.0 {
+        let dir = app.path().home_dir().map_err(autostart_error)?.join(".config/autostart");
+        std::fs::create_dir_all(&dir).map_err(autostart_error)?;
+    }
     let launcher = app.autolaunch();
     if enabled.0 { launcher.enable() } else { launcher.disable() }.map_err(autostart_error)?;
     let now = launcher.is_enabled().map_err(autostart_error)?;

@@ -158,13 +158,26 @@ pub async fn wait_for_held_after(sup: &Supervisor, agent: AgentId, n: usize) -> 
 
 /// The agent met a server it could not reach (F-1) and waits, held, for the
 /// outage to end (F-2): its credentials kept, no retry of its own counted.
-pub fn assert_unreachable_and_held(view: &AgentView) {
+/// Its timeline names the unreachable server: the row may say so too, or,
+/// when the outage began just after its step, "retry held".
+pub async fn assert_unreachable_and_held(sup: &Supervisor, view: &AgentView) {
     assert_eq!(view.record.status, Status::Reconnecting);
-    assert!(view.record.reason.contains("WhatsApp cannot be reached from this machine"), "{}", view.record.reason);
+    assert!(view.record.reason.contains("waiting for WhatsApp to be reachable again"), "{}", view.record.reason);
+    assert!(
+        unreachable_words(sup, view.record.id).await.is_some(),
+        "the timeline names the unreachable server: {:?}",
+        sup.history(view.record.id, 20).await
+    );
     assert!(view.record.held_since.is_some(), "{:?}", view.record);
     assert_eq!(view.record.next_retry_at, None, "a held agent has no retry of its own");
     assert_eq!(view.record.retry_attempt, 0, "held retries do not count against max_retries");
     assert!(view.record.has_credentials, "a recoverable failure keeps the credentials (L-4)");
+}
+
+/// The newest timeline entry of `agent` that says WhatsApp cannot be reached, if any.
+pub async fn unreachable_words(sup: &Supervisor, agent: AgentId) -> Option<String> {
+    let history = sup.history(agent, 100).await.unwrap();
+    history.into_iter().map(|h| h.reason).find(|r| r.contains("WhatsApp cannot be reached from this machine"))
 }
 
 pub fn assert_recoverable_timeout(view: &AgentView) {
