@@ -93,3 +93,26 @@ build_ui() {
         npm run --silent build
     )
 }
+
+# Tauri's CLI, for its bundler (scripts/package.sh): the npm package ships a
+# ready-built binary, where `cargo install tauri-cli` takes 10–20 minutes
+# here. Its version is pinned by scripts/packaging/package-lock.json and
+# installed with `npm ci` outside the checkout (so a fresh clone reuses it),
+# again only when that lockfile changed. Sets TAURI_CLI to the command.
+ensure_tauri_cli() {
+    local dir="$HOME/.cache/switchboard/tauri-cli"
+    TAURI_CLI="$dir/node_modules/.bin/tauri"
+    if cmp -s scripts/packaging/package-lock.json "$dir/package-lock.json" && [[ -x "$TAURI_CLI" ]]; then
+        return 0
+    fi
+    echo "==> npm ci (Tauri's CLI, for its bundler)"
+    # Installed beside the old copy, then swapped in, so an interrupted
+    # install never leaves a half-filled directory that looks complete.
+    local fresh
+    mkdir -p "$(dirname "$dir")"
+    fresh=$(mktemp -d "$dir.XXXXXX")
+    cp scripts/packaging/package.json scripts/packaging/package-lock.json "$fresh/"
+    (cd "$fresh" && npm ci --no-audit --no-fund --loglevel=error)
+    rm -rf "$dir"
+    mv "$fresh" "$dir"
+}

@@ -2,7 +2,9 @@
 //! linked once: the IPC commands through Tauri's mock runtime (`commands`,
 //! `ipc_properties`), disk and database faults (`faults`), the generated
 //! TypeScript bindings (`bindings`), the real window through tauri-driver
-//! (`e2e`), and the kill -9 torture of the engine's database (`torture`).
+//! (`e2e`), the kill -9 torture of the engine's database (`torture`), and
+//! the installed `.deb` (`package`, ignored unless asked for: it installs a
+//! system package; `scripts/test.sh` runs it as root with `--ignored`).
 //!
 //! `cargo test -p switchboard-tests --test app -- --skip e2e --skip faults`
 //! runs what needs neither a display nor root.
@@ -12,4 +14,5 @@ mod commands;
 mod e2e;
 mod faults;
 mod ipc_properties;
+mod package;
 mod torture;
