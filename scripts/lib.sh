@@ -25,7 +25,9 @@ ensure_apt_packages() {
 # What a Tauri 2 build needs (SETUP.md), plus a C compiler for SQLite, and
 # Node.js for the UI when the machine has none.
 ensure_build_packages() {
-    # libayatana-appindicator3-1: the tray icon's library, loaded at run time.
+    # libayatana-appindicator3-1: the tray icon's library, loaded at run time
+    # (the .deb depends on it; installed here, the installed-package test
+    # resolves that without a download).
     local packages=(build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-1)
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         packages+=(nodejs npm)

@@ -8,10 +8,6 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 prepare_app_with_window_driver
-# The tray icon loads this library at run time, and the package depends on
-# it: installed here once, so the installed-package test resolves the .deb's
-# dependencies without a download.
-ensure_apt_packages libayatana-appindicator3-1
 echo "==> UI tests"
 (cd ui && npm test --silent)
 
