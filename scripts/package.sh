@@ -29,6 +29,9 @@ while [[ $# -gt 0 ]]; do
 done
 
 ensure_tauri_cli
+# The bundler looks for the tray's library through pkg-config (it names it
+# in the packages' dependencies), so it needs the development files.
+ensure_apt_packages libayatana-appindicator3-dev
 if [[ -z $binary ]]; then
     ensure_build_packages
     use_shared_target_dir
