@@ -30,7 +30,8 @@ const INSTALLED: &str = "/usr/bin/switchboard";
 /// Every size the hicolor icon theme has a directory for up to 512 pixels.
 const ICON_SIZES: [u32; 8] = [16, 24, 32, 48, 64, 128, 256, 512];
 /// Loaded with dlopen by the tray icon, so no linker table names it: the
-/// package must declare it by hand.
+/// package must declare it all the same (Tauri's bundler does, finding it
+/// through pkg-config).
 const TRAY_LIBRARY_PACKAGE: &str = "libayatana-appindicator3-1";
 
 /// Runs a command to its end, or stops it (with everything it started) when
