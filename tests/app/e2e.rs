@@ -681,4 +681,21 @@ async fn e2e_the_tray_lists_the_fleet_and_its_dot_follows_it() {
     click(&client, ".banner.outage button.resume").await;
     wait_until(|| menu()[0] == "Something needs attention", "the pause to be lifted").await;
     assert!(menu().contains(&"Pause all automatic reconnects".to_owned()), "{:?}", menu());
+
+    // With a tray, closing the window hides it without a question, tells
+    // once that Switchboard keeps running, and "Show Switchboard" brings it back.
+    let visible = || async { client.execute("return document.visibilityState;", vec![]).await.unwrap() };
+    invoke(&client, "plugin:window|close", json!({ "label": "main" })).await;
+    let preferences = data.path().join("preferences.json");
+    let told = || std::fs::read_to_string(&preferences).is_ok_and(|p| p.contains("\"closeNoticeShown\": true"));
+    wait_until(told, "the first hide to be told (and remembered)").await;
+    assert!(client.find(Locator::Css(".modal")).await.is_err(), "no question with a tray");
+    assert_eq!(visible().await, json!("hidden"), "the window is hidden");
+    tray_click(&host, &sender, &item, "Show Switchboard");
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while visible().await != json!("visible") {
+        assert!(tokio::time::Instant::now() < deadline, "the window did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_row_status(&client, ids[1], "connected").await;
 }
