@@ -208,9 +208,16 @@ pub fn ban_risk(entries: &[HistoryEntry], now: Timestamp, settings: &Settings) -
 /// is cleared [`FLAP_CLEARS_AFTER`] after it connected; an agent at risk
 /// counts one link or connect fewer when the oldest leaves the day. No mark
 /// is set by time alone, so an agent without a mark has nothing to wait for.
+/// `flapping` and `ban_risk` are the marks at `now` (the caller has them
+/// already, from [`flapping`] and [`ban_risk`]: not computed twice).
 #[must_use]
-pub fn marks_change_at(entries: &[HistoryEntry], now: Timestamp, settings: &Settings) -> Option<Timestamp> {
-    let clears = flapping(entries, now, settings)
+pub fn marks_change_at(
+    entries: &[HistoryEntry],
+    now: Timestamp,
+    flapping: bool,
+    ban_risk: &BanRisk,
+) -> Option<Timestamp> {
+    let clears = flapping
         .then(|| {
             // Connected since when, if it still is (notes in between change nothing).
             dated(entries, now).fold(None, |since, (at, e)| {
@@ -226,7 +233,7 @@ pub fn marks_change_at(entries: &[HistoryEntry], now: Timestamp, settings: &Sett
         .flatten()
         .map(|since: Timestamp| since.plus(FLAP_CLEARS_AFTER));
     let since = now.minus(DAY);
-    let counted_leaves = ban_risk(entries, now, settings)
+    let counted_leaves = ban_risk
         .at_risk()
         .then(|| {
             dated(entries, now)

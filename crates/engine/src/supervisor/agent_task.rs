@@ -611,7 +611,8 @@ impl AgentTask {
         let settings = *self.shared.settings.borrow();
         let flapping = self.flapping(now, &settings);
         let ban_risk = lifecycle::health::ban_risk(self.recent.make_contiguous(), now, &settings);
-        self.marks_change_at = lifecycle::health::marks_change_at(self.recent.make_contiguous(), now, &settings);
+        self.marks_change_at =
+            lifecycle::health::marks_change_at(self.recent.make_contiguous(), now, flapping, &ban_risk);
         let record = &self.agent.record;
         let attempt = self.agent.attempt.as_ref();
         AgentView {
