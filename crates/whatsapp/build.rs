@@ -2,9 +2,12 @@
 //! the About line name it), as the workspace's lock file pins it.
 
 fn main() {
-    let lock = concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock");
+    // Read when the script runs, not when it was compiled: a target directory
+    // shared by two clones reuses one compiled script for both.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let lock = format!("{manifest_dir}/../../Cargo.lock");
     println!("cargo:rerun-if-changed={lock}");
-    let text = std::fs::read_to_string(lock).expect("the workspace's Cargo.lock");
+    let text = std::fs::read_to_string(&lock).expect("the workspace's Cargo.lock");
     let version = text
         .split("[[package]]")
         .find(|package| package.contains("\nname = \"whatsapp-rust\"\n"))
