@@ -6,7 +6,7 @@
 #
 # Usage: bash scripts/bench.sh [--runs N] [--quick]
 #   --runs N   runs per figure; the table shows medians (default 3)
-#   --quick    1,000 agents only and shorter windows (a smoke run)
+#   --quick    1,000 agents only (the engine's and the window's) and shorter windows (a smoke run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -15,10 +15,11 @@ prepare_app_with_window_driver
 
 runs=3
 engine_args=()
+window_args=()
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --runs) runs=$2; engine_args+=(--runs "$2"); shift 2 ;;
-        --quick) engine_args+=(--quick); shift ;;
+        --quick) engine_args+=(--quick); window_args+=(--quick); shift ;;
         *) echo "usage: bash scripts/bench.sh [--runs N] [--quick]" >&2; exit 2 ;;
     esac
 done
@@ -37,4 +38,4 @@ echo
 "$CARGO_TARGET_DIR/debug/examples/descriptors"
 echo
 xvfb-run -a -s "-screen 0 1280x800x24" \
-    "$CARGO_TARGET_DIR/debug/examples/window_bench" --app "$CARGO_TARGET_DIR/release/switchboard" --runs "$runs"
+    "$CARGO_TARGET_DIR/debug/examples/window_bench" --app "$CARGO_TARGET_DIR/release/switchboard" --runs "$runs" "${window_args[@]}"

@@ -16,6 +16,8 @@ const COMMANDS: &[&str] = &[
     "update_settings",
     "simulate",
     "simulate_unreachable",
+    "simulate_churn",
+    "qr_image",
     "try_now",
     "pause_reconnects",
     "desktop_info",

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize, Serializer};
 use switchboard_engine::clock::Timestamp;
 use switchboard_engine::lifecycle::{
@@ -134,8 +133,10 @@ pub struct AgentDto {
     pub reason: String,
     pub last_code: Option<u16>,
     pub has_credentials: bool,
-    /// The live QR as a PNG data URL.
-    pub qr_png: Option<String>,
+    /// Names the live QR without carrying its image: it changes when
+    /// the QR does. Only what shows the QR asks for its image (`qr_image`),
+    /// so a thousand rows never carry pictures nobody sees.
+    pub qr_key: Option<String>,
     pub qr_expires_at: Option<i64>,
     /// The 8-character code for linking by phone number.
     pub pair_code: Option<String>,
@@ -171,7 +172,7 @@ impl AgentDto {
             reason: r.reason.clone(),
             last_code: r.last_code.map(|c| c.0),
             has_credentials: r.has_credentials,
-            qr_png: view.qr.as_deref().and_then(qr_data_url),
+            qr_key: view.qr.as_deref().map(crate::qr::key),
             qr_expires_at: ms(r.qr_expires_at),
             pair_code: view.pair_code.clone(),
             next_retry_at: ms(r.next_retry_at),
@@ -191,15 +192,14 @@ impl AgentDto {
     }
 }
 
-/// A QR string as a `data:` URL, which the CSP allows for images.
-fn qr_data_url(qr: &str) -> Option<String> {
-    match crate::qr::png(qr) {
-        Ok(png) => Some(format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png))),
-        Err(err) => {
-            tracing::error!("could not render a QR code: {err}");
-            None
-        }
-    }
+/// The image of an agent's live QR, asked for by what displays it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct QrImageDto {
+    /// The QR it shows: the agent's `qrKey` when it was rendered.
+    pub key: String,
+    /// A PNG `data:` URL, which the CSP allows for images.
+    pub png: String,
 }
 
 /// Who or what caused a change (O-2).
@@ -504,6 +504,27 @@ pub enum SimAction {
     Silent,
 }
 
+/// What a demo churn did (`simulate_churn`): when each call was made, for
+/// the window's benchmark to time the paint of each change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChurnDto {
+    /// Each connect or disconnect the churn made, in order.
+    pub calls: Vec<ChurnCallDto>,
+    /// Status changes the engine published while the churn ran.
+    pub status_changes: u32,
+    /// How long the churn ran, in ms.
+    pub elapsed_ms: i64,
+}
+
+/// One call of a churn: the agent and the wall-clock time, in ms since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChurnCallDto {
+    pub id: i64,
+    pub at: i64,
+}
+
 /// Every type the UI uses, in the order written to `ui/src/bindings.ts`.
 pub fn typescript_bindings() -> String {
     let cfg = ts_rs::Config::new().with_large_int("number");
@@ -514,6 +535,9 @@ pub fn typescript_bindings() -> String {
         BlockKindDto::decl(&cfg),
         DecisionDto::decl(&cfg),
         AgentDto::decl(&cfg),
+        QrImageDto::decl(&cfg),
+        ChurnCallDto::decl(&cfg),
+        ChurnDto::decl(&cfg),
         TriggerDto::decl(&cfg),
         HistoryDto::decl(&cfg),
         UptimeDto::decl(&cfg),

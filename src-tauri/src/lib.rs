@@ -44,6 +44,8 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::settings::update_settings,
         commands::demo::simulate,
         commands::demo::simulate_unreachable,
+        commands::demo::simulate_churn,
+        commands::agents::qr_image,
         commands::fleet::try_now,
         commands::fleet::pause_reconnects,
         commands::desktop::desktop_info,

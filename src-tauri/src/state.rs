@@ -69,6 +69,8 @@ pub struct AppState {
     /// The window's event channel, for what the shell itself must ask it
     /// (whether to quit); replaced when the UI subscribes again.
     pub ui: Mutex<Option<tauri::ipc::Channel<UiEvent>>>,
+    /// Each agent's last QR image, rendered when asked for.
+    pub qr_images: crate::qr::QrImages,
 }
 
 /// The desktop side: whether a tray shows the app, and the remembered choices.
@@ -142,6 +144,7 @@ impl AppState {
             forwarder: Mutex::new(None),
             simulated_outage_end: Mutex::new(None),
             ui: Mutex::new(None),
+            qr_images: crate::qr::QrImages::default(),
         }
     }
 

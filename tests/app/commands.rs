@@ -119,6 +119,61 @@ fn demo_actions_drive_the_simulated_whatsapp() {
     assert!(decision["until"].as_i64().is_some());
 }
 
+/// agent events name the QR by its key; its image comes from
+/// `qr_image`, and follows the QR when it changes.
+#[test]
+fn q1_the_qr_image_is_asked_for_and_matches_the_agents_key() {
+    let h = harness(true);
+    let id = h.invoke("add_agent", json!({"name": "a"})).unwrap()["id"].clone();
+    assert_eq!(h.invoke("qr_image", json!({"id": id})).unwrap(), json!(null), "no QR before a connect");
+    h.invoke("connect_agent", json!({"id": id})).unwrap();
+    h.wait_for_rule(&id, Rule::Q1);
+    let agent = h.snapshot()["agents"][0].clone();
+    assert!(agent.get("qrPng").is_none(), "agent events carry no image: {agent}");
+    let key = agent["qrKey"].as_str().expect("a QR key while pairing").to_owned();
+    let image = h.invoke("qr_image", json!({"id": id})).unwrap();
+    assert_eq!(image["key"], key.as_str());
+    assert!(image["png"].as_str().unwrap().starts_with("data:image/png;base64,"), "{image}");
+    assert_eq!(h.invoke("qr_image", json!({"id": id})).unwrap(), image, "the same QR, the same image");
+    assert_eq!(h.error_kind("qr_image", &json!({"id": 999})), "unknown_agent");
+    assert_eq!(h.error_kind("qr_image", &json!({"id": "one"})), "invalid_payload");
+    h.invoke("disconnect_agent", json!({"id": id})).unwrap();
+    assert_eq!(h.snapshot()["agents"][0]["qrKey"], json!(null));
+    assert_eq!(h.invoke("qr_image", json!({"id": id})).unwrap(), json!(null));
+}
+
+/// The demo churn: the engine itself connects and disconnects the agents
+/// in turn, tells when each call was made, counts the changes, and leaves
+/// every agent disconnected; bad arguments are typed errors.
+#[test]
+fn demo_churn_makes_changes_from_the_engine_and_cleans_up() {
+    let h = harness(true);
+    let ids: Vec<serde_json::Value> =
+        (0..4).map(|i| h.invoke("add_agent", json!({"name": format!("c{i}")})).unwrap()["id"].clone()).collect();
+    let churn = h.invoke("simulate_churn", json!({"ids": ids, "changesPerSecond": 60, "seconds": 1})).unwrap();
+    let calls = churn["calls"].as_array().unwrap();
+    // 60 changes a second at 1.5 per call: about 40 calls in one second.
+    assert!((20..=45).contains(&calls.len()), "{} calls", calls.len());
+    assert_eq!(calls[0]["id"], ids[0]);
+    assert_eq!(calls[1]["id"], ids[1]);
+    assert!(calls.windows(2).all(|w| w[0]["at"].as_i64() <= w[1]["at"].as_i64()), "calls in order");
+    assert!(churn["statusChanges"].as_u64().unwrap() >= calls.len() as u64 / 2, "{churn}");
+    let agents = h.snapshot()["agents"].clone();
+    assert!(agents.as_array().unwrap().iter().all(|a| a["status"] == "disconnected"), "{agents}");
+    for (body, kind) in [
+        (json!({"ids": [], "changesPerSecond": 10, "seconds": 1}), "invalid_payload"),
+        (json!({"ids": ids, "changesPerSecond": 0, "seconds": 1}), "invalid_payload"),
+        (json!({"ids": ids, "changesPerSecond": 10, "seconds": 601}), "invalid_payload"),
+        (json!({"ids": [999], "changesPerSecond": 10, "seconds": 1}), "unknown_agent"),
+    ] {
+        assert_eq!(h.error_kind("simulate_churn", &body), kind, "{body}");
+    }
+    assert_eq!(
+        harness(false).error_kind("simulate_churn", &json!({"ids": ids, "changesPerSecond": 10, "seconds": 1})),
+        "not_demo"
+    );
+}
+
 #[test]
 fn without_demo_the_app_is_real_warns_and_refuses_simulation() {
     // No connect here: in real mode it would dial WhatsApp (tests stay offline).

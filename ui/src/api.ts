@@ -10,6 +10,7 @@ import type {
   HealthDto,
   HistoryDto,
   IpcError,
+  QrImageDto,
   SettingChange,
   SettingDto,
   SimAction,
@@ -27,6 +28,8 @@ export interface Backend {
   disconnect(id: number): Promise<void>;
   requestPairCode(id: number, phone: string): Promise<void>;
   history(id: number, limit: number): Promise<HistoryDto[]>;
+  /** The image of the agent's live QR (Q-1), or null while it shows none: asked for when its `qrKey` changes. */
+  qrImage(id: number): Promise<QrImageDto | null>;
   /** The agent's health now, from its last 7 days of history (H-1, H-3). */
   agentHealth(id: number): Promise<HealthDto>;
   getSettings(): Promise<SettingDto[]>;
@@ -79,6 +82,7 @@ export const tauriBackend: Backend = {
   disconnect: (id) => call("disconnect_agent", { id }),
   requestPairCode: (id, phone) => call("request_pair_code", { id, phone }),
   history: (id, limit) => call("agent_history", { id, limit }),
+  qrImage: (id) => call("qr_image", { id }),
   agentHealth: (id) => call("agent_health", { id }),
   getSettings: () => call("get_settings"),
   updateSettings: (changes) => call("update_settings", { changes }),

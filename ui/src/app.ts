@@ -4,7 +4,7 @@
 import { asIpcError, type Backend } from "./api";
 import type { AgentDto, Snapshot, StatusDto, UiEvent } from "./bindings";
 import { ALL_STATUSES, banRiskText, blockedText, STATUS_LABELS } from "./format";
-import { AgentStore } from "./store";
+import { AgentStore, type Change } from "./store";
 import { Ticker } from "./ticker";
 import { DetailPanel } from "./views/detail";
 import { closeQuestionDialog, confirmDialog, nameDialog, numberDialog, settingsDialog } from "./views/dialogs";
@@ -37,11 +37,21 @@ export class App {
    * unchanged when the wall clock steps: countdowns are drawn on it.
    */
   private readonly engineNow = (): number => this.clock() - this.wallAheadMs;
+  /**
+   * Agent events waiting for the next animation frame, the latest per agent:
+   * a burst of changes costs one update of each row and of the counts.
+   */
+  private readonly pending = new Map<number, UiEvent>();
+  /** A resync waiting for the next frame; it replaces everything before it. */
+  private pendingResync: AgentDto[] | null = null;
+  private frameAsked = false;
 
   constructor(
     private readonly backend: Backend,
     private readonly root: HTMLElement,
     private readonly clock: () => number = Date.now,
+    /** Runs `apply` before the next paint; tests pass one of their own. */
+    private readonly nextFrame: (apply: () => void) => void = (apply) => requestAnimationFrame(() => apply()),
   ) {
     this.ticker = new Ticker(250, this.engineNow);
   }
@@ -70,8 +80,10 @@ export class App {
     this.list.render(this.store.reset(snapshot.agents));
     this.outage = snapshot.outage;
     this.showOutagesLastWeek(snapshot.outagesLastWeek);
-    for (const event of this.early ?? []) this.onEvent(event);
+    // Taken out first: while `early` is set, onEvent would queue them again, for ever.
+    const early = this.early ?? [];
     this.early = null;
+    for (const event of early) this.onEvent(event);
     this.updateCounts();
   }
 
@@ -225,7 +237,28 @@ export class App {
       this.ticker.tick();
       return;
     }
-    const changes = this.store.apply(event);
+    if (event.type === "resync") {
+      this.pendingResync = event.agents;
+      this.pending.clear();
+    } else if (event.type === "agent") {
+      this.pending.set(event.agent.id, event);
+    } else if (event.type === "removed") {
+      this.pending.set(event.id, event);
+    }
+    if (!this.frameAsked) {
+      this.frameAsked = true;
+      this.nextFrame(() => this.applyPending());
+    }
+  }
+
+  /** Applies the agent events of one frame together: rows, counts and the detail panel once. */
+  private applyPending(): void {
+    this.frameAsked = false;
+    const changes: Change[] = [];
+    if (this.pendingResync) changes.push(...this.store.reset(this.pendingResync));
+    this.pendingResync = null;
+    for (const event of this.pending.values()) changes.push(...this.store.apply(event));
+    this.pending.clear();
     if (changes.length === 0) return;
     this.list.render(changes);
     this.updateCounts();
@@ -317,6 +350,8 @@ export class App {
     nameDialog("Add agent", "", "Add", async (name) => {
       const agent = await this.backend.addAgent(name);
       this.onEvent({ type: "agent", agent });
+      // Shown at once, not at the next frame: it is selected right away.
+      this.applyPending();
       this.select(agent.id);
     });
   }

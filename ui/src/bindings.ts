@@ -31,9 +31,11 @@ export type AgentDto = { id: number, name: string,
  */
 phone: string | null, status: StatusDto, reason: string, lastCode: number | null, hasCredentials: boolean, 
 /**
- * The live QR as a PNG data URL (Q-1).
+ * Names the live QR (Q-1) without carrying its image: it changes when
+ * the QR does. Only what shows the QR asks for its image (`qr_image`),
+ * so a thousand rows never carry pictures nobody sees.
  */
-qrPng: string | null, qrExpiresAt: number | null, 
+qrKey: string | null, qrExpiresAt: number | null, 
 /**
  * The 8-character code for linking by phone number (Q-4).
  */
@@ -62,6 +64,32 @@ connect: DecisionDto,
  * Grows with every publication of this agent; older ones are dropped.
  */
 version: number, };
+
+export type QrImageDto = { 
+/**
+ * The QR it shows: the agent's `qrKey` when it was rendered.
+ */
+key: string, 
+/**
+ * A PNG `data:` URL, which the CSP allows for images.
+ */
+png: string, };
+
+export type ChurnCallDto = { id: number, at: number, };
+
+export type ChurnDto = { 
+/**
+ * Each connect or disconnect the churn made, in order.
+ */
+calls: Array<ChurnCallDto>, 
+/**
+ * Status changes the engine published while the churn ran.
+ */
+statusChanges: number, 
+/**
+ * How long the churn ran, in ms.
+ */
+elapsedMs: number, };
 
 export type TriggerDto = "user" | "auto" | "connector" | "timer" | "startup";
 

@@ -9,6 +9,7 @@ import type {
   DesktopDto,
   HealthDto,
   HistoryDto,
+  QrImageDto,
   RuleId,
   SettingChange,
   SettingDto,
@@ -28,7 +29,7 @@ export function agent(id: number, status: StatusDto, extra: Partial<AgentDto> = 
     reason: "new agent",
     lastCode: null,
     hasCredentials: false,
-    qrPng: null,
+    qrKey: null,
     qrExpiresAt: null,
     pairCode: null,
     nextRetryAt: null,
@@ -81,9 +82,22 @@ export class FakeBackend implements Backend {
 
   constructor(public snapshot: Snapshot) {}
 
+  /** The agents as last sent, for the QR images they name. */
+  private readonly sent = new Map<number, AgentDto>();
+
   async subscribe(onEvent: (event: UiEvent) => void): Promise<Snapshot> {
-    this.emit = onEvent;
+    for (const a of this.snapshot.agents) this.sent.set(a.id, a);
+    this.emit = (event) => {
+      if (event.type === "agent") this.sent.set(event.agent.id, event.agent);
+      onEvent(event);
+    };
     return this.snapshot;
+  }
+  /** A QR's image is its key, as a data URL: what the panel shows tells which QR it asked for. */
+  async qrImage(id: number): Promise<QrImageDto | null> {
+    this.calls.push(`qr ${id}`);
+    const key = this.sent.get(id)?.qrKey ?? null;
+    return key === null ? null : { key, png: `data:image/png;base64,${key}` };
   }
   async addAgent(name: string): Promise<AgentDto> {
     this.calls.push(`add ${name}`);

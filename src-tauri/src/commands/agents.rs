@@ -1,10 +1,11 @@
 //! Agents: add, rename, remove, connect, disconnect, history, health, pairing code.
 
+use switchboard_engine::error::EngineError;
 use switchboard_engine::lifecycle::AgentId;
 use tauri::State;
 
 use crate::args::Arg;
-use crate::dto::{AgentDto, DecisionDto, HealthDto, HistoryDto};
+use crate::dto::{AgentDto, DecisionDto, HealthDto, HistoryDto, QrImageDto};
 use crate::error::IpcError;
 use crate::state::AppState;
 
@@ -61,4 +62,19 @@ pub async fn agent_history(
 pub async fn agent_health(state: State<'_, AppState>, id: Arg<i64>) -> Result<HealthDto, IpcError> {
     let health = state.engine()?.supervisor.health(AgentId(id.0)).await?;
     Ok(HealthDto::from(&health))
+}
+
+/// The image of the agent's live QR, or `null` while it shows none.
+/// Agent events carry only the QR's key: what displays the QR asks here when
+/// the key changes, so the image is rendered once and sent only where it shows.
+#[tauri::command]
+pub async fn qr_image(state: State<'_, AppState>, id: Arg<i64>) -> Result<Option<QrImageDto>, IpcError> {
+    let engine = state.engine()?;
+    let view = engine.supervisor.view(AgentId(id.0)).ok_or(EngineError::UnknownAgent(AgentId(id.0)))?;
+    let Some(qr) = view.qr.as_deref() else {
+        state.qr_images.forget(id.0);
+        return Ok(None);
+    };
+    let png = state.qr_images.data_url(id.0, qr).map_err(|err| IpcError::new("qr", err.to_string()))?;
+    Ok(Some(QrImageDto { key: crate::qr::key(qr), png }))
 }

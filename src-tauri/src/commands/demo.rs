@@ -1,11 +1,20 @@
 //! Demo mode: act as WhatsApp on the simulated connection of an agent, or
-//! cut the whole machine off from it for a while (F-1…F-3 to practise).
+//! cut the whole machine off from it for a while (F-1…F-3 to practise), or
+//! make busy traffic (`simulate_churn`, for the window's benchmark).
 
-use switchboard_engine::lifecycle::{AgentId, CloseCode, classify};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use switchboard_engine::error::EngineError;
+use switchboard_engine::lifecycle::{AgentId, CloseCode, Status, classify};
+use switchboard_engine::supervisor::EngineEvent;
 use tauri::State;
+use tokio::time::Instant;
 
 use crate::args::Arg;
-use crate::dto::SimAction;
+use crate::dto::{ChurnCallDto, ChurnDto, SimAction};
 use crate::error::IpcError;
 use crate::state::{AppState, Mode};
 
@@ -16,8 +25,7 @@ pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimA
         return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
     };
     let id = AgentId(id.0);
-    let view =
-        engine.supervisor.view(id).ok_or_else(|| IpcError::new("unknown_agent", format!("no agent with id {id}")))?;
+    let view = engine.supervisor.view(id).ok_or(EngineError::UnknownAgent(id))?;
     let done = match action.0 {
         SimAction::Scan => sim.scan(id),
         SimAction::Drop { code } => {
@@ -27,7 +35,7 @@ pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimA
             tracing::info!(agent = %id, code, class = ?classify(CloseCode(code)).class, "demo: simulated close");
             sim.drop_with(id, CloseCode(code), None)
         }
-        SimAction::Silent => sim.go_silent(id, view.record.status == switchboard_engine::lifecycle::Status::Connected),
+        SimAction::Silent => sim.go_silent(id, view.record.status == Status::Connected),
     };
     if !done {
         return Err(IpcError::new("no_connection", "This agent has no open connection to act on."));
@@ -68,9 +76,122 @@ pub async fn simulate_unreachable(state: State<'_, AppState>, minutes: Arg<u32>)
     sim.cut_off(true);
     let sim = sim.clone();
     *ending = Some(tauri::async_runtime::spawn(async move {
-        tokio::time::sleep(std::time::Duration::from_secs(u64::from(minutes) * 60)).await;
+        tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
         tracing::info!("demo: WhatsApp reachable again");
         sim.cut_off(false);
     }));
     Ok(())
+}
+
+/// The most agents, calls a second and seconds one churn takes.
+const CHURN_LIMITS: (usize, u32, u32) = (10_000, 1_000, 600);
+
+/// Demo mode: busy traffic made by the engine itself, for the window's
+/// benchmark and for a demonstration of a busy day. The agents `ids` are
+/// connected and disconnected in turn (each connect makes two status
+/// changes, connecting then qr_pending, and each disconnect one), paced so
+/// that about `changes_per_second` status changes happen each second, for
+/// `seconds`. Then the agents it left connecting are disconnected again.
+/// Returns when each call was made and how many status changes the engine
+/// published meanwhile.
+#[tauri::command]
+pub async fn simulate_churn(
+    state: State<'_, AppState>,
+    ids: Arg<Vec<i64>>,
+    changes_per_second: Arg<u32>,
+    seconds: Arg<u32>,
+) -> Result<ChurnDto, IpcError> {
+    let engine = state.engine()?;
+    if !matches!(engine.mode, Mode::Demo(_)) {
+        return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
+    }
+    let (ids, rate, seconds) = (ids.0, changes_per_second.0, seconds.0);
+    let (most_agents, most_rate, most_seconds) = CHURN_LIMITS;
+    if ids.is_empty() || ids.len() > most_agents {
+        return Err(IpcError::new(
+            "invalid_payload",
+            format!("a churn takes 1 to {most_agents} agents, got {}", ids.len()),
+        ));
+    }
+    if !(1..=most_rate).contains(&rate) || !(1..=most_seconds).contains(&seconds) {
+        return Err(IpcError::new(
+            "invalid_payload",
+            format!(
+                "a churn makes 1 to {most_rate} changes a second for 1 to {most_seconds} s, got {rate}/s for {seconds} s"
+            ),
+        ));
+    }
+    let supervisor = &engine.supervisor;
+    let mut last_status: HashMap<AgentId, Status> = HashMap::new();
+    for &id in &ids {
+        let view = supervisor.view(AgentId(id)).ok_or(EngineError::UnknownAgent(AgentId(id)))?;
+        last_status.insert(AgentId(id), view.record.status);
+    }
+    let changes = Arc::new(AtomicU32::new(0));
+    let counting = tokio::spawn(count_status_changes(supervisor.subscribe(), last_status, changes.clone()));
+
+    // A connect and a disconnect make three changes: one call every 1.5 changes.
+    let interval = Duration::from_secs_f64(1.5 / f64::from(rate));
+    let started = Instant::now();
+    let end = started + Duration::from_secs(u64::from(seconds));
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut calls, mut connected, mut pending) = (Vec::new(), HashSet::new(), tokio::task::JoinSet::new());
+    for &id in ids.iter().cycle() {
+        ticks.tick().await;
+        if Instant::now() >= end {
+            break;
+        }
+        let id = AgentId(id);
+        let connect = connected.insert(id);
+        if !connect {
+            connected.remove(&id);
+        }
+        calls.push(ChurnCallDto { id: id.0, at: wall_ms() });
+        // Not awaited here: a slow commit must not slow the pace.
+        let supervisor = supervisor.clone();
+        pending.spawn(async move {
+            if connect { supervisor.connect(id).await.map(drop) } else { supervisor.disconnect(id).await }
+        });
+    }
+    let elapsed = started.elapsed();
+    counting.abort();
+    let status_changes = changes.load(Ordering::Relaxed);
+    while let Some(done) = pending.join_next().await {
+        if let Ok(Err(err)) = done {
+            tracing::debug!("demo churn: a call was refused: {err}");
+        }
+    }
+    for id in connected {
+        supervisor.disconnect(id).await?;
+    }
+    Ok(ChurnDto { calls, status_changes, elapsed_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX) })
+}
+
+/// Counts the published changes of status of the agents in `last`.
+async fn count_status_changes(
+    mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
+    mut last: HashMap<AgentId, Status>,
+    count: Arc<AtomicU32>,
+) {
+    loop {
+        match events.recv().await {
+            Ok(EngineEvent::Agent(view)) => {
+                if let Some(status) = last.get_mut(&view.record.id)
+                    && *status != view.record.status
+                {
+                    *status = view.record.status;
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -164,6 +164,8 @@ class AgentDetail {
   private readonly qr: HTMLElement;
   private readonly qrImage = h("img", { class: "qr-image", attrs: { alt: "QR code to link this agent", width: "264", height: "264" } });
   private readonly qrExpiry = h("span", { class: "qr-expiry" });
+  /** The QR whose image was last asked for. */
+  private qrAsked: string | null = null;
   private readonly pairing: HTMLFormElement;
   private readonly pairCode: HTMLElement;
   private readonly pairCodeValue = h("strong", {});
@@ -230,11 +232,31 @@ class AgentDetail {
     this.connectButton.disabled = !agent.connect.allowed;
     this.disconnectButton.disabled = agent.status === "disconnected";
     // The QR and the form to link by phone number show while there is a QR.
-    setHidden(this.qr, agent.qrPng === null);
-    setHidden(this.pairing, agent.qrPng === null);
-    setAttr(this.qrImage, "src", agent.qrPng);
+    setHidden(this.qr, agent.qrKey === null);
+    setHidden(this.pairing, agent.qrKey === null);
+    if (agent.qrKey !== this.qrAsked) this.loadQr(agent.qrKey);
     setHidden(this.pairCode, agent.pairCode === null);
     setText(this.pairCodeValue, agent.pairCode ?? "");
+  }
+
+  /**
+   * Asks for the image of the QR `key` names: agent events carry only the
+   * key, so a QR's picture crosses IPC once, and only to the panel showing it.
+   * Until it comes the previous QR stays (it was valid a moment ago).
+   */
+  private loadQr(key: string | null): void {
+    this.qrAsked = key;
+    if (key === null) {
+      setAttr(this.qrImage, "src", null);
+      return;
+    }
+    this.host.backend.qrImage(this.agent.id).then(
+      (image) => {
+        // A newer QR was asked for meanwhile: its answer draws it.
+        if (this.qrAsked === key) setAttr(this.qrImage, "src", image?.png ?? null);
+      },
+      (err) => this.host.toast(`The QR code could not be shown: ${asIpcError(err).message}`),
+    );
   }
 
   /** Redraws the countdowns: the status line, the QR expiry and Connect's tooltip. */

@@ -1,12 +1,15 @@
-// The agent list: keyed rows, updated one at a time; filters hide rows
-// instead of re-rendering, so 1,000 agents stay smooth.
+// The agent list, virtualised: the page holds only the rows on screen and a
+// margin, whatever the fleet's size. The list keeps every agent the filter
+// shows as an array of ids in the list's order; scrolling moves a window
+// over it, and rows are built as they come into it and dropped as they
+// leave. Rows are keyed by agent: a change updates its row in place.
 
 import type { AgentDto, StatusDto } from "../bindings";
 import { attentionRank } from "../format";
 import type { Change } from "../store";
 import type { Ticker } from "../ticker";
-import { h } from "./dom";
-import { AgentRow, type RowActions } from "./row";
+import { h, setAttr } from "./dom";
+import { AgentRow, ROW_HEIGHT, type RowActions } from "./row";
 
 export interface Filter {
   text: string;
@@ -16,14 +19,29 @@ export interface Filter {
   ids: ReadonlySet<number> | null;
 }
 
+/** Rows kept above and below the screen, so a fast scroll shows no gap. */
+const MARGIN_ROWS = 8;
+/** More changes than this at once (a snapshot, a resync) sort the whole list once instead. */
+const BULK_CHANGES = 64;
+
 export class AgentList {
+  /** The scrolling container. */
   readonly el: HTMLElement;
   private readonly list: HTMLElement;
   private readonly empty: HTMLElement;
+  private readonly agents = new Map<number, AgentDto>();
+  /** The ids the filter shows, in the list's order. */
+  private shown: number[] = [];
+  /** The rows in the page: those on screen, the margin, and the focused one. */
   private readonly rows = new Map<number, AgentRow>();
   private readonly ticking = new Set<AgentRow>();
   private filter: Filter = { text: "", status: "all", ids: null };
   private selected: number | null = null;
+  /**
+   * The row that has (or last had) keyboard focus. It stays in the page
+   * while scrolled away, so focus is never lost, and Tab returns to it.
+   */
+  private focused: number | null = null;
   /** As added (by id), or those that need attention first, most urgent first (H-4). */
   private order: "added" | "attention" = "added";
 
@@ -33,8 +51,17 @@ export class AgentList {
     private readonly clock: () => number = Date.now,
   ) {
     this.list = h("ul", { class: "rows", attrs: { "aria-label": "Agents" } });
+    this.list.style.setProperty("--row-height", `${ROW_HEIGHT}px`);
     this.empty = h("p", { class: "empty" }, "No agents yet. Add one to link a WhatsApp account.");
     this.el = h("section", { class: "list" }, this.empty, this.list);
+    this.el.addEventListener("scroll", () => this.layout(), { passive: true });
+    if (typeof ResizeObserver !== "undefined") new ResizeObserver(() => this.layout()).observe(this.el);
+    this.list.addEventListener("focusin", (e) => {
+      const row = (e.target as HTMLElement).closest<HTMLElement>("li.row");
+      if (row) this.focused = Number(row.dataset.id);
+      this.updateTabStop();
+    });
+    this.list.addEventListener("keydown", (e) => this.onKey(e));
     this.ticker.add(this.onTick);
   }
 
@@ -44,35 +71,68 @@ export class AgentList {
 
   render(changes: Change[]): void {
     const now = this.clock();
+    const bulk = changes.length > BULK_CHANGES;
     for (const change of changes) {
+      const id = change.agent.id;
+      const before = this.agents.get(id);
       if (change.kind === "remove") {
-        const row = this.rows.get(change.agent.id);
-        if (row) {
-          row.el.remove();
-          this.rows.delete(change.agent.id);
-          this.ticking.delete(row);
-        }
+        if (before && !bulk) this.unplace(before);
+        this.agents.delete(id);
+        this.drop(id);
         continue;
       }
-      let row = this.rows.get(change.agent.id);
+      const moves = !before || this.passes(before) !== this.passes(change.agent) || this.sortKey(before) !== this.sortKey(change.agent);
+      if (before && moves && !bulk) this.unplace(before);
+      this.agents.set(id, change.agent);
+      if (moves && !bulk) this.place(change.agent);
+      const row = this.rows.get(id);
       if (row) {
-        const before = this.sortKey(row.current);
         row.update(change.agent, now);
-        if (this.sortKey(change.agent) !== before) {
-          row.el.remove();
-          this.insertInOrder(row);
-        }
-      } else {
-        row = new AgentRow(change.agent, this.actions, now);
-        this.rows.set(change.agent.id, row);
-        this.insertInOrder(row);
+        this.track(row);
       }
-      if (row.ticking) this.ticking.add(row);
-      else this.ticking.delete(row);
-      this.applyFilter(row);
-      row.el.classList.toggle("selected", row.id === this.selected);
     }
+    if (bulk) this.sortAll();
+    this.layout();
     this.updateEmpty();
+  }
+
+  /** Orders the list as added, or those that need attention first (H-4). */
+  setOrder(order: "added" | "attention"): void {
+    this.order = order;
+    this.sortAll();
+    this.layout();
+  }
+
+  setFilter(filter: Filter): void {
+    this.filter = { ...filter, text: filter.text.trim().toLocaleLowerCase() };
+    this.sortAll();
+    this.el.scrollTop = 0;
+    this.layout();
+    this.updateEmpty();
+  }
+
+  /** Marks the agent's row as the one the detail panel shows, and scrolls it into view. */
+  select(id: number | null): void {
+    this.rows.get(this.selected ?? -1)?.el.classList.remove("selected");
+    this.selected = id;
+    if (id !== null) this.reveal(id);
+    this.rows.get(id ?? -1)?.el.classList.add("selected");
+    this.updateTabStop();
+  }
+
+  /** How many agents the filter shows (most of them not in the page). */
+  get visibleCount(): number {
+    return this.shown.length;
+  }
+
+  private passes(agent: AgentDto): boolean {
+    const textOk = this.filter.text === "" || agent.name.toLocaleLowerCase().includes(this.filter.text);
+    const statusOk =
+      this.filter.status === "all" ||
+      agent.status === this.filter.status ||
+      (this.filter.status === "attention" && attentionRank(agent) !== null);
+    const idOk = this.filter.ids === null || this.filter.ids.has(agent.id);
+    return textOk && statusOk && idOk;
   }
 
   /** Where a row goes: by id as added; by attention rank, then id, in the attention order. */
@@ -82,64 +142,145 @@ export class AgentList {
     return (attentionRank(agent) ?? 5) * 2 ** 40 + agent.id;
   }
 
-  /** A new or moved row goes to its place; usually last, found at once. */
-  private insertInOrder(row: AgentRow): void {
-    const key = this.sortKey(row.current);
-    const last = this.list.lastElementChild as HTMLElement | null;
-    const keyOf = (el: HTMLElement) => this.sortKey((this.rows.get(Number(el.dataset.id)) as AgentRow).current);
-    if (!last || keyOf(last) < key) {
-      this.list.append(row.el);
-      return;
+  /** The first index in `shown` whose key is not below `key` (keys are unique: they hold the id). */
+  private indexOfKey(key: number): number {
+    let low = 0;
+    let high = this.shown.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.sortKey(this.agents.get(this.shown[mid]) as AgentDto) < key) low = mid + 1;
+      else high = mid;
     }
-    for (const child of Array.from(this.list.children) as HTMLElement[]) {
-      if (child !== row.el && keyOf(child) > key) {
-        this.list.insertBefore(row.el, child);
-        return;
+    return low;
+  }
+
+  private indexOf(id: number): number {
+    const agent = this.agents.get(id);
+    if (!agent || !this.passes(agent)) return -1;
+    const at = this.indexOfKey(this.sortKey(agent));
+    return this.shown[at] === id ? at : -1;
+  }
+
+  /** Takes the agent (as it was) out of the order. */
+  private unplace(agent: AgentDto): void {
+    if (!this.passes(agent)) return;
+    const at = this.indexOfKey(this.sortKey(agent));
+    if (this.shown[at] === agent.id) this.shown.splice(at, 1);
+  }
+
+  /** Puts the agent (as it is now, already in `agents`) at its place in the order. */
+  private place(agent: AgentDto): void {
+    if (this.passes(agent)) this.shown.splice(this.indexOfKey(this.sortKey(agent)), 0, agent.id);
+  }
+
+  private sortAll(): void {
+    const shown = [...this.agents.values()].filter((a) => this.passes(a));
+    shown.sort((a, b) => this.sortKey(a) - this.sortKey(b));
+    this.shown = shown.map((a) => a.id);
+  }
+
+  /** Builds the rows in the window over the order, drops the others, and puts each at its place. */
+  private layout(): void {
+    const total = this.shown.length;
+    const height = `${total * ROW_HEIGHT}px`;
+    if (this.list.style.height !== height) this.list.style.height = height;
+    setAttr(this.list, "data-shown", String(total));
+    // Before the first layout the list has no height yet: assume the window's.
+    const viewport = this.el.clientHeight || window.innerHeight;
+    const top = this.el.scrollTop;
+    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - MARGIN_ROWS);
+    const end = Math.min(total, Math.ceil((top + viewport) / ROW_HEIGHT) + MARGIN_ROWS);
+    const wanted: number[] = [];
+    for (let i = first; i < end; i++) wanted.push(i);
+    const focusedAt = this.focused === null ? -1 : this.indexOf(this.focused);
+    if (focusedAt >= 0 && (focusedAt < first || focusedAt >= end)) {
+      if (focusedAt < first) wanted.unshift(focusedAt);
+      else wanted.push(focusedAt);
+    }
+    const keep = new Set(wanted.map((i) => this.shown[i]));
+    for (const id of [...this.rows.keys()]) if (!keep.has(id)) this.drop(id);
+    const now = this.clock();
+    let previous: Element | null = null;
+    for (const index of wanted) {
+      const id = this.shown[index];
+      let row = this.rows.get(id);
+      if (!row) {
+        row = new AgentRow(this.agents.get(id) as AgentDto, this.actions, now);
+        row.el.classList.toggle("selected", id === this.selected);
+        this.rows.set(id, row);
+        this.track(row);
       }
+      row.place(index, total);
+      // DOM order follows the list's order: Tab and screen readers read it so.
+      const next: ChildNode | null = previous ? previous.nextSibling : this.list.firstChild;
+      if (next !== row.el) this.list.insertBefore(row.el, next);
+      previous = row.el;
     }
-    this.list.append(row.el);
+    this.updateTabStop();
   }
 
-  /** Orders the list as added, or those that need attention first (H-4). */
-  setOrder(order: "added" | "attention"): void {
-    this.order = order;
-    const sorted = [...this.rows.values()].sort((a, b) => this.sortKey(a.current) - this.sortKey(b.current));
-    this.list.append(...sorted.map((row) => row.el));
+  private drop(id: number): void {
+    const row = this.rows.get(id);
+    if (!row) return;
+    row.el.remove();
+    this.rows.delete(id);
+    this.ticking.delete(row);
   }
 
-  setFilter(filter: Filter): void {
-    this.filter = { ...filter, text: filter.text.trim().toLocaleLowerCase() };
-    for (const row of this.rows.values()) this.applyFilter(row);
-    this.updateEmpty();
+  private track(row: AgentRow): void {
+    if (row.ticking) this.ticking.add(row);
+    else this.ticking.delete(row);
   }
 
-  select(id: number | null): void {
-    this.rows.get(this.selected ?? -1)?.el.classList.remove("selected");
-    this.selected = id;
-    this.rows.get(id ?? -1)?.el.classList.add("selected");
+  /** One row takes Tab into the list (the focused, else the selected, else the first); arrows move from there. */
+  private updateTabStop(): void {
+    const stop =
+      this.focused !== null && this.rows.has(this.focused)
+        ? this.focused
+        : this.selected !== null && this.rows.has(this.selected)
+          ? this.selected
+          : Number((this.list.firstElementChild as HTMLElement | null)?.dataset.id ?? -1);
+    for (const row of this.rows.values()) row.setTabStop(row.id === stop);
   }
 
-  get visibleCount(): number {
-    let n = 0;
-    for (const row of this.rows.values()) if (!row.el.hidden) n++;
-    return n;
+  /** Scrolls the least needed to bring the agent's row on screen. */
+  private reveal(id: number): void {
+    const at = this.indexOf(id);
+    if (at < 0) return;
+    const viewport = this.el.clientHeight || window.innerHeight;
+    const rowTop = at * ROW_HEIGHT;
+    if (rowTop < this.el.scrollTop) this.el.scrollTop = rowTop;
+    else if (rowTop + ROW_HEIGHT > this.el.scrollTop + viewport) this.el.scrollTop = rowTop + ROW_HEIGHT - viewport;
+    this.layout();
   }
 
-  private applyFilter(row: AgentRow): void {
-    const agent: AgentDto = row.current;
-    const textOk = this.filter.text === "" || agent.name.toLocaleLowerCase().includes(this.filter.text);
-    const statusOk =
-      this.filter.status === "all" ||
-      agent.status === this.filter.status ||
-      (this.filter.status === "attention" && attentionRank(agent) !== null);
-    const idOk = this.filter.ids === null || this.filter.ids.has(agent.id);
-    row.el.hidden = !(textOk && statusOk && idOk);
+  /** Arrows, Home, End, Page Up and Page Down move between rows; Enter opens one (in the row). */
+  private onKey(e: KeyboardEvent): void {
+    const target = e.target as HTMLElement;
+    if (!target.matches("li.row") || this.shown.length === 0) return;
+    const at = this.indexOf(Number(target.dataset.id));
+    const page = Math.max(1, Math.floor((this.el.clientHeight || window.innerHeight) / ROW_HEIGHT) - 1);
+    const last = this.shown.length - 1;
+    const to: Record<string, number> = {
+      ArrowDown: at + 1,
+      ArrowUp: at - 1,
+      Home: 0,
+      End: last,
+      PageDown: at + page,
+      PageUp: at - page,
+    };
+    if (!(e.key in to)) return;
+    e.preventDefault();
+    const id = this.shown[Math.min(last, Math.max(0, to[e.key]))];
+    this.focused = id;
+    this.reveal(id);
+    this.rows.get(id)?.el.focus({ preventScroll: true });
   }
 
   private updateEmpty(): void {
-    const none = this.rows.size === 0;
+    const none = this.agents.size === 0;
     const filtering = this.filter.text !== "" || this.filter.status !== "all" || this.filter.ids !== null;
-    const hiddenAll = !none && filtering && this.visibleCount === 0;
+    const hiddenAll = !none && filtering && this.shown.length === 0;
     this.empty.hidden = !(none || hiddenAll);
     this.empty.textContent = none ? "No agents yet. Add one to link a WhatsApp account." : "No agent matches the search or filter.";
   }

@@ -4,6 +4,9 @@ import type { AgentDto } from "../bindings";
 import { banRiskText, blockedText, countdownOf, progress, STATUS_LABELS, statusLine } from "../format";
 import { h, setAttr, setText } from "./dom";
 
+/** Every row's height in pixels: the list places rows by it (styles.css reads `--row-height`). */
+export const ROW_HEIGHT = 58;
+
 export interface RowActions {
   select(id: number): void;
   connect(id: number): void;
@@ -24,6 +27,8 @@ export class AgentRow {
   private readonly fill: HTMLElement;
   private readonly connectButton: HTMLButtonElement;
   private readonly disconnectButton: HTMLButtonElement;
+  /** Its place in the list, as last placed. */
+  private index = -1;
   /** When the UI first saw the current deadline: the start of the progress bar. */
   private deadlineSeen: { until: number; at: number } | null = null;
 
@@ -51,7 +56,7 @@ export class AgentRow {
     });
     this.el = h(
       "li",
-      { class: "row", dataset: { id: String(agent.id) }, attrs: { tabindex: "0" } },
+      { class: "row", dataset: { id: String(agent.id) }, attrs: { tabindex: "-1" } },
       h("div", { class: "who" }, h("div", { class: "title" }, this.name, this.badge, this.flapMark, this.riskMark), this.phone),
       h("div", { class: "what" }, this.line, this.bar),
       h("div", { class: "actions" }, this.connectButton, this.disconnectButton),
@@ -69,6 +74,22 @@ export class AgentRow {
 
   get current(): AgentDto {
     return this.agent;
+  }
+
+  /** Puts the row at its place in a list of `total` (the list holds only some rows). */
+  place(index: number, total: number): void {
+    if (this.index !== index) {
+      this.index = index;
+      // A transform, not `top`: moving a row lays nothing else out.
+      this.el.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
+      setAttr(this.el, "aria-posinset", String(index + 1));
+    }
+    setAttr(this.el, "aria-setsize", String(total));
+  }
+
+  /** The one row of the list that Tab reaches; the others are reached with the arrows. */
+  setTabStop(stop: boolean): void {
+    setAttr(this.el, "tabindex", stop ? "0" : "-1");
   }
 
   /** Whether this row has a countdown the ticker must redraw: on its line, or in Connect's tooltip. */
