@@ -181,6 +181,7 @@ fn needs_attention(view: &AgentView) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dto::test_support::view;
 
     fn prefs(close_action: CloseAction, close_notice_shown: bool) -> Preferences {
         Preferences { close_action, close_notice_shown }
@@ -199,25 +200,6 @@ mod tests {
         assert_eq!(close_decision(false, &prefs(CloseAction::Ask, false)), CloseDecision::Ask);
         assert_eq!(close_decision(false, &prefs(CloseAction::KeepRunning, false)), CloseDecision::Minimize);
         assert_eq!(close_decision(false, &prefs(CloseAction::Quit, false)), CloseDecision::Quit);
-    }
-
-    fn view(id: i64, status: Status, flapping: bool) -> AgentView {
-        use switchboard_engine::clock::Timestamp;
-        use switchboard_engine::lifecycle::{AgentId, AgentRecord, Settings, Trigger, admit};
-        let mut record = AgentRecord::new(AgentId(id), format!("agent {id}"), Timestamp(0));
-        record.status = status;
-        AgentView {
-            connect_preview: admit(&record, Trigger::User, Timestamp(0), &Settings::default()),
-            record,
-            qr: None,
-            pair_code: None,
-            auth_cooldown_until: None,
-            attempt_cooldown_until: None,
-            unlinking: false,
-            flapping,
-            ban_risk: None,
-            version: 1,
-        }
     }
 
     #[test]

@@ -511,10 +511,19 @@ pub enum SimAction {
 pub struct ChurnDto {
     /// Each connect or disconnect the churn made, in order.
     pub calls: Vec<ChurnCallDto>,
-    /// Status changes the engine published while the churn ran.
-    pub status_changes: u32,
+    /// Each change of status the engine published while the churn ran, in order.
+    pub changes: Vec<ChurnChangeDto>,
     /// How long the churn ran, in ms.
     pub elapsed_ms: i64,
+}
+
+/// A change of status published during a churn, at a wall-clock time in ms since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ChurnChangeDto {
+    pub id: i64,
+    pub status: StatusDto,
+    pub at: i64,
 }
 
 /// One call of a churn: the agent and the wall-clock time, in ms since the epoch.
@@ -537,6 +546,7 @@ pub fn typescript_bindings() -> String {
         AgentDto::decl(&cfg),
         QrImageDto::decl(&cfg),
         ChurnCallDto::decl(&cfg),
+        ChurnChangeDto::decl(&cfg),
         ChurnDto::decl(&cfg),
         TriggerDto::decl(&cfg),
         HistoryDto::decl(&cfg),
@@ -581,4 +591,30 @@ pub struct DesktopDto {
     pub close_action: crate::desktop::CloseAction,
     /// Switchboard starts (minimised) when the person logs in.
     pub autostart: bool,
+}
+
+/// Views for the shell's unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use switchboard_engine::clock::Timestamp;
+    use switchboard_engine::lifecycle::{AgentId, AgentRecord, Settings, Status, Trigger, admit};
+    use switchboard_engine::supervisor::AgentView;
+
+    /// Agent `id` in `status`, created at time zero, as first published.
+    pub fn view(id: i64, status: Status, flapping: bool) -> AgentView {
+        let mut record = AgentRecord::new(AgentId(id), format!("agent {id}"), Timestamp(0));
+        record.status = status;
+        AgentView {
+            connect_preview: admit(&record, Trigger::User, Timestamp(0), &Settings::default()),
+            record,
+            qr: None,
+            pair_code: None,
+            auth_cooldown_until: None,
+            attempt_cooldown_until: None,
+            unlinking: false,
+            flapping,
+            ban_risk: None,
+            version: 1,
+        }
+    }
 }

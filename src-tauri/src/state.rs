@@ -68,7 +68,7 @@ pub struct AppState {
     pub simulated_outage_end: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
     /// The window's event channel, for what the shell itself must ask it
     /// (whether to quit); replaced when the UI subscribes again.
-    pub ui: Mutex<Option<tauri::ipc::Channel<UiEvent>>>,
+    pub ui: Mutex<Option<tauri::ipc::Channel<Vec<UiEvent>>>>,
     /// Each agent's last QR image, rendered when asked for.
     pub qr_images: crate::qr::QrImages,
 }
@@ -113,7 +113,7 @@ impl AppState {
     /// Sends `event` to the window, if it is subscribed.
     pub fn tell_window(&self, event: UiEvent) -> bool {
         let ui = self.ui.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        ui.as_ref().is_some_and(|channel| channel.send(event).is_ok())
+        ui.as_ref().is_some_and(|channel| channel.send(vec![event]).is_ok())
     }
 }
 

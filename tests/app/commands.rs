@@ -157,7 +157,11 @@ fn demo_churn_makes_changes_from_the_engine_and_cleans_up() {
     assert_eq!(calls[0]["id"], ids[0]);
     assert_eq!(calls[1]["id"], ids[1]);
     assert!(calls.windows(2).all(|w| w[0]["at"].as_i64() <= w[1]["at"].as_i64()), "calls in order");
-    assert!(churn["statusChanges"].as_u64().unwrap() >= calls.len() as u64 / 2, "{churn}");
+    let changes = churn["changes"].as_array().unwrap();
+    assert!(changes.len() >= calls.len() / 2, "{churn}");
+    let first_change = changes.iter().find(|c| c["id"] == ids[0]).expect("agent 1 changed");
+    assert_eq!(first_change["status"], "connecting");
+    assert!(first_change["at"].as_i64() >= calls[0]["at"].as_i64());
     let agents = h.snapshot()["agents"].clone();
     assert!(agents.as_array().unwrap().iter().all(|a| a["status"] == "disconnected"), "{agents}");
     for (body, kind) in [

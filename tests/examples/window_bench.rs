@@ -78,7 +78,7 @@ fn thousands(n: usize) -> String {
 /// What the empty window costs on this machine, the baseline of every ratio.
 struct Baseline {
     frame_p95: f64,
-    pss_kib: u64,
+    pss: Pss,
 }
 
 async fn bench(app: &Path, runs: usize, quick: bool) {
@@ -89,16 +89,22 @@ async fn bench(app: &Path, runs: usize, quick: bool) {
     println!("| --- | --- | --- | --- | --- |");
 
     let client = open(&driver, app, empty.path()).await;
-    let pss_kib = pss_of_app(app).await;
+    let pss = pss_of_app(app).await;
     let mut empty_p95 = vec![];
     for _ in 0..runs {
         empty_p95.push(percentile(&frames_while_idle(&client).await, 0.95));
     }
     client.close().await.unwrap();
-    let baseline = Baseline { frame_p95: median(empty_p95.clone()), pss_kib };
+    let baseline = Baseline { frame_p95: median(empty_p95.clone()), pss };
     row(
         "5 | the empty window: frame time p95; memory (PSS) of app + WebKit processes",
-        format!("{} ms; {:.0} MiB", spread(&empty_p95, 1), mib(pss_kib)),
+        format!(
+            "{} ms; {:.0} MiB (app {:.0}, WebKit {:.0})",
+            spread(&empty_p95, 1),
+            mib(pss.total()),
+            mib(pss.app),
+            mib(pss.webkit)
+        ),
         "—",
         None,
     );
@@ -116,7 +122,7 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
-/// Every window figure for a list of `agents`.
+/// Every window figure for a list of `agents`; returns the frame time p95 while scrolling.
 #[allow(clippy::too_many_arguments)]
 async fn fleet(
     driver: &Driver,
@@ -127,7 +133,7 @@ async fn fleet(
     agents: usize,
     cold_goal: f64,
     memory_goal_mib: f64,
-) {
+) -> f64 {
     let n = thousands(agents);
     let full = tempfile::tempdir().unwrap();
     // The agents, added through IPC once, as staff would add them.
@@ -152,6 +158,7 @@ async fn fleet(
     let client = open(driver, app, full.path()).await;
     wait_listed(&client, agents).await;
     start_countdowns(&client).await;
+    let pss_loaded = pss_of_app(app).await;
     let (mut idle, mut churn_p95, mut worst, mut p50, mut p99, mut rates, mut scroll) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     for _ in 0..runs {
@@ -181,12 +188,12 @@ async fn fleet(
         "≤ 1.25× idle",
         Some(churn_ratio <= 1.25),
     );
-    let scroll_ratio = median(scroll.clone()) / baseline.frame_p95;
+    let scroll_p95 = median(scroll.clone());
     row(
         &format!("5 | … while scrolling ({SCROLL_STEP} px a frame): p95, ratio to the empty window"),
-        format!("{} ms: {scroll_ratio:.2}×", spread(&scroll, 1)),
-        "≤ 2× empty",
-        Some(scroll_ratio <= 2.0),
+        format!("{} ms: {:.2}×", spread(&scroll, 1), scroll_p95 / baseline.frame_p95),
+        "—",
+        None,
     );
     let latency_ratio = median(p99.clone()) / baseline.frame_p95;
     row(
@@ -195,13 +202,16 @@ async fn fleet(
         "p99 ≤ 2×",
         Some(latency_ratio <= 2.0),
     );
-    let over = mib(pss_full) - mib(baseline.pss_kib);
+    let over = mib(pss_full.total()) - mib(baseline.pss.total());
     row(
-        &format!("5 | memory (PSS) of app + WebKit processes, {n} agents, over the empty window"),
-        format!("+{over:.0} MiB ({:.0} MiB)", mib(pss_full)),
+        &format!(
+            "5 | memory (PSS) of app + WebKit processes, {n} agents, over the empty window: listed; after the churns"
+        ),
+        format!("{}; {}", pss_loaded.over(baseline.pss), pss_full.over(baseline.pss)),
         &format!("≤ +{memory_goal_mib:.0} MiB"),
         Some(over <= memory_goal_mib),
     );
+    scroll_p95
 }
 
 async fn open(driver: &Driver, app: &Path, data_dir: &Path) -> Client {
@@ -353,9 +363,15 @@ struct Churn {
 }
 
 /// The engine's churn (`simulate_churn`) on agents 2, 4, 6 …, while every
-/// animation frame's time is recorded. For each call whose row is on
-/// screen, the time from the call (the engine's wall clock) to the
-/// animation frame after its row's status changed (the page's).
+/// animation frame's time is recorded. For each change of status whose row
+/// is on screen, the time from its publication by the engine (committed,
+/// P-1; the engine's wall clock) to the end of the frame that drew it (the
+/// page's clock): the window changes rows inside an animation frame
+/// callback, and a message posted there is handled once that frame's
+/// rendering is done. A change the window never drew on its own (a newer
+/// one of the same agent came in the same frame) has no latency: a paint
+/// matches a change only before the agent's next change to the same status.
+/// The clocks differ by up to a few ms (the page's origin is read once).
 async fn churn(client: &Client) -> Churn {
     let ids: Vec<i64> = (1..=CHURNING).map(|i| 2 * i).collect();
     let answer = in_page(
@@ -368,20 +384,22 @@ async fn churn(client: &Client) -> Churn {
          const observer = new MutationObserver((records) => { \
            for (const r of records) { \
              if (r.oldValue === null || r.oldValue === r.target.dataset.status) continue; \
-             const id = Number(r.target.dataset.id); \
-             requestAnimationFrame(() => painted.push([id, performance.timeOrigin + performance.now()])); \
+             const [id, status] = [Number(r.target.dataset.id), r.target.dataset.status]; \
+             const after = new MessageChannel(); \
+             after.port1.onmessage = () => painted.push([id, status, performance.timeOrigin + performance.now()]); \
+             after.port2.postMessage(0); \
            } }); \
          observer.observe(document.body, { subtree: true, attributes: true, attributeOldValue: true, attributeFilter: ['data-status'] }); \
          const churn = await inv('simulate_churn', { ids, changesPerSecond: perSecond, seconds }); \
          await new Promise((r) => setTimeout(r, 500)); \
          running = false; observer.disconnect(); \
          const latencies = []; \
-         for (const call of churn.calls) { \
-           const seen = painted.find(([id, at]) => id === call.id && at >= call.at); \
-           const next = churn.calls.find((c) => c.id === call.id && c.at > call.at); \
-           if (seen && (!next || seen[1] < next.at + 50)) latencies.push(seen[1] - call.at); \
+         for (const change of churn.changes) { \
+           const again = churn.changes.find((c) => c.id === change.id && c.status === change.status && c.at > change.at); \
+           const seen = painted.find(([id, status, at]) => id === change.id && status === change.status && at >= change.at - 5 && (!again || at < again.at)); \
+           if (seen) latencies.push(Math.max(0, seen[2] - change.at)); \
          } \
-         return { frames, latencies, changes: churn.statusChanges / (churn.elapsedMs / 1000) };",
+         return { frames, latencies, changes: churn.changes.length / (churn.elapsedMs / 1000) };",
         vec![json!(ids), json!(CHANGES_PER_SECOND), json!(CHURN_SECONDS)],
     )
     .await;
@@ -394,10 +412,34 @@ async fn churn(client: &Client) -> Churn {
     churn
 }
 
-/// The proportional set size of the app and every process it started
-/// (WebKit's web and network processes), in KiB, after two quiet seconds
-/// (a garbage collection had its chance).
-async fn pss_of_app(app: &Path) -> u64 {
+/// Proportional set sizes in KiB: the app's own process (the engine, the
+/// shell) and the WebKit processes it started (web and network).
+#[derive(Clone, Copy)]
+struct Pss {
+    app: u64,
+    webkit: u64,
+}
+
+impl Pss {
+    fn total(self) -> u64 {
+        self.app + self.webkit
+    }
+
+    /// "+X MiB (app +a, WebKit +w)" over `base`.
+    fn over(self, base: Pss) -> String {
+        let d = |a: u64, b: u64| mib(a) - mib(b);
+        format!(
+            "+{:.0} MiB (app {:+.0}, WebKit {:+.0})",
+            d(self.total(), base.total()),
+            d(self.app, base.app),
+            d(self.webkit, base.webkit)
+        )
+    }
+}
+
+/// The memory of the app and every process it started, after two quiet
+/// seconds (a garbage collection had its chance).
+async fn pss_of_app(app: &Path) -> Pss {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let processes: Vec<(u32, u32, Option<PathBuf>)> = std::fs::read_dir("/proc")
         .unwrap()
@@ -410,16 +452,18 @@ async fn pss_of_app(app: &Path) -> u64 {
         .collect();
     let roots: Vec<u32> = processes.iter().filter(|(_, _, exe)| exe.as_deref() == Some(app)).map(|p| p.0).collect();
     assert_eq!(roots.len(), 1, "exactly one app process runs");
-    let mut family = roots;
+    let mut family = roots.clone();
     let mut i = 0;
     while i < family.len() {
         let parent = family[i];
         family.extend(processes.iter().filter(|p| p.1 == parent).map(|p| p.0));
         i += 1;
     }
-    family
-        .iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok())
-        .filter_map(|text| text.lines().find(|l| l.starts_with("Pss:"))?.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .sum()
+    let pss = |pid: &u32| -> u64 {
+        std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .ok()
+            .and_then(|text| text.lines().find(|l| l.starts_with("Pss:"))?.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    Pss { app: pss(&roots[0]), webkit: family[1..].iter().map(pss).sum() }
 }

@@ -71,8 +71,11 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 
 export const tauriBackend: Backend = {
   subscribe(onEvent) {
-    const channel = new Channel<UiEvent>();
-    channel.onmessage = onEvent;
+    // Events come in batches (at most about one a frame while changes pour in), in order.
+    const channel = new Channel<UiEvent[]>();
+    channel.onmessage = (events) => {
+      for (const event of events) onEvent(event);
+    };
     return call<Snapshot>("subscribe", { onEvent: channel });
   },
   addAgent: (name) => call("add_agent", { name }),

@@ -77,15 +77,17 @@ png: string, };
 
 export type ChurnCallDto = { id: number, at: number, };
 
+export type ChurnChangeDto = { id: number, status: StatusDto, at: number, };
+
 export type ChurnDto = { 
 /**
  * Each connect or disconnect the churn made, in order.
  */
 calls: Array<ChurnCallDto>, 
 /**
- * Status changes the engine published while the churn ran.
+ * Each change of status the engine published while the churn ran, in order.
  */
-statusChanges: number, 
+changes: Array<ChurnChangeDto>, 
 /**
  * How long the churn ran, in ms.
  */

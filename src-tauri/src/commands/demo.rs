@@ -3,8 +3,7 @@
 //! make busy traffic (`simulate_churn`, for the window's benchmark).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use switchboard_engine::error::EngineError;
@@ -14,7 +13,7 @@ use tauri::State;
 use tokio::time::Instant;
 
 use crate::args::Arg;
-use crate::dto::{ChurnCallDto, ChurnDto, SimAction};
+use crate::dto::{ChurnCallDto, ChurnChangeDto, ChurnDto, SimAction};
 use crate::error::IpcError;
 use crate::state::{AppState, Mode};
 
@@ -92,7 +91,7 @@ const CHURN_LIMITS: (usize, u32, u32) = (10_000, 1_000, 600);
 /// changes, connecting then qr_pending, and each disconnect one), paced so
 /// that about `changes_per_second` status changes happen each second, for
 /// `seconds`. Then the agents it left connecting are disconnected again.
-/// Returns when each call was made and how many status changes the engine
+/// Returns when each call was made and each status change the engine
 /// published meanwhile.
 #[tauri::command]
 pub async fn simulate_churn(
@@ -127,8 +126,8 @@ pub async fn simulate_churn(
         let view = supervisor.view(AgentId(id)).ok_or(EngineError::UnknownAgent(AgentId(id)))?;
         last_status.insert(AgentId(id), view.record.status);
     }
-    let changes = Arc::new(AtomicU32::new(0));
-    let counting = tokio::spawn(count_status_changes(supervisor.subscribe(), last_status, changes.clone()));
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let watching = tokio::spawn(record_status_changes(supervisor.subscribe(), last_status, changes.clone()));
 
     // A connect and a disconnect make three changes: one call every 1.5 changes.
     let interval = Duration::from_secs_f64(1.5 / f64::from(rate));
@@ -155,8 +154,8 @@ pub async fn simulate_churn(
         });
     }
     let elapsed = started.elapsed();
-    counting.abort();
-    let status_changes = changes.load(Ordering::Relaxed);
+    watching.abort();
+    let changes = std::mem::take(&mut *changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
     while let Some(done) = pending.join_next().await {
         if let Ok(Err(err)) = done {
             tracing::debug!("demo churn: a call was refused: {err}");
@@ -165,14 +164,15 @@ pub async fn simulate_churn(
     for id in connected {
         supervisor.disconnect(id).await?;
     }
-    Ok(ChurnDto { calls, status_changes, elapsed_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX) })
+    Ok(ChurnDto { calls, changes, elapsed_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX) })
 }
 
-/// Counts the published changes of status of the agents in `last`.
-async fn count_status_changes(
+/// Records each published change of status of the agents in `last`, with
+/// the wall-clock time it was published.
+async fn record_status_changes(
     mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
     mut last: HashMap<AgentId, Status>,
-    count: Arc<AtomicU32>,
+    changes: Arc<Mutex<Vec<ChurnChangeDto>>>,
 ) {
     loop {
         match events.recv().await {
@@ -181,7 +181,9 @@ async fn count_status_changes(
                     && *status != view.record.status
                 {
                     *status = view.record.status;
-                    count.fetch_add(1, Ordering::Relaxed);
+                    let change =
+                        ChurnChangeDto { id: view.record.id.0, status: view.record.status.into(), at: wall_ms() };
+                    changes.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(change);
                 }
             }
             Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}

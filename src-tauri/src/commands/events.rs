@@ -1,9 +1,14 @@
-//! The one subscription: a snapshot now, then ordered updates over a channel.
+//! The one subscription: a snapshot now, then ordered updates over a
+//! channel, in batches of at most one a frame while changes pour in.
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use switchboard_engine::supervisor::{EngineEvent, Supervisor};
 use tauri::ipc::Channel;
 use tauri::{AppHandle, Runtime, State};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::time::Instant;
 
 use crate::args::ChannelArg;
 use crate::dto::{AgentDto, ModeDto, OutageDto, Snapshot, UiEvent, settings_dto};
@@ -16,7 +21,7 @@ use crate::state::{AppState, Mode, UNOFFICIAL_CLIENT_WARNING};
 pub async fn subscribe<R: Runtime>(
     app: AppHandle<R>,
     state: State<'_, AppState>,
-    on_event: ChannelArg<UiEvent>,
+    on_event: ChannelArg<Vec<UiEvent>>,
 ) -> Result<Snapshot, IpcError> {
     let ChannelArg(on_event) = on_event;
     state.ui.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(on_event.clone());
@@ -68,46 +73,116 @@ pub async fn subscribe<R: Runtime>(
     })
 }
 
+/// The shortest time between two messages to the window while changes pour
+/// in: about a frame. Each message is a script the web view must run, so
+/// 200 changes a second sent one by one would cost 200 scripts a second.
+const BATCH_WINDOW: Duration = Duration::from_millis(16);
+
+/// Forwards engine events to the window in batches. The first change after
+/// a quiet moment goes at once; changes that follow within `BATCH_WINDOW`
+/// go together at its end, an agent's older versions dropped for its latest.
 async fn forward<R: Runtime>(
     app: AppHandle<R>,
     supervisor: Supervisor,
     mut events: tokio::sync::broadcast::Receiver<EngineEvent>,
-    channel: Channel<UiEvent>,
+    channel: Channel<Vec<UiEvent>>,
 ) {
+    let mut last_sent: Option<Instant> = None;
     loop {
-        let event = match events.recv().await {
-            Ok(EngineEvent::Agent(view)) => {
-                UiEvent::Agent { agent: Box::new(AgentDto::from_view(&view, &supervisor.settings())) }
-            }
-            Ok(EngineEvent::Removed(id)) => UiEvent::Removed { id: id.0 },
-            Ok(EngineEvent::StorageFault(message)) => UiEvent::StorageFault { message },
-            Ok(EngineEvent::WallClock { wall_ahead_ms }) => UiEvent::Clock { wall_ahead_ms },
-            Ok(EngineEvent::Outage(outage)) => UiEvent::Outage {
-                outage: outage.as_deref().map(OutageDto::from),
-                outages_last_week: outages_last_week(&supervisor).await,
-            },
-            Ok(EngineEvent::Notification { agent, title, body }) => {
-                notify_desktop(&app, &title, &body);
-                UiEvent::Notice { agent_id: agent.0, title, body }
-            }
-            Ok(EngineEvent::GroupedNotification { title, body, agents }) => {
-                notify_desktop(&app, &title, &body);
-                UiEvent::GroupNotice { title, body, agent_ids: agents.iter().map(|a| a.0).collect() }
-            }
-            Err(RecvError::Lagged(missed)) => {
-                tracing::warn!(missed, "the UI fell behind; sending everything again");
-                let settings = supervisor.settings();
-                UiEvent::Resync {
-                    agents: supervisor.list().iter().map(|v| AgentDto::from_view(v, &settings)).collect(),
-                }
-            }
+        let mut batch = Batch::default();
+        match events.recv().await {
             Err(RecvError::Closed) => return,
-        };
-        if channel.send(event).is_err() {
+            first => batch.push(to_ui(&app, &supervisor, first).await),
+        }
+        if let Some(sent) = last_sent {
+            let until = sent + BATCH_WINDOW;
+            while let Ok(next) = tokio::time::timeout_at(until, events.recv()).await {
+                if matches!(next, Err(RecvError::Closed)) {
+                    break;
+                }
+                batch.push(to_ui(&app, &supervisor, next).await);
+            }
+        }
+        // Whatever else is already waiting goes in this batch too.
+        loop {
+            match events.try_recv() {
+                Ok(event) => batch.push(to_ui(&app, &supervisor, Ok(event)).await),
+                Err(TryRecvError::Lagged(missed)) => {
+                    batch.push(to_ui(&app, &supervisor, Err(RecvError::Lagged(missed))).await);
+                }
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        if channel.send(batch.events).is_err() {
             // The window went away (closed or reloaded); its next subscribe starts afresh.
             return;
         }
+        last_sent = Some(Instant::now());
     }
+}
+
+/// The events of one message, in order; an agent's newer version replaces
+/// its older one in place.
+#[derive(Default)]
+struct Batch {
+    events: Vec<UiEvent>,
+    agent_at: HashMap<i64, usize>,
+}
+
+impl Batch {
+    fn push(&mut self, event: Option<UiEvent>) {
+        let Some(event) = event else { return };
+        match &event {
+            UiEvent::Agent { agent } => {
+                if let Some(&at) = self.agent_at.get(&agent.id) {
+                    self.events[at] = event;
+                    return;
+                }
+                self.agent_at.insert(agent.id, self.events.len());
+            }
+            // Everything before a resync is in it.
+            UiEvent::Resync { .. } => {
+                self.events.clear();
+                self.agent_at.clear();
+            }
+            _ => {}
+        }
+        self.events.push(event);
+    }
+}
+
+/// One engine event as the window receives it; `None` for none.
+async fn to_ui<R: Runtime>(
+    app: &AppHandle<R>,
+    supervisor: &Supervisor,
+    event: Result<EngineEvent, RecvError>,
+) -> Option<UiEvent> {
+    Some(match event {
+        Ok(EngineEvent::Agent(view)) => {
+            UiEvent::Agent { agent: Box::new(AgentDto::from_view(&view, &supervisor.settings())) }
+        }
+        Ok(EngineEvent::Removed(id)) => UiEvent::Removed { id: id.0 },
+        Ok(EngineEvent::StorageFault(message)) => UiEvent::StorageFault { message },
+        Ok(EngineEvent::WallClock { wall_ahead_ms }) => UiEvent::Clock { wall_ahead_ms },
+        Ok(EngineEvent::Outage(outage)) => UiEvent::Outage {
+            outage: outage.as_deref().map(OutageDto::from),
+            outages_last_week: outages_last_week(supervisor).await,
+        },
+        Ok(EngineEvent::Notification { agent, title, body }) => {
+            notify_desktop(app, &title, &body);
+            UiEvent::Notice { agent_id: agent.0, title, body }
+        }
+        Ok(EngineEvent::GroupedNotification { title, body, agents }) => {
+            notify_desktop(app, &title, &body);
+            UiEvent::GroupNotice { title, body, agent_ids: agents.iter().map(|a| a.0).collect() }
+        }
+        Err(RecvError::Lagged(missed)) => {
+            tracing::warn!(missed, "the UI fell behind; sending everything again");
+            let settings = supervisor.settings();
+            UiEvent::Resync { agents: supervisor.list().iter().map(|v| AgentDto::from_view(v, &settings)).collect() }
+        }
+        Err(RecvError::Closed) => return None,
+    })
 }
 
 /// H-4's count; a database that cannot be read now shows none rather than failing the window.
@@ -127,5 +202,50 @@ fn notify_desktop<R: Runtime>(app: &AppHandle<R>, title: &str, body: &str) {
     if let Err(err) = app.notification().builder().title(title).body(body).show() {
         // No notification daemon (a bare X server, say): the in-app banner still shows it.
         tracing::warn!("desktop notification failed: {err}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn agent(id: i64, version: u64) -> UiEvent {
+        let mut view = crate::dto::test_support::view(id, switchboard_engine::lifecycle::Status::Connected, false);
+        view.version = version;
+        UiEvent::Agent {
+            agent: Box::new(AgentDto::from_view(&view, &switchboard_engine::lifecycle::Settings::default())),
+        }
+    }
+
+    fn shape(batch: &Batch) -> Vec<String> {
+        batch
+            .events
+            .iter()
+            .map(|e| match e {
+                UiEvent::Agent { agent } => format!("{}@{}", agent.id, agent.version),
+                UiEvent::Removed { id } => format!("-{id}"),
+                UiEvent::Resync { agents } => format!("resync {}", agents.len()),
+                _ => "other".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_keeps_each_agents_latest_version_in_place_and_a_resync_replaces_what_came_before() {
+        let mut batch = Batch::default();
+        for event in [
+            Some(agent(1, 1)),
+            Some(agent(2, 1)),
+            Some(agent(1, 2)),
+            Some(UiEvent::Removed { id: 3 }),
+            Some(agent(2, 5)),
+            None,
+        ] {
+            batch.push(event);
+        }
+        assert_eq!(shape(&batch), ["1@2", "2@5", "-3"]);
+        batch.push(Some(UiEvent::Resync { agents: vec![] }));
+        batch.push(Some(agent(1, 9)));
+        assert_eq!(shape(&batch), ["resync 0", "1@9"]);
     }
 }
