@@ -158,15 +158,20 @@ pub fn run() {
                 Err(err) => tracing::warn!("could not raise the open-file limit: {err}"),
             }
             let desktop = DesktopState::new(config.data_dir.clone());
-            let state = tauri::async_runtime::block_on(AppState::start(config));
-            if let Some(tray) = tray::build(app.handle()) {
-                desktop.tray.store(true, std::sync::atomic::Ordering::SeqCst);
-                if let Ok(engine) = &state.engine {
+            let tray = tray::build(app.handle());
+            desktop.tray.store(tray.is_some(), std::sync::atomic::Ordering::SeqCst);
+            app.manage(desktop);
+            app.manage(AppState::new(config));
+            // The engine loads its agents while the window loads its page (with
+            // 10,000 agents that takes half a second); the window's first
+            // command waits for it.
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(async move {
+                let state = handle.state::<AppState>();
+                if let (Ok(engine), Some(tray)) = (state.engine().await, tray) {
                     tauri::async_runtime::spawn(tray::follow(tray, engine.supervisor.clone()));
                 }
-            }
-            app.manage(desktop);
-            app.manage(state);
+            });
             if options.minimized {
                 if let Some(window) = app.get_webview_window("main") {
                     // With a tray, hidden; without one, minimised (nothing could show it again).

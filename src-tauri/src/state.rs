@@ -60,7 +60,8 @@ pub const UNOFFICIAL_CLIENT_WARNING: &str = "Switchboard is not an official What
 
 pub struct AppState {
     pub config: Config,
-    pub engine: Result<Engine, IpcError>,
+    /// Started once, by the first to ask (the app, at launch); everyone else waits for it.
+    engine: tokio::sync::OnceCell<Result<Engine, IpcError>>,
     /// The task forwarding engine events to the window; replaced when the UI
     /// subscribes again (a reload), stopped at exit.
     pub forwarder: Mutex<Option<tauri::async_runtime::JoinHandle<()>>>,
@@ -118,29 +119,14 @@ impl AppState {
 }
 
 impl AppState {
-    /// Starts the engine on the database of `config`. Must run inside the
-    /// async runtime. A failure is kept, not raised: the window shows it.
-    pub async fn start(config: Config) -> AppState {
-        let mode = if config.demo {
-            Mode::Demo(SimulatedWhatsApp::new())
-        } else {
-            Mode::Real(WhatsAppConnector::new(config.credentials_dir()))
-        };
-        let connector: Arc<dyn Connector> = match mode.clone() {
-            Mode::Demo(simulated) => Arc::new(simulated),
-            Mode::Real(real) => Arc::new(real),
-        };
-        let options = Options { clock: Arc::new(SystemClock), connector, seed: rand_seed() };
-        let engine = match Supervisor::start(&config.database(), options).await {
-            Ok(supervisor) => Ok(Engine { supervisor, mode }),
-            Err(err) => {
-                tracing::error!("the engine could not start: {err}");
-                Err(IpcError::from(err))
-            }
-        };
+    /// The app on `config`, its engine not started yet: [`AppState::engine`]
+    /// starts it, or waits for the start under way. The app asks for it at
+    /// launch in the background, so the engine loads its agents while the
+    /// window loads its page.
+    pub fn new(config: Config) -> AppState {
         AppState {
             config,
-            engine,
+            engine: tokio::sync::OnceCell::new(),
             forwarder: Mutex::new(None),
             simulated_outage_end: Mutex::new(None),
             ui: Mutex::new(None),
@@ -148,8 +134,22 @@ impl AppState {
         }
     }
 
-    pub fn engine(&self) -> Result<&Engine, IpcError> {
-        self.engine.as_ref().map_err(Clone::clone)
+    /// The app with its engine started (or failed). Must run inside the async runtime.
+    pub async fn start(config: Config) -> AppState {
+        let state = AppState::new(config);
+        let _ = state.engine().await;
+        state
+    }
+
+    /// The running engine, once started; a failure to start is kept, not
+    /// raised: the window shows it.
+    pub async fn engine(&self) -> Result<&Engine, IpcError> {
+        self.engine.get_or_init(|| start_engine(&self.config)).await.as_ref().map_err(Clone::clone)
+    }
+
+    /// The engine if it has started, without waiting.
+    pub fn started_engine(&self) -> Option<&Engine> {
+        self.engine.get().and_then(|engine| engine.as_ref().ok())
     }
 
     /// P-4: stops forwarding, closes every connection without logging out,
@@ -158,13 +158,35 @@ impl AppState {
         if let Some(task) = self.forwarder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
             task.abort();
         }
-        if let Ok(engine) = &self.engine {
+        // A start under way finishes first, so its tasks and files are closed too.
+        if let Ok(engine) = self.engine().await {
             engine.supervisor.shutdown().await;
             if let Mode::Real(whatsapp) = &engine.mode
                 && !whatsapp.wait_closed(CLIENT_FLUSH_LIMIT).await
             {
                 tracing::warn!("some WhatsApp connections did not close in time");
             }
+        }
+    }
+}
+
+/// Starts the engine on the database of `config`.
+async fn start_engine(config: &Config) -> Result<Engine, IpcError> {
+    let mode = if config.demo {
+        Mode::Demo(SimulatedWhatsApp::new())
+    } else {
+        Mode::Real(WhatsAppConnector::new(config.credentials_dir()))
+    };
+    let connector: Arc<dyn Connector> = match mode.clone() {
+        Mode::Demo(simulated) => Arc::new(simulated),
+        Mode::Real(real) => Arc::new(real),
+    };
+    let options = Options { clock: Arc::new(SystemClock), connector, seed: rand_seed() };
+    match Supervisor::start(&config.database(), options).await {
+        Ok(supervisor) => Ok(Engine { supervisor, mode }),
+        Err(err) => {
+            tracing::error!("the engine could not start: {err}");
+            Err(IpcError::from(err))
         }
     }
 }

@@ -116,7 +116,8 @@ fn try_build<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Tray<R>> {
 /// Pauses every automatic reconnect, or resumes them while paused (F-2, F-3).
 fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
     let Some(state) = app.try_state::<crate::state::AppState>() else { return };
-    let Ok(engine) = state.engine() else { return };
+    // Before the engine has started there is nothing to pause.
+    let Some(engine) = state.started_engine() else { return };
     let paused = engine.supervisor.outage().is_some_and(|outage| outage.paused);
     tracing::info!(pause = !paused, "automatic reconnects paused or resumed from the tray");
     engine.supervisor.pause_reconnects(!paused);

@@ -195,7 +195,7 @@ fn a_database_from_a_newer_version_is_reported_not_crashed_on() {
     let dir = tempfile::tempdir().unwrap();
     rusqlite_user_version(&dir.path().join("demo.db"), 99);
     let state = tauri::async_runtime::block_on(AppState::start(Config { demo: true, data_dir: dir.path().to_owned() }));
-    let err = state.engine().err().expect("refused");
+    let err = tauri::async_runtime::block_on(state.engine()).err().expect("refused");
     assert_eq!(err.kind, "schema_too_new");
 }
 

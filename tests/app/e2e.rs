@@ -56,7 +56,16 @@ async fn wait_attr(client: &Client, css: &str, attr: &str, ok: impl Fn(&str) -> 
                 }
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "{css}[{attr}] never became what was expected");
+        if tokio::time::Instant::now() >= deadline {
+            // What the window showed instead, for the failure's message.
+            let seen = client
+                .execute(
+                    "return [document.querySelector('.detail h2')?.textContent, document.querySelector('.toast')?.textContent];",
+                    vec![],
+                )
+                .await;
+            panic!("{css}[{attr}] never became what was expected; the detail panel and the toast showed {seen:?}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

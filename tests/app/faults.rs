@@ -166,7 +166,7 @@ fn a_read_only_disk_is_a_clear_error_and_the_file_is_not_touched() {
     };
     let before = files();
     let state = tauri::async_runtime::block_on(AppState::start(Config { demo: true, data_dir: data.clone() }));
-    let err = state.engine().err().expect("the app cannot run on a read-only database");
+    let err = tauri::async_runtime::block_on(state.engine()).err().expect("the app cannot run on a read-only database");
     assert_eq!(err.kind, "database");
     assert!(err.message.contains("demo.db") && err.message.contains("read-only"), "{}", err.message);
     assert!(files() == before, "nothing in the data directory changed");

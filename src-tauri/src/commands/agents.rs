@@ -14,37 +14,37 @@ const MAX_HISTORY: u32 = 1_000;
 
 #[tauri::command]
 pub async fn add_agent(state: State<'_, AppState>, name: Arg<String>) -> Result<AgentDto, IpcError> {
-    let engine = state.engine()?;
+    let engine = state.engine().await?;
     let view = engine.supervisor.add(&name.0).await?;
     Ok(AgentDto::from_view(&view, &engine.supervisor.settings()))
 }
 
 #[tauri::command]
 pub async fn rename_agent(state: State<'_, AppState>, id: Arg<i64>, name: Arg<String>) -> Result<AgentDto, IpcError> {
-    let engine = state.engine()?;
+    let engine = state.engine().await?;
     let view = engine.supervisor.rename(AgentId(id.0), &name.0).await?;
     Ok(AgentDto::from_view(&view, &engine.supervisor.settings()))
 }
 
 #[tauri::command]
 pub async fn remove_agent(state: State<'_, AppState>, id: Arg<i64>) -> Result<(), IpcError> {
-    Ok(state.engine()?.supervisor.remove(AgentId(id.0)).await?)
+    Ok(state.engine().await?.supervisor.remove(AgentId(id.0)).await?)
 }
 
 #[tauri::command]
 pub async fn connect_agent(state: State<'_, AppState>, id: Arg<i64>) -> Result<DecisionDto, IpcError> {
-    let decision = state.engine()?.supervisor.connect(AgentId(id.0)).await?;
+    let decision = state.engine().await?.supervisor.connect(AgentId(id.0)).await?;
     Ok(DecisionDto::from(&decision))
 }
 
 #[tauri::command]
 pub async fn disconnect_agent(state: State<'_, AppState>, id: Arg<i64>) -> Result<(), IpcError> {
-    Ok(state.engine()?.supervisor.disconnect(AgentId(id.0)).await?)
+    Ok(state.engine().await?.supervisor.disconnect(AgentId(id.0)).await?)
 }
 
 #[tauri::command]
 pub async fn request_pair_code(state: State<'_, AppState>, id: Arg<i64>, phone: Arg<String>) -> Result<(), IpcError> {
-    Ok(state.engine()?.supervisor.request_pair_code(AgentId(id.0), &phone.0).await?)
+    Ok(state.engine().await?.supervisor.request_pair_code(AgentId(id.0), &phone.0).await?)
 }
 
 #[tauri::command]
@@ -54,13 +54,13 @@ pub async fn agent_history(
     limit: Arg<u32>,
 ) -> Result<Vec<HistoryDto>, IpcError> {
     let limit = limit.0.clamp(1, MAX_HISTORY);
-    let history = state.engine()?.supervisor.history(AgentId(id.0), limit).await?;
+    let history = state.engine().await?.supervisor.history(AgentId(id.0), limit).await?;
     Ok(history.iter().map(HistoryDto::from).collect())
 }
 
 #[tauri::command]
 pub async fn agent_health(state: State<'_, AppState>, id: Arg<i64>) -> Result<HealthDto, IpcError> {
-    let health = state.engine()?.supervisor.health(AgentId(id.0)).await?;
+    let health = state.engine().await?.supervisor.health(AgentId(id.0)).await?;
     Ok(HealthDto::from(&health))
 }
 
@@ -69,7 +69,7 @@ pub async fn agent_health(state: State<'_, AppState>, id: Arg<i64>) -> Result<He
 /// the key changes, so the image is rendered once and sent only where it shows.
 #[tauri::command]
 pub async fn qr_image(state: State<'_, AppState>, id: Arg<i64>) -> Result<Option<QrImageDto>, IpcError> {
-    let engine = state.engine()?;
+    let engine = state.engine().await?;
     let view = engine.supervisor.view(AgentId(id.0)).ok_or(EngineError::UnknownAgent(AgentId(id.0)))?;
     let Some(qr) = view.qr.as_deref() else {
         state.qr_images.forget(id.0);

@@ -19,7 +19,7 @@ use crate::state::{AppState, Mode};
 
 #[tauri::command]
 pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimAction>) -> Result<(), IpcError> {
-    let engine = state.engine()?;
+    let engine = state.engine().await?;
     let Mode::Demo(sim) = &engine.mode else {
         return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
     };
@@ -51,7 +51,7 @@ const LONGEST_SIMULATED_OUTAGE_MINUTES: u32 = 120;
 /// can again. Zero ends a simulated outage at once.
 #[tauri::command]
 pub async fn simulate_unreachable(state: State<'_, AppState>, minutes: Arg<u32>) -> Result<(), IpcError> {
-    let engine = state.engine()?;
+    let engine = state.engine().await?;
     let Mode::Demo(sim) = &engine.mode else {
         return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
     };
@@ -100,7 +100,7 @@ pub async fn simulate_churn(
     changes_per_second: Arg<u32>,
     seconds: Arg<u32>,
 ) -> Result<ChurnDto, IpcError> {
-    let engine = state.engine()?;
+    let engine = state.engine().await?;
     if !matches!(engine.mode, Mode::Demo(_)) {
         return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
     }

@@ -26,7 +26,7 @@ pub async fn subscribe<R: Runtime>(
     let ChannelArg(on_event) = on_event;
     state.ui.lock().unwrap_or_else(std::sync::PoisonError::into_inner).replace(on_event.clone());
     let data_dir = state.config.data_dir.display().to_string();
-    let engine = match state.engine() {
+    let engine = match state.engine().await {
         Ok(engine) => engine,
         Err(err) => {
             let mode = if state.config.demo { ModeDto::Demo } else { ModeDto::Real };

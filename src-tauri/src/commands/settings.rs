@@ -9,7 +9,7 @@ use crate::state::AppState;
 
 #[tauri::command]
 pub async fn get_settings(state: State<'_, AppState>) -> Result<Vec<SettingDto>, IpcError> {
-    Ok(settings_dto(&state.engine()?.supervisor.settings()))
+    Ok(settings_dto(&state.engine().await?.supervisor.settings()))
 }
 
 /// Applies all changes or none.
@@ -19,6 +19,6 @@ pub async fn update_settings(
     changes: Arg<Vec<SettingChange>>,
 ) -> Result<Vec<SettingDto>, IpcError> {
     let changes = changes.0.into_iter().map(|c| (c.key, c.value)).collect();
-    let settings = state.engine()?.supervisor.update_settings(changes).await?;
+    let settings = state.engine().await?.supervisor.update_settings(changes).await?;
     Ok(settings_dto(&settings))
 }
