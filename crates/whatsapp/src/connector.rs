@@ -27,8 +27,8 @@ use tokio::sync::{Notify, watch};
 use tokio_util::task::TaskTracker;
 use whatsapp_rust::bot::{Bot, BotBuilderError};
 use whatsapp_rust::pair_code::{PairCodeOptions, PairCodeRejection, PairError};
-use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::store::error::StoreError;
+use whatsapp_rust::store::{SqliteStore, SqliteStoreConfig};
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::wacore::iq::keepalive::KeepaliveSpec;
@@ -45,6 +45,18 @@ use crate::transport::WatchedDial;
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a closing client may take to flush its store and stop.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// SQLite's page cache of each agent's store, in KiB. whatsapp-rust's default
+/// (512 KiB a connection) suits a process with one session; here every
+/// connected agent holds its own store open, so the cache is paid once per
+/// agent. A new store is 240 KiB and opening it reads every page: measured
+/// with 200 agents (BENCHMARKS.md, figure 7), the default kept 394 KiB of
+/// SQLite heap per agent (PSS 636 KiB), 128 KiB keeps 272 KiB (PSS 508 KiB).
+/// A linked store grows with its account's keys and sessions, and the
+/// default would let each agent's cache grow to 512 KiB. Pages left out are
+/// read again from the OS's file cache, shared and reclaimable; the store is
+/// busy only while messages arrive.
+const STORE_PAGE_CACHE_KIB: u32 = 128;
 
 /// How the clients reach WhatsApp. The defaults are WhatsApp's own servers;
 /// tests point them at a local server instead.
@@ -406,7 +418,8 @@ async fn build_client(
     sink: &EventSink,
     attempt: &Arc<AttemptShared>,
 ) -> Result<Started, StoreProblem> {
-    let store = SqliteStore::new(&path.to_string_lossy()).await.map_err(|err| library_fault(&err))?;
+    let config = SqliteStoreConfig { cache_size_kib: STORE_PAGE_CACHE_KIB, ..SqliteStoreConfig::default() };
+    let store = SqliteStore::with_config(&path.to_string_lossy(), config).await.map_err(|err| library_fault(&err))?;
     let observer = Arc::new(Mutex::new(Observer::new()));
     let end_now = Arc::new(Notify::new());
     let recorder = EventRecorder {
