@@ -1,6 +1,6 @@
 //! The `agents` table.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 
 use super::{Store, StoreError};
 use crate::clock::Timestamp;
@@ -47,33 +47,37 @@ pub fn agent_name_key(name: &str) -> String {
     name.to_lowercase()
 }
 
-/// Writes every lifecycle field of an existing agent (not its name).
-pub(super) fn update(conn: &Connection, r: &AgentRecord) -> Result<(), StoreError> {
+/// The statement [`update`] runs.
+pub(super) fn prepare_update(conn: &Connection) -> rusqlite::Result<CachedStatement<'_>> {
+    conn.prepare_cached(
+        "UPDATE agents SET phone = ?2, status = ?3, reason = ?4, last_code = ?5, has_credentials = ?6, \
+         disconnected_at = ?7, last_auth_failure_at = ?8, last_attempt_at = ?9, next_retry_at = ?10, \
+         retry_attempt = ?11, qr_expires_at = ?12, banned_until = ?13, clean_disconnect = ?14, \
+         held_since = ?15 WHERE id = ?1",
+    )
+}
+
+/// Writes every lifecycle field of an existing agent (not its name), with
+/// the statement of [`prepare_update`].
+pub(super) fn update(update: &mut CachedStatement<'_>, r: &AgentRecord) -> Result<(), StoreError> {
     let t = |v: Option<Timestamp>| v.map(|t| t.0);
-    let changed = conn
-        .prepare_cached(
-            "UPDATE agents SET phone = ?2, status = ?3, reason = ?4, last_code = ?5, has_credentials = ?6, \
-             disconnected_at = ?7, last_auth_failure_at = ?8, last_attempt_at = ?9, next_retry_at = ?10, \
-             retry_attempt = ?11, qr_expires_at = ?12, banned_until = ?13, clean_disconnect = ?14, \
-             held_since = ?15 WHERE id = ?1",
-        )?
-        .execute(params![
-            r.id.0,
-            r.phone,
-            r.status.as_str(),
-            r.reason,
-            r.last_code.map(|c| c.0),
-            r.has_credentials,
-            t(r.disconnected_at),
-            t(r.last_auth_failure_at),
-            t(r.last_attempt_at),
-            t(r.next_retry_at),
-            r.retry_attempt,
-            t(r.qr_expires_at),
-            t(r.banned_until),
-            r.clean_disconnect,
-            t(r.held_since),
-        ])?;
+    let changed = update.execute(params![
+        r.id.0,
+        r.phone,
+        r.status.as_str(),
+        r.reason,
+        r.last_code.map(|c| c.0),
+        r.has_credentials,
+        t(r.disconnected_at),
+        t(r.last_auth_failure_at),
+        t(r.last_attempt_at),
+        t(r.next_retry_at),
+        r.retry_attempt,
+        t(r.qr_expires_at),
+        t(r.banned_until),
+        r.clean_disconnect,
+        t(r.held_since),
+    ])?;
     if changed == 0 {
         return Err(StoreError::NoSuchAgent(r.id.0));
     }
@@ -109,7 +113,7 @@ impl Store {
             params![name, agent_name_key(name), now.0],
         )?;
         let record = AgentRecord::new(AgentId(tx.last_insert_rowid()), name.to_owned(), now);
-        update(&tx, &record)?;
+        update(&mut prepare_update(&tx)?, &record)?;
         tx.commit()?;
         Ok(record)
     }

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 
 use super::{Store, StoreError};
 use crate::clock::Timestamp;
@@ -28,12 +28,17 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<HistoryEntry> {
     })
 }
 
-pub(super) fn append(conn: &Connection, agent: AgentId, e: &HistoryEntry) -> Result<(), StoreError> {
+/// The statement [`append`] runs.
+pub(super) fn prepare_append(conn: &Connection) -> rusqlite::Result<CachedStatement<'_>> {
     conn.prepare_cached(
         "INSERT INTO history (agent_id, at, from_status, to_status, code, reason, \"trigger\", rule) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
+    )
+}
+
+/// Appends one entry to an agent's timeline, with the statement of [`prepare_append`].
+pub(super) fn append(append: &mut CachedStatement<'_>, agent: AgentId, e: &HistoryEntry) -> Result<(), StoreError> {
+    append.execute(params![
         agent.0,
         e.at.0,
         e.from.as_str(),

@@ -137,15 +137,20 @@ impl Store {
     /// Writes a group of changes in one transaction. Either all land or none.
     pub(crate) fn commit(&mut self, changes: &[&Change]) -> Result<(), StoreError> {
         let tx = self.write_transaction()?;
-        for change in changes {
-            if let Some(record) = &change.record {
-                agents::update(&tx, record)?;
-            }
-            for entry in &change.history {
-                history::append(&tx, change.agent, entry)?;
-            }
-            if let Some(unlink) = &change.unlink {
-                unlinks::insert(&tx, unlink)?;
+        {
+            // Looked up once per group, not per change: the statement cache
+            // hashes a statement's whole text at every look-up.
+            let (mut update, mut append) = (agents::prepare_update(&tx)?, history::prepare_append(&tx)?);
+            for change in changes {
+                if let Some(record) = &change.record {
+                    agents::update(&mut update, record)?;
+                }
+                for entry in &change.history {
+                    history::append(&mut append, change.agent, entry)?;
+                }
+                if let Some(unlink) = &change.unlink {
+                    unlinks::insert(&tx, unlink)?;
+                }
             }
         }
         tx.commit()?;

@@ -92,7 +92,7 @@ impl Store {
         let tx = self.write_transaction()?;
         tx.execute("DELETE FROM unlinks WHERE id = ?1", [job.id])?;
         if let Some(entry) = entry {
-            super::history::append(&tx, job.agent, entry)?;
+            super::history::append(&mut super::history::prepare_append(&tx)?, job.agent, entry)?;
         }
         tx.commit()?;
         Ok(())

@@ -101,7 +101,7 @@ pub(super) struct AgentTask {
     /// belongs to the live attempt and goes with it (a disconnect, R-6).
     held_start: Option<(Instant, bool)>,
     rng: SmallRng,
-    published: Option<AgentView>,
+    published: Option<Arc<AgentView>>,
     /// Inputs from the world whose step could not be saved (disk full,
     /// database locked or read-only), oldest first. The agent stays as last
     /// saved (P-1) and they are tried again, before anything newer.
@@ -606,7 +606,9 @@ impl AgentTask {
         }
     }
 
-    fn view(&mut self) -> AgentView {
+    /// What the view shows beside the record and the attempt's codes: all of
+    /// it moves with time alone, so it is read anew at every publication.
+    fn derived(&mut self) -> Derived {
         let now = self.shared.now();
         let settings = *self.shared.settings.borrow();
         let flapping = self.flapping(now, &settings);
@@ -614,35 +616,69 @@ impl AgentTask {
         self.marks_change_at =
             lifecycle::health::marks_change_at(self.recent.make_contiguous(), now, flapping, &ban_risk);
         let record = &self.agent.record;
-        let attempt = self.agent.attempt.as_ref();
-        AgentView {
-            record: record.clone(),
-            qr: attempt.and_then(|a| a.qr.clone()),
-            pair_code: attempt.and_then(|a| a.pair_code.clone()),
+        Derived {
             connect_preview: lifecycle::admit(record, Trigger::User, now, &settings),
             auth_cooldown_until: auth_cooldown_until(record, now, &settings),
             attempt_cooldown_until: attempt_cooldown_until(record, now, &settings),
             unlinking: self.shared.unlinks.is_pending(record.id),
             flapping,
             ban_risk: ban_risk.at_risk().then_some(ban_risk),
-            version: 0,
         }
     }
 
+    /// Whether `view` still shows the agent as it is: then there is nothing
+    /// to publish. Compared in place, so a publication that changes nothing
+    /// (the loop offers one before every wait) copies nothing.
+    fn still_shown(&self, view: &AgentView, now: &Derived) -> bool {
+        // Every field by name, so a field added to the view cannot be forgotten here.
+        let AgentView {
+            record,
+            qr,
+            pair_code,
+            connect_preview,
+            auth_cooldown_until,
+            attempt_cooldown_until,
+            unlinking,
+            flapping,
+            ban_risk,
+            version: _,
+        } = view;
+        let attempt = self.agent.attempt.as_ref();
+        *record == self.agent.record
+            && qr.as_deref() == attempt.and_then(|a| a.qr.as_deref())
+            && pair_code.as_deref() == attempt.and_then(|a| a.pair_code.as_deref())
+            && *connect_preview == now.connect_preview
+            && *auth_cooldown_until == now.auth_cooldown_until
+            && *attempt_cooldown_until == now.attempt_cooldown_until
+            && *unlinking == now.unlinking
+            && *flapping == now.flapping
+            && *ban_risk == now.ban_risk
+    }
+
     /// Publishes the view if anything in it changed since the last one.
+    /// Nothing in a view counts down by itself (decisions carry their end,
+    /// not words with a time), so only a change is worth publishing.
     fn publish(&mut self) {
-        let mut view = self.view();
-        if let Some(last) = &self.published {
-            // Only a change is worth publishing. Nothing in a view counts down
-            // by itself (decisions carry their end, not words with a time).
-            view.version = last.version;
-            if *last == view {
-                return;
-            }
-            view.version = last.version + 1;
+        let derived = self.derived();
+        if self.published.as_ref().is_some_and(|last| self.still_shown(last, &derived)) {
+            return;
         }
+        let attempt = self.agent.attempt.as_ref();
+        // One view, shared by the board, every subscriber and the next comparison.
+        let view = Arc::new(AgentView {
+            record: self.agent.record.clone(),
+            qr: attempt.and_then(|a| a.qr.clone()),
+            pair_code: attempt.and_then(|a| a.pair_code.clone()),
+            connect_preview: derived.connect_preview,
+            auth_cooldown_until: derived.auth_cooldown_until,
+            attempt_cooldown_until: derived.attempt_cooldown_until,
+            unlinking: derived.unlinking,
+            flapping: derived.flapping,
+            ban_risk: derived.ban_risk,
+            version: self.published.as_ref().map_or(0, |last| last.version + 1),
+        });
         self.shared.board().insert(view.record.id, view.clone());
-        let _ = self.shared.events.send(EngineEvent::Agent(Box::new(view.clone())));
+        let _ = self.shared.events.send(EngineEvent::Agent(view.clone()));
         self.published = Some(view);
     }
 
@@ -689,6 +725,16 @@ impl AgentTask {
         let held = self.held_start.map(|(at, _)| (at, Wake::HeldStart));
         [deadline, held].into_iter().flatten().min_by_key(|(at, _)| *at)
     }
+}
+
+/// The part of a view that time alone changes ([`AgentTask::derived`]).
+struct Derived {
+    connect_preview: Decision,
+    auth_cooldown_until: Option<Timestamp>,
+    attempt_cooldown_until: Option<Timestamp>,
+    unlinking: bool,
+    flapping: bool,
+    ban_risk: Option<lifecycle::BanRisk>,
 }
 
 async fn sleep_until(wake: Option<Instant>) {

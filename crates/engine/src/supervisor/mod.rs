@@ -59,7 +59,7 @@ struct Shared {
     settings: watch::Receiver<Settings>,
     events: broadcast::Sender<EngineEvent>,
     /// The last published view of each agent, for `list`.
-    board: Mutex<BTreeMap<AgentId, AgentView>>,
+    board: Mutex<BTreeMap<AgentId, Arc<AgentView>>>,
     /// R-5's first gate: a due retry reserves its slot here before its attempt is saved.
     slots: StartPacer,
     /// R-5's second gate: a saved automatic attempt takes its turn here right
@@ -89,7 +89,7 @@ impl Shared {
 
     /// The last published views. A panic elsewhere while it was held leaves
     /// the views usable (each is replaced whole), so a poisoned lock is taken.
-    fn board(&self) -> std::sync::MutexGuard<'_, BTreeMap<AgentId, AgentView>> {
+    fn board(&self) -> std::sync::MutexGuard<'_, BTreeMap<AgentId, Arc<AgentView>>> {
         self.board.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -328,12 +328,12 @@ impl Supervisor {
 
     /// Every agent's current view, by id.
     pub fn list(&self) -> Vec<AgentView> {
-        self.inner.shared.board().values().cloned().collect()
+        self.inner.shared.board().values().map(|view| AgentView::clone(view)).collect()
     }
 
     /// One agent's current view; `None` when there is no such agent.
     pub fn view(&self, id: AgentId) -> Option<AgentView> {
-        self.inner.shared.board().get(&id).cloned()
+        self.inner.shared.board().get(&id).map(|view| AgentView::clone(view))
     }
 
     /// Views and notifications, in order, from now on.
@@ -381,7 +381,7 @@ impl Supervisor {
         }
         loop {
             match events.recv().await {
-                Ok(EngineEvent::Agent(view)) if view.record.id == id => return Ok(*view),
+                Ok(EngineEvent::Agent(view)) if view.record.id == id => return Ok(Arc::unwrap_or_clone(view)),
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
                     if let Some(view) = self.view(id) {
                         return Ok(view);

@@ -34,8 +34,9 @@ pub struct AgentView {
 /// What subscribers receive, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EngineEvent {
-    /// An agent was added or changed.
-    Agent(Box<AgentView>),
+    /// An agent was added or changed. Shared, not copied: the board and
+    /// every subscriber hold the same view.
+    Agent(std::sync::Arc<AgentView>),
     /// An agent was removed.
     Removed(AgentId),
     /// A person must act (L-3, R-2): a desktop notification.
