@@ -33,9 +33,10 @@ use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::store::{Store, agent_name_key};
 use switchboard_engine::supervisor::{Options, Supervisor};
 
-/// Counts the bytes the process holds on the heap right now. The only unsafe
-/// code of the workspace: a global allocator is unsafe by its trait, and
-/// this one only forwards to the system allocator.
+/// Counts the bytes the process holds on the heap right now. Unsafe only
+/// because a global allocator is unsafe by its trait: this one forwards to
+/// the system allocator (the benchmarks' allocators are the workspace's only
+/// unsafe code).
 struct CountingAllocator;
 
 static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
