@@ -17,13 +17,14 @@
 //!    comparison, in paused time).
 //! 4. Restart: process start to every agent restored, against an empty database.
 
+#[path = "report/heap.rs"]
+mod heap;
 mod report;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use report::{median, row};
@@ -32,33 +33,6 @@ use switchboard_engine::lifecycle::{AgentId, CloseCode, Status};
 use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::store::{Store, agent_name_key};
 use switchboard_engine::supervisor::{Options, Supervisor};
-
-/// Counts the bytes the process holds on the heap right now. Unsafe only
-/// because a global allocator is unsafe by its trait: this one forwards to
-/// the system allocator (the benchmarks' allocators are the workspace's only
-/// unsafe code).
-struct CountingAllocator;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// 2026-01-01T00:00:00Z, the paused clock's start.
 const START: Timestamp = Timestamp(1_767_225_600_000);
@@ -513,12 +487,12 @@ fn memory(dir: &Path, args: &Args) {
             let db = dir.join(format!("memory-{agents}-{run}.db"));
             populate(&db, agents);
             let rt = runtime();
-            let before = LIVE_BYTES.load(Ordering::Relaxed);
+            let before = heap::live_bytes();
             let grown = rt.block_on(async {
                 let sim = SimulatedWhatsApp::new();
                 let sup = Supervisor::start(&db, options(&sim, Arc::new(SystemClock))).await.unwrap();
                 sup.settle().await;
-                let grown = LIVE_BYTES.load(Ordering::Relaxed) - before;
+                let grown = heap::live_bytes() - before;
                 assert_eq!(sup.list().len(), agents);
                 sup.shutdown().await;
                 grown

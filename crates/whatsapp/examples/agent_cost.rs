@@ -21,14 +21,15 @@
 //!
 //! Usage: `cargo run -p switchboard-whatsapp --example agent_cost [-- --runs N]`
 
+#[path = "../../engine/examples/report/heap.rs"]
+mod heap;
 #[path = "../../engine/examples/report/mod.rs"]
 mod report;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use report::{median, row};
@@ -36,31 +37,6 @@ use switchboard_engine::clock::SystemClock;
 use switchboard_engine::lifecycle::Status;
 use switchboard_engine::supervisor::{Options, Supervisor};
 use switchboard_whatsapp::{ServerOptions, WhatsAppConnector};
-
-/// Counts the bytes Rust code holds on the heap right now. Unsafe by its
-/// trait; it only forwards to the system allocator.
-struct CountingAllocator;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE_BYTES.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// SQLite allocates with the C allocator, past the counting one: its page
 /// caches and statements are counted by SQLite itself.
@@ -100,7 +76,7 @@ impl Sample {
         Sample {
             descriptors: count("/proc/self/fd"),
             pss_bytes: pss_kib() as f64 * 1024.0,
-            rust_heap: LIVE_BYTES.load(Ordering::SeqCst) as f64,
+            rust_heap: heap::live_bytes() as f64,
             sqlite_heap: sqlite_heap() as f64,
             threads: count("/proc/self/task"),
         }
