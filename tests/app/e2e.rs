@@ -347,6 +347,32 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
     assert_eq!(text(&client, ".chip[data-status=\"all\"] .count").await, "1000");
     shots.take(&client, "11-thousand-agents").await;
 
+    // Compact rows: about twice the agents on screen; back to comfortable
+    // after (the choice is remembered for this user's next window).
+    let rows_on_screen = |client: &Client| {
+        let client = client.clone();
+        async move {
+            let v = client
+                .execute(
+                    "const list = document.querySelector('section.list').getBoundingClientRect(); \
+                     return [...document.querySelectorAll('li.row')].filter((r) => { \
+                       const b = r.getBoundingClientRect(); return b.top >= list.top && b.bottom <= list.bottom; }).length;",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            v.as_u64().unwrap()
+        }
+    };
+    let comfortable = rows_on_screen(&client).await;
+    client.find(Locator::Css("select.density")).await.unwrap().select_by_value("compact").await.unwrap();
+    wait_count(&client, "document.querySelector('ul.rows.compact') ? 1 : 0", 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let compact = rows_on_screen(&client).await;
+    assert!(compact * 10 >= comfortable * 18, "{compact} compact rows on screen against {comfortable}");
+    shots.take(&client, "11b-thousand-agents-compact").await;
+    client.find(Locator::Css("select.density")).await.unwrap().select_by_value("comfortable").await.unwrap();
+
     // F-4: forty agents linked, then all closed with 403 at once: one grouped
     // banner, the list still on screen, and "Show them" shows exactly them.
     let fleet = link_new_agents(&client, "Fleet", 40).await;

@@ -9,7 +9,7 @@ import { Ticker } from "./ticker";
 import { DetailPanel } from "./views/detail";
 import { closeQuestionDialog, confirmDialog, nameDialog, numberDialog, settingsDialog } from "./views/dialogs";
 import { h, setHidden, setText } from "./views/dom";
-import { AgentList, type Filter } from "./views/list";
+import { AgentList, type Density, type Filter, type Order } from "./views/list";
 import { OutageBanner } from "./views/outage";
 
 export class App {
@@ -129,8 +129,29 @@ export class App {
       { class: "order", attrs: { "aria-label": "Order of the list" } },
       h("option", { attrs: { value: "added" } }, "As added"),
       h("option", { attrs: { value: "attention" } }, "Needs attention first"),
+      h("option", { attrs: { value: "name" } }, "By name"),
+      h("option", { attrs: { value: "status" } }, "By status"),
     );
-    orderSelect.addEventListener("change", () => this.list.setOrder(orderSelect.value as "added" | "attention"));
+    const densitySelect = h(
+      "select",
+      { class: "density", attrs: { "aria-label": "Row size" } },
+      h("option", { attrs: { value: "comfortable" } }, "Comfortable rows"),
+      h("option", { attrs: { value: "compact" } }, "Compact rows"),
+    );
+    // The order and the row size are this person's choice: kept for the next start.
+    const remembered = loadViewChoices();
+    orderSelect.value = remembered.order;
+    densitySelect.value = remembered.density;
+    this.list.setOrder(remembered.order);
+    this.list.setDensity(remembered.density);
+    orderSelect.addEventListener("change", () => {
+      this.list.setOrder(orderSelect.value as Order);
+      saveViewChoices({ order: orderSelect.value as Order, density: densitySelect.value as Density });
+    });
+    densitySelect.addEventListener("change", () => {
+      this.list.setDensity(densitySelect.value as Density);
+      saveViewChoices({ order: orderSelect.value as Order, density: densitySelect.value as Density });
+    });
     const chips = h("div", { class: "counts" });
     for (const s of ["all", ...ALL_STATUSES] as const) {
       const count = h("span", { class: "count" }, "0");
@@ -184,6 +205,7 @@ export class App {
         search,
         statusSelect,
         orderSelect,
+        densitySelect,
         h("button", { type: "button", class: "add primary", onclick: () => this.addDialog() }, "Add agent"),
         demo
           ? h("button", { type: "button", class: "simulate-outage", onclick: () => this.simulateOutageDialog() }, "Simulate outage")
@@ -437,5 +459,37 @@ export class App {
     this.toastEl.hidden = false;
     if (this.toastTimer !== null) clearTimeout(this.toastTimer);
     this.toastTimer = setTimeout(() => (this.toastEl.hidden = true), 6000);
+  }
+}
+
+/** How this person last ordered the list and sized its rows. */
+interface ViewChoices {
+  order: Order;
+  density: Density;
+}
+
+const VIEW_CHOICES_KEY = "switchboard.view";
+const ORDERS: readonly Order[] = ["added", "attention", "name", "status"];
+const DENSITIES: readonly Density[] = ["comfortable", "compact"];
+
+/** The remembered choices; anything missing, unreadable or unknown is the default. */
+export function loadViewChoices(): ViewChoices {
+  const fallback: ViewChoices = { order: "added", density: "comfortable" };
+  try {
+    const saved = JSON.parse(localStorage.getItem(VIEW_CHOICES_KEY) ?? "{}") as Partial<ViewChoices>;
+    return {
+      order: ORDERS.includes(saved.order as Order) ? (saved.order as Order) : fallback.order,
+      density: DENSITIES.includes(saved.density as Density) ? (saved.density as Density) : fallback.density,
+    };
+  } catch {
+    return fallback;
+  }
+}
+
+function saveViewChoices(choices: ViewChoices): void {
+  try {
+    localStorage.setItem(VIEW_CHOICES_KEY, JSON.stringify(choices));
+  } catch {
+    // Storage refused (full, or disabled): the choice still holds until the window closes.
   }
 }

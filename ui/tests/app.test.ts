@@ -9,6 +9,7 @@ import { agent, blocked, FakeBackend, find, flush, health, NOW, snapshot } from 
 let root: HTMLElement;
 
 beforeEach(() => {
+  localStorage.clear();
   vi.useFakeTimers();
   vi.setSystemTime(NOW);
   document.body.replaceChildren();
@@ -288,6 +289,54 @@ describe("the agent list", () => {
     expect(shown().ids[0]).toBe(2);
     const placed = [...root.querySelectorAll<HTMLElement>("li.row")].map((r) => Number(r.getAttribute("aria-posinset")));
     expect(placed).toEqual(placed.map((_, i) => i + 1));
+  });
+
+  it("sorts by name and by status, keeping each agent at its place as it changes", async () => {
+    const names = ["beta", "Alpha", "agent 10", "agent 9", "Çelik"];
+    const agents = names.map((name, i) => agent(i + 1, i % 2 === 0 ? "connected" : "failed", { name, version: 1 }));
+    const backend = new FakeBackend(snapshot(agents));
+    await start(backend);
+    const order = find<HTMLSelectElement>(root, "select.order");
+    const names_shown = () => shown().ids.map((id) => find(row(id), ".name").textContent);
+    order.value = "name";
+    order.dispatchEvent(new Event("change"));
+    // Case and accents aside, numbers in names in their numeric order.
+    expect(names_shown()).toEqual(["agent 9", "agent 10", "Alpha", "beta", "Çelik"]);
+    backend.emit({ type: "agent", agent: agent(2, "failed", { name: "zulu", version: 2 }) });
+    expect(names_shown()).toEqual(["agent 9", "agent 10", "beta", "Çelik", "zulu"]);
+    order.value = "status";
+    order.dispatchEvent(new Event("change"));
+    // Connected before failed (the statuses' order), by name within each.
+    expect(names_shown()).toEqual(["agent 10", "beta", "Çelik", "agent 9", "zulu"]);
+    backend.emit({ type: "agent", agent: agent(3, "failed", { name: "agent 10", version: 2 }) });
+    expect(names_shown()).toEqual(["beta", "Çelik", "agent 9", "agent 10", "zulu"]);
+  });
+
+  it("shows compact rows on demand, twice the agents on screen, and remembers the choice", async () => {
+    const agents = Array.from({ length: 500 }, (_, i) => agent(i + 1, "connected"));
+    await start(new FakeBackend(snapshot(agents)));
+    const comfortable = shown().ids.length;
+    const density = find<HTMLSelectElement>(root, "select.density");
+    density.value = "compact";
+    density.dispatchEvent(new Event("change"));
+    expect(find(root, "ul.rows").classList.contains("compact")).toBe(true);
+    expect(find(root, "ul.rows").style.height).toBe(`${500 * 30}px`);
+    expect(row(3).style.transform).toBe("translateY(60px)");
+    expect(shown().ids.length).toBeGreaterThan(comfortable * 1.5);
+    find<HTMLSelectElement>(root, "select.order").value = "name";
+    find<HTMLSelectElement>(root, "select.order").dispatchEvent(new Event("change"));
+    // A new window (a restart) comes back as it was left.
+    root.replaceChildren();
+    await start(new FakeBackend(snapshot(agents)));
+    expect(find<HTMLSelectElement>(root, "select.density").value).toBe("compact");
+    expect(find<HTMLSelectElement>(root, "select.order").value).toBe("name");
+    expect(find(root, "ul.rows").classList.contains("compact")).toBe(true);
+    // Something unreadable in storage is the default, not an error.
+    localStorage.setItem("switchboard.view", "{not json");
+    root.replaceChildren();
+    await start(new FakeBackend(snapshot(agents)));
+    expect(find<HTMLSelectElement>(root, "select.density").value).toBe("comfortable");
+    expect(find<HTMLSelectElement>(root, "select.order").value).toBe("added");
   });
 
   it("moves between rows with the keyboard and keeps the focused row while it scrolls away", async () => {

@@ -5,7 +5,7 @@
 // leave. Rows are keyed by agent: a change updates its row in place.
 
 import type { AgentDto, StatusDto } from "../bindings";
-import { attentionRank } from "../format";
+import { ALL_STATUSES, attentionRank } from "../format";
 import type { Change } from "../store";
 import type { Ticker } from "../ticker";
 import { h, setAttr } from "./dom";
@@ -23,6 +23,14 @@ export interface Filter {
 const MARGIN_ROWS = 8;
 /** More changes than this at once (a snapshot, a resync) sort the whole list once instead. */
 const BULK_CHANGES = 64;
+
+/** How the list is ordered: as added, those that need attention first (H-4), by name, by status. */
+export type Order = "added" | "attention" | "name" | "status";
+/** Row heights: comfortable (two lines) or compact (one line, about twice the agents on screen). */
+export type Density = "comfortable" | "compact";
+export const ROW_HEIGHTS: Record<Density, number> = { comfortable: ROW_HEIGHT, compact: 30 };
+
+const byName = new Intl.Collator(undefined, { sensitivity: "base", numeric: true });
 
 export class AgentList {
   /** The scrolling container. */
@@ -42,8 +50,8 @@ export class AgentList {
    * while scrolled away, so focus is never lost, and Tab returns to it.
    */
   private focused: number | null = null;
-  /** As added (by id), or those that need attention first, most urgent first (H-4). */
-  private order: "added" | "attention" = "added";
+  private order: Order = "added";
+  private rowHeight = ROW_HEIGHT;
 
   constructor(
     private readonly actions: RowActions,
@@ -51,7 +59,7 @@ export class AgentList {
     private readonly clock: () => number = Date.now,
   ) {
     this.list = h("ul", { class: "rows", attrs: { "aria-label": "Agents" } });
-    this.list.style.setProperty("--row-height", `${ROW_HEIGHT}px`);
+    this.list.style.setProperty("--row-height", `${this.rowHeight}px`);
     this.empty = h("p", { class: "empty" }, "No agents yet. Add one to link a WhatsApp account.");
     this.el = h("section", { class: "list" }, this.empty, this.list);
     this.el.addEventListener("scroll", () => this.layout(), { passive: true });
@@ -81,7 +89,7 @@ export class AgentList {
         this.drop(id);
         continue;
       }
-      const moves = !before || this.passes(before) !== this.passes(change.agent) || this.sortKey(before) !== this.sortKey(change.agent);
+      const moves = !before || this.passes(before) !== this.passes(change.agent) || this.compare(before, change.agent) !== 0;
       if (before && moves && !bulk) this.unplace(before);
       this.agents.set(id, change.agent);
       if (moves && !bulk) this.place(change.agent);
@@ -96,10 +104,19 @@ export class AgentList {
     this.updateEmpty();
   }
 
-  /** Orders the list as added, or those that need attention first (H-4). */
-  setOrder(order: "added" | "attention"): void {
+  setOrder(order: Order): void {
     this.order = order;
     this.sortAll();
+    this.layout();
+  }
+
+  /** Comfortable or compact rows; the row on top of the screen stays on top. */
+  setDensity(density: Density): void {
+    const top = Math.floor(this.el.scrollTop / this.rowHeight);
+    this.rowHeight = ROW_HEIGHTS[density];
+    this.list.classList.toggle("compact", density === "compact");
+    this.list.style.setProperty("--row-height", `${this.rowHeight}px`);
+    this.el.scrollTop = top * this.rowHeight;
     this.layout();
   }
 
@@ -135,20 +152,29 @@ export class AgentList {
     return textOk && statusOk && idOk;
   }
 
-  /** Where a row goes: by id as added; by attention rank, then id, in the attention order. */
-  private sortKey(agent: AgentDto): number {
-    if (this.order === "added") return agent.id;
-    // Ranks 0–4 ahead of everyone else; ids below 2^40 keep them apart.
-    return (attentionRank(agent) ?? 5) * 2 ** 40 + agent.id;
+  /**
+   * The list's order between two agents; the id breaks ties, so no two
+   * agents are equal and the order is total (binary search relies on it).
+   */
+  private compare(a: AgentDto, b: AgentDto): number {
+    const first =
+      this.order === "attention"
+        ? (attentionRank(a) ?? 5) - (attentionRank(b) ?? 5)
+        : this.order === "name"
+          ? byName.compare(a.name, b.name)
+          : this.order === "status"
+            ? ALL_STATUSES.indexOf(a.status) - ALL_STATUSES.indexOf(b.status) || byName.compare(a.name, b.name)
+            : 0;
+    return first || a.id - b.id;
   }
 
-  /** The first index in `shown` whose key is not below `key` (keys are unique: they hold the id). */
-  private indexOfKey(key: number): number {
+  /** The first index in `shown` whose agent does not come before `agent`. */
+  private lowerBound(agent: AgentDto): number {
     let low = 0;
     let high = this.shown.length;
     while (low < high) {
       const mid = (low + high) >>> 1;
-      if (this.sortKey(this.agents.get(this.shown[mid]) as AgentDto) < key) low = mid + 1;
+      if (this.compare(this.agents.get(this.shown[mid]) as AgentDto, agent) < 0) low = mid + 1;
       else high = mid;
     }
     return low;
@@ -157,39 +183,39 @@ export class AgentList {
   private indexOf(id: number): number {
     const agent = this.agents.get(id);
     if (!agent || !this.passes(agent)) return -1;
-    const at = this.indexOfKey(this.sortKey(agent));
+    const at = this.lowerBound(agent);
     return this.shown[at] === id ? at : -1;
   }
 
-  /** Takes the agent (as it was) out of the order. */
+  /** Takes the agent (as it was, still in `agents`) out of the order. */
   private unplace(agent: AgentDto): void {
     if (!this.passes(agent)) return;
-    const at = this.indexOfKey(this.sortKey(agent));
+    const at = this.lowerBound(agent);
     if (this.shown[at] === agent.id) this.shown.splice(at, 1);
   }
 
   /** Puts the agent (as it is now, already in `agents`) at its place in the order. */
   private place(agent: AgentDto): void {
-    if (this.passes(agent)) this.shown.splice(this.indexOfKey(this.sortKey(agent)), 0, agent.id);
+    if (this.passes(agent)) this.shown.splice(this.lowerBound(agent), 0, agent.id);
   }
 
   private sortAll(): void {
     const shown = [...this.agents.values()].filter((a) => this.passes(a));
-    shown.sort((a, b) => this.sortKey(a) - this.sortKey(b));
+    shown.sort((a, b) => this.compare(a, b));
     this.shown = shown.map((a) => a.id);
   }
 
   /** Builds the rows in the window over the order, drops the others, and puts each at its place. */
   private layout(): void {
     const total = this.shown.length;
-    const height = `${total * ROW_HEIGHT}px`;
+    const height = `${total * this.rowHeight}px`;
     if (this.list.style.height !== height) this.list.style.height = height;
     setAttr(this.list, "data-shown", String(total));
     // Before the first layout the list has no height yet: assume the window's.
     const viewport = this.el.clientHeight || window.innerHeight;
     const top = this.el.scrollTop;
-    const first = Math.max(0, Math.floor(top / ROW_HEIGHT) - MARGIN_ROWS);
-    const end = Math.min(total, Math.ceil((top + viewport) / ROW_HEIGHT) + MARGIN_ROWS);
+    const first = Math.max(0, Math.floor(top / this.rowHeight) - MARGIN_ROWS);
+    const end = Math.min(total, Math.ceil((top + viewport) / this.rowHeight) + MARGIN_ROWS);
     const wanted: number[] = [];
     for (let i = first; i < end; i++) wanted.push(i);
     const focusedAt = this.focused === null ? -1 : this.indexOf(this.focused);
@@ -210,7 +236,7 @@ export class AgentList {
         this.rows.set(id, row);
         this.track(row);
       }
-      row.place(index, total);
+      row.place(index, total, this.rowHeight);
       // DOM order follows the list's order: Tab and screen readers read it so.
       const next: ChildNode | null = previous ? previous.nextSibling : this.list.firstChild;
       if (next !== row.el) this.list.insertBefore(row.el, next);
@@ -248,9 +274,9 @@ export class AgentList {
     const at = this.indexOf(id);
     if (at < 0) return;
     const viewport = this.el.clientHeight || window.innerHeight;
-    const rowTop = at * ROW_HEIGHT;
+    const rowTop = at * this.rowHeight;
     if (rowTop < this.el.scrollTop) this.el.scrollTop = rowTop;
-    else if (rowTop + ROW_HEIGHT > this.el.scrollTop + viewport) this.el.scrollTop = rowTop + ROW_HEIGHT - viewport;
+    else if (rowTop + this.rowHeight > this.el.scrollTop + viewport) this.el.scrollTop = rowTop + this.rowHeight - viewport;
     this.layout();
   }
 
@@ -259,7 +285,7 @@ export class AgentList {
     const target = e.target as HTMLElement;
     if (!target.matches("li.row") || this.shown.length === 0) return;
     const at = this.indexOf(Number(target.dataset.id));
-    const page = Math.max(1, Math.floor((this.el.clientHeight || window.innerHeight) / ROW_HEIGHT) - 1);
+    const page = Math.max(1, Math.floor((this.el.clientHeight || window.innerHeight) / this.rowHeight) - 1);
     const last = this.shown.length - 1;
     const to: Record<string, number> = {
       ArrowDown: at + 1,

@@ -4,7 +4,7 @@ import type { AgentDto } from "../bindings";
 import { banRiskText, blockedText, countdownOf, progress, STATUS_LABELS, statusLine } from "../format";
 import { h, setAttr, setText } from "./dom";
 
-/** Every row's height in pixels: the list places rows by it (styles.css reads `--row-height`). */
+/** A comfortable row's height in pixels: the list places rows by it (styles.css reads `--row-height`). */
 export const ROW_HEIGHT = 58;
 
 export interface RowActions {
@@ -27,8 +27,6 @@ export class AgentRow {
   private readonly fill: HTMLElement;
   private readonly connectButton: HTMLButtonElement;
   private readonly disconnectButton: HTMLButtonElement;
-  /** Its place in the list, as last placed. */
-  private index = -1;
   /** When the UI first saw the current deadline: the start of the progress bar. */
   private deadlineSeen: { until: number; at: number } | null = null;
 
@@ -76,14 +74,12 @@ export class AgentRow {
     return this.agent;
   }
 
-  /** Puts the row at its place in a list of `total` (the list holds only some rows). */
-  place(index: number, total: number): void {
-    if (this.index !== index) {
-      this.index = index;
-      // A transform, not `top`: moving a row lays nothing else out.
-      this.el.style.transform = `translateY(${index * ROW_HEIGHT}px)`;
-      setAttr(this.el, "aria-posinset", String(index + 1));
-    }
+  /** Puts the row at its place in a list of `total` rows `height` px high (the list holds only some rows). */
+  place(index: number, total: number, height: number): void {
+    // A transform, not `top`: moving a row lays nothing else out.
+    const transform = `translateY(${index * height}px)`;
+    if (this.el.style.transform !== transform) this.el.style.transform = transform;
+    setAttr(this.el, "aria-posinset", String(index + 1));
     setAttr(this.el, "aria-setsize", String(total));
   }
 
