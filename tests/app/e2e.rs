@@ -283,11 +283,11 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
         "Night shift",
         "Key accounts",
         "Onboarding",
-        "Billing",
+        "Billing 🧾 desk",
     ] {
         ids.push(invoke(&client, "add_agent", json!({ "name": name })).await["id"].as_i64().unwrap());
     }
-    let [care, sales, returns, night, keys, onboarding, _billing] = ids[..] else { unreachable!() };
+    let [care, sales, returns, night, keys, onboarding, billing] = ids[..] else { unreachable!() };
     // Linked: connect, scan, and the pairing restart.
     for id in [care, sales, returns, night, keys] {
         invoke(&client, "connect_agent", json!({ "id": id })).await;
@@ -327,6 +327,24 @@ async fn e2e_a_busy_panel_with_every_state_and_a_thousand_agents() {
     assert!(text(&client, ".banner.alert .text").await.contains("Returns desk"));
     client.find(Locator::Css(&format!("li.row[data-id=\"{onboarding}\"]"))).await.unwrap().click().await.unwrap();
     wait_attr(&client, ".qr-image", "src", |s| s.starts_with("data:image/png")).await;
+    // A name with an emoji shows the emoji in colour, not as an empty box:
+    // drawn in the row's own fonts, some of its pixels have a colour.
+    let coloured = client
+        .execute(
+            "const name = document.querySelector(`li.row[data-id=\"${arguments[0]}\"] .name`); \
+             const canvas = document.createElement('canvas'); canvas.width = 64; canvas.height = 64; \
+             const g = canvas.getContext('2d'); g.font = `48px ${getComputedStyle(name).fontFamily}`; \
+             g.textBaseline = 'top'; g.fillStyle = '#000'; g.fillText('🧾', 4, 4); \
+             const px = g.getImageData(0, 0, 64, 64).data; let n = 0; \
+             for (let i = 0; i < px.length; i += 4) { \
+               const [r, gr, b] = [px[i], px[i + 1], px[i + 2]]; \
+               if (px[i + 3] > 128 && Math.max(r, gr, b) - Math.min(r, gr, b) > 60) n++; } \
+             return name.textContent.includes('🧾') ? n : -1;",
+            vec![json!(billing)],
+        )
+        .await
+        .unwrap();
+    assert!(coloured.as_i64().unwrap() > 50, "the emoji drew {coloured} coloured pixels: no colour emoji font");
     shots.take(&client, "10-busy-panel").await;
 
     // A thousand agents: every row is there, and the page still answers.
