@@ -24,6 +24,13 @@ export class App {
   private readonly counts = new Map<StatusDto | "all", { chip: HTMLElement; count: HTMLElement }>();
   private readonly banners = h("div", { class: "banners", attrs: { "aria-live": "polite" } });
   private readonly toastEl = h("div", { class: "toast", role: "status", hidden: true });
+  /**
+   * Read out by screen readers, politely: the shown agent's new status and
+   * a change in how many agents need attention. Not every change of a large
+   * fleet, and never a countdown's tick.
+   */
+  private readonly announcer = h("div", { class: "visually-hidden", role: "status", attrs: { "aria-live": "polite" } });
+  private announcedAttention = 0;
   /** The one banner saying changes cannot be saved; shown while the engine says so. */
   private readonly storageBanner = h("div", { class: "banner storage", role: "alert", hidden: true });
   private toastTimer: ReturnType<typeof setTimeout> | null = null;
@@ -78,6 +85,7 @@ export class App {
       }
     });
     this.list.render(this.store.reset(snapshot.agents));
+    this.announcedAttention = this.store.attention;
     this.outage = snapshot.outage;
     this.showOutagesLastWeek(snapshot.outagesLastWeek);
     // Taken out first: while `early` is set, onEvent would queue them again, for ever.
@@ -222,7 +230,13 @@ export class App {
     this.banners.append(this.outageBanner.el, this.storageBanner);
     this.showStorageFault(snapshot.storageFault);
     if (snapshot.modeNote) this.banner("info", snapshot.modeNote, null);
-    this.root.replaceChildren(header, this.banners, h("main", { class: "body" }, this.list.el, this.detail.el), this.toastEl);
+    this.root.replaceChildren(
+      header,
+      this.banners,
+      h("main", { class: "body" }, this.list.el, this.detail.el),
+      this.toastEl,
+      this.announcer,
+    );
   }
 
   private onEvent(event: UiEvent): void {
@@ -288,6 +302,25 @@ export class App {
     if (selected !== null && changes.some((c) => c.agent.id === selected)) {
       this.detail.show(this.store.agents.get(selected) ?? null);
     }
+    this.announce(changes, selected);
+  }
+
+  /** Tells screen readers what changed in this frame that a person follows. */
+  private announce(changes: Change[], selected: number | null): void {
+    const lines: string[] = [];
+    for (const change of changes) {
+      if (change.kind === "upsert" && change.agent.id === selected && change.previous && change.previous.status !== change.agent.status) {
+        lines.push(`${change.agent.name}: ${STATUS_LABELS[change.agent.status]}`);
+      }
+    }
+    const attention = this.store.attention;
+    if (attention !== this.announcedAttention) {
+      lines.push(
+        attention === 0 ? "No agent needs attention" : attention === 1 ? "1 agent needs attention" : `${attention} agents need attention`,
+      );
+      this.announcedAttention = attention;
+    }
+    if (lines.length > 0) this.announcer.textContent = lines.join(". ");
   }
 
   private updateCounts(): void {

@@ -291,6 +291,25 @@ describe("the agent list", () => {
     expect(placed).toEqual(placed.map((_, i) => i + 1));
   });
 
+  it("tells screen readers, politely, the shown agent's new status and how many need attention, not every tick", async () => {
+    const backend = new FakeBackend(
+      snapshot([agent(1, "connected", { name: "Sales", version: 1 }), agent(2, "connected", { version: 1 })]),
+    );
+    await start(backend);
+    const announcer = find<HTMLElement>(root, '.visually-hidden[aria-live="polite"]');
+    expect(announcer.textContent).toBe("");
+    row(1).click();
+    backend.emit({ type: "agent", agent: agent(1, "reconnecting", { name: "Sales", nextRetryAt: NOW + 5_000, version: 2 }) });
+    expect(announcer.textContent).toBe("Sales: Reconnecting");
+    vi.advanceTimersByTime(3_000);
+    expect(announcer.textContent).toBe("Sales: Reconnecting");
+    // Another agent's change is not read out, unless it changes how many need attention.
+    backend.emit({ type: "agent", agent: agent(2, "disconnected", { version: 2 }) });
+    expect(announcer.textContent).toBe("Sales: Reconnecting");
+    backend.emit({ type: "agent", agent: agent(2, "failed", { version: 3 }) });
+    expect(announcer.textContent).toBe("1 agent needs attention");
+  });
+
   it("sorts by name and by status, keeping each agent at its place as it changes", async () => {
     const names = ["beta", "Alpha", "agent 10", "agent 9", "Çelik"];
     const agents = names.map((name, i) => agent(i + 1, i % 2 === 0 ? "connected" : "failed", { name, version: 1 }));
