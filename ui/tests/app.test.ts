@@ -388,6 +388,31 @@ describe("the agent list", () => {
 });
 
 describe("dialogs and banners", () => {
+  it("keeps keyboard focus inside a dialog and returns it to where it was when the dialog closes", async () => {
+    await start(new FakeBackend(snapshot([])));
+    const add = find<HTMLButtonElement>(root, "button.add");
+    add.focus();
+    add.click();
+    const dialog = find<HTMLElement>(document, ".modal");
+    const controls = [...dialog.querySelectorAll<HTMLElement>("input, button")].filter((el) => !(el as HTMLButtonElement).disabled);
+    const [first, last] = [controls[0], controls[controls.length - 1]];
+    expect(document.activeElement).toBe(find(dialog, "input.name-input"));
+    const tab = (shiftKey: boolean) =>
+      document.dispatchEvent(new KeyboardEvent("keydown", { key: "Tab", shiftKey, bubbles: true, cancelable: true }));
+    last.focus();
+    tab(false);
+    expect(document.activeElement).toBe(first);
+    tab(true);
+    expect(document.activeElement).toBe(last);
+    // Focus that got out (a click on the page behind) comes back in with Tab.
+    add.focus();
+    tab(false);
+    expect(document.activeElement).toBe(first);
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+    expect(document.querySelector(".modal")).toBeNull();
+    expect(document.activeElement).toBe(add);
+  });
+
   it("shows the engine's validation error inline and keeps the dialog open", async () => {
     const backend = new FakeBackend(snapshot([]));
     backend.addError = { kind: "duplicate_name", message: 'an agent named "Alice" already exists (names are compared regardless of case)' };

@@ -6,21 +6,52 @@ import type { CloseAction, DesktopDto, SettingChange, SettingDto } from "../bind
 import { settingLabel } from "../format";
 import { h } from "./dom";
 
-function modal(title: string, ...content: Node[]): { root: HTMLElement; close(): void } {
-  const root = h(
-    "div",
-    { class: "modal-backdrop" },
-    h("div", { class: "modal", role: "dialog", attrs: { "aria-modal": "true", "aria-label": title } }, h("h2", {}, title), ...content),
+/** What Tab can reach inside a dialog, in order. */
+function focusables(within: HTMLElement): HTMLElement[] {
+  const candidates = within.querySelectorAll<HTMLElement>("button, input, select, textarea, a[href], [tabindex]");
+  return [...candidates].filter(
+    (el) => el.tabIndex >= 0 && !(el as HTMLButtonElement).disabled && !el.closest("[hidden]") && el.getAttribute("tabindex") !== "-1",
   );
+}
+
+/**
+ * A modal dialog. Focus moves into it and stays there (Tab and Shift+Tab
+ * go round its controls); Escape closes it; on closing, focus returns to
+ * where it was, so a keyboard user goes on from the same place.
+ */
+function modal(title: string, ...content: Node[]): { root: HTMLElement; close(): void } {
+  const dialog = h(
+    "div",
+    { class: "modal", role: "dialog", attrs: { "aria-modal": "true", "aria-label": title } },
+    h("h2", {}, title),
+    ...content,
+  );
+  const root = h("div", { class: "modal-backdrop" }, dialog);
+  const returnTo = document.activeElement instanceof HTMLElement ? document.activeElement : null;
   const close = () => {
     root.remove();
     document.removeEventListener("keydown", onKey);
+    if (returnTo?.isConnected) returnTo.focus();
   };
   const onKey = (e: KeyboardEvent) => {
     if (e.key === "Escape") close();
+    if (e.key !== "Tab") return;
+    const reachable = focusables(dialog);
+    if (reachable.length === 0) return;
+    const [first, last] = [reachable[0], reachable[reachable.length - 1]];
+    const inside = dialog.contains(document.activeElement);
+    if (e.shiftKey && (!inside || document.activeElement === first)) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && (!inside || document.activeElement === last)) {
+      e.preventDefault();
+      first.focus();
+    }
   };
   document.addEventListener("keydown", onKey);
   document.body.append(root);
+  // The dialogs with a field focus it themselves; the others start on their first control.
+  focusables(dialog)[0]?.focus();
   return { root, close };
 }
 
