@@ -543,6 +543,24 @@ fn d1_disconnect_from_every_status_logs_out_forgets_and_cleans() {
     }
 }
 
+/// the pairing code stays while the QR rotates, so a person (or a
+/// screen reader) can read it out and type it; the scan or the link ends it.
+#[test]
+fn q4_the_pairing_code_outlives_qr_rotations_and_ends_with_the_scan() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    h.feed(Input::PairCode("ABCD1234".into()));
+    for rotation in ["qr-2", "qr-3"] {
+        h.advance(20 * SEC);
+        h.feed(Input::Qr(rotation.into()));
+        let attempt = h.agent.attempt.as_ref().unwrap();
+        assert_eq!((attempt.qr.as_deref(), attempt.pair_code.as_deref()), (Some(rotation), Some("ABCD1234")));
+    }
+    h.feed(Input::Scanned);
+    assert_eq!(h.agent.attempt.as_ref().unwrap().pair_code, None);
+}
+
 /// D-2.
 #[test]
 fn d2_events_after_a_disconnect_change_nothing() {
