@@ -92,7 +92,7 @@ async fn bench(app: &Path, runs: usize, quick: bool) {
     let pss = pss_of_app(app).await;
     let mut empty_p95 = vec![];
     for _ in 0..runs {
-        empty_p95.push(percentile(&frames_while_idle(&client).await, 0.95));
+        empty_p95.push(percentile(&frames(&client, 0).await, 0.95));
     }
     client.close().await.unwrap();
     let baseline = Baseline { frame_p95: median(empty_p95.clone()), pss };
@@ -177,7 +177,7 @@ async fn fleet(
     // the page, so what it costs the frames is everything but drawing rows.
     let far: Vec<i64> = (1..=CHURNING).map(|i| agents as i64 / 2 + 2 * i).collect();
     for _ in 0..runs {
-        idle.push(percentile(&frames_while_idle(&client).await, 0.95));
+        idle.push(percentile(&frames(&client, 0).await, 0.95));
         unseen_p95.push(percentile(&churn(&client, &far).await.frames, 0.95));
         let on_screen: Vec<i64> = (1..=CHURNING).map(|i| 2 * i).collect();
         let churn = churn(&client, &on_screen).await;
@@ -187,7 +187,7 @@ async fn fleet(
         p50.push(percentile(&churn.latencies, 0.50));
         p99.push(percentile(&churn.latencies, 0.99));
         rates.push(churn.changes_per_second);
-        scroll.push(percentile(&frames_while_scrolling(&client).await, 0.95));
+        scroll.push(percentile(&frames(&client, SCROLL_STEP).await, 0.95));
     }
     let pss_full = pss_of_app(app).await;
     client.close().await.unwrap();
@@ -339,38 +339,23 @@ async fn start_countdowns(client: &Client) {
     .await;
 }
 
-/// Every animation frame's duration for three seconds while only the countdowns run.
-async fn frames_while_idle(client: &Client) -> Vec<f64> {
-    let answer = in_page(
-        client,
-        "const frames = []; let last = null; const end = performance.now() + 3000; \
-         await new Promise((resolve) => { \
-           const onFrame = (t) => { if (last !== null) frames.push(t - last); last = t; \
-             if (t < end) requestAnimationFrame(onFrame); else resolve(); }; \
-           requestAnimationFrame(onFrame); }); \
-         return frames;",
-        vec![],
-    )
-    .await;
-    floats(&answer)
-}
-
 /// Every animation frame's duration for three seconds while the list
-/// scrolls down `SCROLL_STEP` pixels a frame; then back to the top.
-async fn frames_while_scrolling(client: &Client) -> Vec<f64> {
+/// scrolls down `scroll` pixels a frame (0: stays still, only the
+/// countdowns run); a scrolled list goes back to the top after.
+async fn frames(client: &Client, scroll: u32) -> Vec<f64> {
     let answer = in_page(
         client,
         "const list = document.querySelector('section.list'); \
          const frames = []; let last = null; const end = performance.now() + 3000; \
          await new Promise((resolve) => { \
            const onFrame = (t) => { if (last !== null) frames.push(t - last); last = t; \
-             list.scrollTop += args[0]; \
+             if (args[0] > 0) list.scrollTop += args[0]; \
              if (t < end) requestAnimationFrame(onFrame); else resolve(); }; \
            requestAnimationFrame(onFrame); }); \
-         list.scrollTop = 0; \
-         await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))); \
+         if (args[0] > 0) { list.scrollTop = 0; \
+           await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))); } \
          return frames;",
-        vec![json!(SCROLL_STEP)],
+        vec![json!(scroll)],
     )
     .await;
     floats(&answer)

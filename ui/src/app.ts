@@ -506,7 +506,7 @@ const ORDERS: readonly Order[] = ["added", "attention", "name", "status"];
 const DENSITIES: readonly Density[] = ["comfortable", "compact"];
 
 /** The remembered choices; anything missing, unreadable or unknown is the default. */
-export function loadViewChoices(): ViewChoices {
+function loadViewChoices(): ViewChoices {
   const fallback: ViewChoices = { order: "added", density: "comfortable" };
   try {
     const saved = JSON.parse(localStorage.getItem(VIEW_CHOICES_KEY) ?? "{}") as Partial<ViewChoices>;

@@ -28,7 +28,10 @@ pub async fn rename_agent(state: State<'_, AppState>, id: Arg<i64>, name: Arg<St
 
 #[tauri::command]
 pub async fn remove_agent(state: State<'_, AppState>, id: Arg<i64>) -> Result<(), IpcError> {
-    Ok(state.engine().await?.supervisor.remove(AgentId(id.0)).await?)
+    state.engine().await?.supervisor.remove(AgentId(id.0)).await?;
+    // Its last QR image goes with it: ids are never reused, so nothing else would drop it.
+    state.qr_images.forget(id.0);
+    Ok(())
 }
 
 #[tauri::command]

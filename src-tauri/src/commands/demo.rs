@@ -6,8 +6,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use switchboard_engine::clock::{Clock, SystemClock};
 use switchboard_engine::error::EngineError;
 use switchboard_engine::lifecycle::{AgentId, CloseCode, Status, classify};
+use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::supervisor::EngineEvent;
 use tauri::State;
 use tokio::time::Instant;
@@ -15,14 +17,20 @@ use tokio::time::Instant;
 use crate::args::Arg;
 use crate::dto::{ChurnCallDto, ChurnChangeDto, ChurnDto, SimAction};
 use crate::error::IpcError;
-use crate::state::{AppState, Mode};
+use crate::state::{AppState, Engine, Mode};
+
+/// The simulated WhatsApp, which exists only in demo mode.
+fn simulator(engine: &Engine) -> Result<&SimulatedWhatsApp, IpcError> {
+    match &engine.mode {
+        Mode::Demo(sim) => Ok(sim),
+        Mode::Real(_) => Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo).")),
+    }
+}
 
 #[tauri::command]
 pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimAction>) -> Result<(), IpcError> {
     let engine = state.engine().await?;
-    let Mode::Demo(sim) = &engine.mode else {
-        return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
-    };
+    let sim = simulator(engine)?;
     let id = AgentId(id.0);
     let view = engine.supervisor.view(id).ok_or(EngineError::UnknownAgent(id))?;
     let done = match action.0 {
@@ -51,10 +59,7 @@ const LONGEST_SIMULATED_OUTAGE_MINUTES: u32 = 120;
 /// can again. Zero ends a simulated outage at once.
 #[tauri::command]
 pub async fn simulate_unreachable(state: State<'_, AppState>, minutes: Arg<u32>) -> Result<(), IpcError> {
-    let engine = state.engine().await?;
-    let Mode::Demo(sim) = &engine.mode else {
-        return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
-    };
+    let sim = simulator(state.engine().await?)?;
     let minutes = minutes.0;
     if minutes > LONGEST_SIMULATED_OUTAGE_MINUTES {
         return Err(IpcError::new(
@@ -101,9 +106,7 @@ pub async fn simulate_churn(
     seconds: Arg<u32>,
 ) -> Result<ChurnDto, IpcError> {
     let engine = state.engine().await?;
-    if !matches!(engine.mode, Mode::Demo(_)) {
-        return Err(IpcError::new("not_demo", "Simulated actions exist only in demo mode (--demo)."));
-    }
+    simulator(engine)?;
     let (ids, rate, seconds) = (ids.0, changes_per_second.0, seconds.0);
     let (most_agents, most_rate, most_seconds) = CHURN_LIMITS;
     if ids.is_empty() || ids.len() > most_agents {
@@ -192,8 +195,7 @@ async fn record_status_changes(
     }
 }
 
+/// The wall clock now, in ms since the epoch: what the window's page clock reads too.
 fn wall_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    SystemClock.wall().as_millis()
 }
