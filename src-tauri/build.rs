@@ -25,6 +25,9 @@ const COMMANDS: &[&str] = &[
     "set_close_action",
     "answer_close",
     "quit_app",
+    "bulk_action",
+    "audit_log",
+    "save_csv",
 ];
 
 fn main() {

@@ -8,12 +8,13 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
+use switchboard_engine::audit::{AuditAction, AuditEntry};
 use switchboard_engine::clock::Timestamp;
 use switchboard_engine::lifecycle::{
     AgentHealth, BanRisk, BlockKind, Decision, HistoryEntry, Rule, SettingName, Settings, Status, Trigger, Uptime,
     Verdict, settings::Unit,
 };
-use switchboard_engine::supervisor::AgentView;
+use switchboard_engine::supervisor::{AgentView, BulkAction, BulkOutcome, BulkResult};
 use ts_rs::TS;
 
 use crate::display::mask_phone;
@@ -122,6 +123,8 @@ impl From<&Decision> for DecisionDto {
 }
 
 /// One agent as the list and the detail panel show it. Times are ms since the epoch.
+// Each flag is its own fact the window shows; no two of them form a state.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentDto {
@@ -157,6 +160,8 @@ pub struct AgentDto {
     pub ban_risk: Option<BanRiskDto>,
     /// What Connect would get now; the UI never guesses.
     pub connect: DecisionDto,
+    /// A bulk connect admitted it and it waits its turn to start (B-1, R-5).
+    pub queued: bool,
     /// Grows with every publication of this agent; older ones are dropped.
     pub version: u64,
 }
@@ -187,6 +192,7 @@ impl AgentDto {
             flapping: view.flapping,
             ban_risk: view.ban_risk.map(BanRiskDto::from),
             connect: DecisionDto::from(&view.connect_preview),
+            queued: view.queued,
             version: view.version,
         }
     }
@@ -492,6 +498,198 @@ pub enum UiEvent {
     CloseAsked,
 }
 
+/// An action on a selection of agents (B-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkActionDto {
+    Connect,
+    Disconnect,
+    Remove,
+}
+
+impl From<BulkActionDto> for BulkAction {
+    fn from(action: BulkActionDto) -> Self {
+        match action {
+            BulkActionDto::Connect => BulkAction::Connect,
+            BulkActionDto::Disconnect => BulkAction::Disconnect,
+            BulkActionDto::Remove => BulkAction::Remove,
+        }
+    }
+}
+
+/// What became of one agent of a bulk action; the window groups by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum BulkOutcomeKind {
+    /// Admitted: it starts at its turn.
+    Connecting,
+    /// Refused: already connected or connecting.
+    InProgress,
+    /// Refused: a cooldown runs (A-3…A-5).
+    Cooldown,
+    /// Refused: banned for now.
+    Banned,
+    /// Refused by another rule.
+    Refused,
+    Disconnected,
+    AlreadyDisconnected,
+    Removed,
+    /// Removed meanwhile, or never there.
+    Gone,
+    /// The action failed for it (the database, say); `reason` says why.
+    Failed,
+}
+
+/// One agent's part of a bulk action's answer (B-1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkOutcomeDto {
+    pub id: i64,
+    pub name: String,
+    pub outcome: BulkOutcomeKind,
+    /// A refusal's or failure's reason, verbatim; empty otherwise.
+    pub reason: String,
+    /// When a refusal's block ends, if a deadline decides it.
+    pub until: Option<i64>,
+}
+
+impl From<&BulkOutcome> for BulkOutcomeDto {
+    fn from(o: &BulkOutcome) -> Self {
+        let (outcome, reason, until) = match &o.result {
+            BulkResult::Queued => (BulkOutcomeKind::Connecting, String::new(), None),
+            BulkResult::Blocked(decision) => {
+                let (kind, until) = match decision.verdict {
+                    Verdict::Blocked { kind, until } => (
+                        match kind {
+                            BlockKind::InProgress => BulkOutcomeKind::InProgress,
+                            BlockKind::AttemptCooldown | BlockKind::AuthCooldown => BulkOutcomeKind::Cooldown,
+                            BlockKind::Ban => BulkOutcomeKind::Banned,
+                            BlockKind::NotRetrying => BulkOutcomeKind::Refused,
+                        },
+                        ms(until),
+                    ),
+                    Verdict::Allowed => (BulkOutcomeKind::Refused, None),
+                };
+                (kind, decision.reason.clone(), until)
+            }
+            BulkResult::Disconnected => (BulkOutcomeKind::Disconnected, String::new(), None),
+            BulkResult::AlreadyDisconnected => (BulkOutcomeKind::AlreadyDisconnected, String::new(), None),
+            BulkResult::Removed => (BulkOutcomeKind::Removed, String::new(), None),
+            BulkResult::Unknown => (BulkOutcomeKind::Gone, String::new(), None),
+            BulkResult::Failed(why) => (BulkOutcomeKind::Failed, why.clone(), None),
+        };
+        BulkOutcomeDto { id: o.agent.0, name: o.name.clone(), outcome, reason, until }
+    }
+}
+
+/// An operator action of the audit log (B-3), by its stored name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditActionDto {
+    Add,
+    Rename,
+    Remove,
+    Connect,
+    Disconnect,
+    PairCode,
+    BulkConnect,
+    BulkDisconnect,
+    BulkRemove,
+    Settings,
+    PauseReconnects,
+    ResumeReconnects,
+    TryNow,
+    Simulate,
+    /// Written by a newer Switchboard.
+    Unknown,
+}
+
+impl From<Option<AuditAction>> for AuditActionDto {
+    fn from(action: Option<AuditAction>) -> Self {
+        match action {
+            Some(AuditAction::Add) => AuditActionDto::Add,
+            Some(AuditAction::Rename) => AuditActionDto::Rename,
+            Some(AuditAction::Remove) => AuditActionDto::Remove,
+            Some(AuditAction::Connect) => AuditActionDto::Connect,
+            Some(AuditAction::Disconnect) => AuditActionDto::Disconnect,
+            Some(AuditAction::PairCode) => AuditActionDto::PairCode,
+            Some(AuditAction::BulkConnect) => AuditActionDto::BulkConnect,
+            Some(AuditAction::BulkDisconnect) => AuditActionDto::BulkDisconnect,
+            Some(AuditAction::BulkRemove) => AuditActionDto::BulkRemove,
+            Some(AuditAction::Settings) => AuditActionDto::Settings,
+            Some(AuditAction::PauseReconnects) => AuditActionDto::PauseReconnects,
+            Some(AuditAction::ResumeReconnects) => AuditActionDto::ResumeReconnects,
+            Some(AuditAction::TryNow) => AuditActionDto::TryNow,
+            Some(AuditAction::Simulate) => AuditActionDto::Simulate,
+            None => AuditActionDto::Unknown,
+        }
+    }
+}
+
+impl AuditActionDto {
+    /// The engine's action; `None` for [`AuditActionDto::Unknown`], which no filter can ask for.
+    pub fn action(self) -> Option<AuditAction> {
+        AuditAction::ALL.into_iter().find(|action| AuditActionDto::from(Some(*action)) == self)
+    }
+}
+
+/// An agent an audit entry touched, named as it was then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditAgentDto {
+    pub id: i64,
+    pub name: String,
+    /// Its part of a bulk action's outcome; empty for a single action.
+    pub outcome: String,
+}
+
+/// One entry of the audit log (B-3). `at` is ms since the epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryDto {
+    pub id: i64,
+    pub at: i64,
+    pub os_user: String,
+    pub action: AuditActionDto,
+    pub agents: Vec<AuditAgentDto>,
+    pub outcome: String,
+    pub detail: String,
+}
+
+impl From<&AuditEntry> for AuditEntryDto {
+    fn from(e: &AuditEntry) -> Self {
+        AuditEntryDto {
+            id: e.id,
+            at: e.at.as_millis(),
+            os_user: e.os_user.clone(),
+            action: e.action.into(),
+            agents: e
+                .agents
+                .iter()
+                .map(|a| AuditAgentDto { id: a.id.0, name: a.name.clone(), outcome: a.outcome.clone() })
+                .collect(),
+            outcome: e.outcome.clone(),
+            detail: e.detail.clone(),
+        }
+    }
+}
+
+/// What the audit view asks for (B-3); every field given must hold. Times are ms since the epoch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, TS)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuditQueryDto {
+    #[ts(optional)]
+    pub agent: Option<i64>,
+    #[ts(optional)]
+    pub action: Option<AuditActionDto>,
+    #[ts(optional)]
+    pub since: Option<i64>,
+    #[ts(optional)]
+    pub until: Option<i64>,
+    /// At most this many, newest first (1 to 5,000).
+    pub limit: u32,
+}
+
 /// A demo-mode action on the simulated WhatsApp.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, TS)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -562,6 +760,13 @@ pub fn typescript_bindings() -> String {
         Snapshot::decl(&cfg),
         UiEvent::decl(&cfg),
         SimAction::decl(&cfg),
+        BulkActionDto::decl(&cfg),
+        BulkOutcomeKind::decl(&cfg),
+        BulkOutcomeDto::decl(&cfg),
+        AuditActionDto::decl(&cfg),
+        AuditAgentDto::decl(&cfg),
+        AuditEntryDto::decl(&cfg),
+        AuditQueryDto::decl(&cfg),
         crate::desktop::CloseAction::decl(&cfg),
         DesktopDto::decl(&cfg),
     ];
@@ -614,6 +819,7 @@ pub(crate) mod test_support {
             unlinking: false,
             flapping,
             ban_risk: None,
+            queued: false,
             version: 1,
         }
     }

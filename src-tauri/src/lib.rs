@@ -53,6 +53,9 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
         commands::desktop::set_close_action,
         commands::desktop::answer_close,
         commands::desktop::quit_app,
+        commands::operators::bulk_action,
+        commands::operators::audit_log,
+        commands::operators::save_csv,
     ])
 }
 
@@ -134,6 +137,8 @@ pub fn run() {
             tray::show_window(app);
         }))
         .plugin(tauri_plugin_notification::init())
+        // Only `save_csv` opens it; the window holds no dialog permission.
+        .plugin(tauri_plugin_dialog::init())
         // The login item starts Switchboard hidden, in the tray.
         .plugin(tauri_plugin_autostart::Builder::new().args(["--minimized"]).app_name("Switchboard").build())
         .on_window_event(|window, event| {

@@ -204,3 +204,41 @@ fn rusqlite_user_version(path: &std::path::Path, version: i64) {
     let conn = rusqlite::Connection::open(path).unwrap();
     conn.pragma_update(None, "user_version", version).unwrap();
 }
+
+/// B-1, B-3 through IPC: a bulk connect answers per agent with its outcome
+/// kind, the audit log returns it filtered, and bad payloads are typed errors.
+#[test]
+fn b1_b3_bulk_actions_and_the_audit_log_over_ipc() {
+    let h = harness(true);
+    let a = h.invoke("add_agent", json!({"name": "Sales 1"})).unwrap()["id"].clone();
+    let b = h.invoke("add_agent", json!({"name": "Sales 2"})).unwrap()["id"].clone();
+    h.invoke("connect_agent", json!({"id": b})).unwrap();
+    let outcomes = h.invoke("bulk_action", json!({"action": "connect", "ids": [a, b, 9_999]})).unwrap();
+    let kinds: Vec<_> =
+        outcomes.as_array().unwrap().iter().map(|o| o["outcome"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(kinds, ["connecting", "in_progress", "gone"]);
+    assert_eq!(outcomes[0]["name"], "Sales 1");
+    assert!(outcomes[1]["reason"].as_str().unwrap().starts_with("already in progress"), "{outcomes}");
+
+    let entries = h.invoke("audit_log", json!({"query": {"action": "bulk_connect", "limit": 10}})).unwrap();
+    let entry = &entries[0];
+    assert_eq!(entries.as_array().unwrap().len(), 1);
+    assert_eq!(entry["outcome"], "1 connecting, 1 already connected or connecting, 1 no longer there");
+    assert_eq!(entry["agents"].as_array().unwrap().len(), 3);
+    assert!(!entry["osUser"].as_str().unwrap().is_empty());
+    let of_a = h.invoke("audit_log", json!({"query": {"agent": a, "limit": 10}})).unwrap();
+    let actions: Vec<_> = of_a.as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(actions, ["bulk_connect", "add"]);
+
+    for (command, args) in [
+        ("bulk_action", json!({"action": "connect", "ids": []})),
+        ("bulk_action", json!({"action": "explode", "ids": [a]})),
+        ("bulk_action", json!({"action": "connect"})),
+        ("audit_log", json!({"query": {"limit": 0}})),
+        ("audit_log", json!({"query": {"limit": 10, "action": "unknown"}})),
+        ("audit_log", json!({"query": {"limit": 10, "colour": "red"}})),
+        ("save_csv", json!({"fileName": "../x", "contents": "a"})),
+    ] {
+        assert_eq!(h.error_kind(command, &args), "invalid_payload", "{command} {args}");
+    }
+}

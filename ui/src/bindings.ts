@@ -3,7 +3,7 @@
 
 export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
 
-export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-2" | "H-3" | "H-4" | "H-5";
+export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-2" | "H-3" | "H-4" | "H-5" | "B-1" | "B-2" | "B-3";
 
 export type BlockKindDto = "in_progress" | "attempt_cooldown" | "auth_cooldown" | "ban" | "not_retrying";
 
@@ -60,6 +60,10 @@ banRisk: BanRiskDto | null,
  * What Connect would get now; the UI never guesses.
  */
 connect: DecisionDto, 
+/**
+ * A bulk connect admitted it and it waits its turn to start (B-1, R-5).
+ */
+queued: boolean, 
 /**
  * Grows with every publication of this agent; older ones are dropped.
  */
@@ -225,6 +229,36 @@ export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed
 outagesLastWeek: number, } | { "type": "close_asked" };
 
 export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" };
+
+export type BulkActionDto = "connect" | "disconnect" | "remove";
+
+export type BulkOutcomeKind = "connecting" | "in_progress" | "cooldown" | "banned" | "refused" | "disconnected" | "already_disconnected" | "removed" | "gone" | "failed";
+
+export type BulkOutcomeDto = { id: number, name: string, outcome: BulkOutcomeKind, 
+/**
+ * A refusal's or failure's reason, verbatim; empty otherwise.
+ */
+reason: string, 
+/**
+ * When a refusal's block ends, if a deadline decides it.
+ */
+until: number | null, };
+
+export type AuditActionDto = "add" | "rename" | "remove" | "connect" | "disconnect" | "pair_code" | "bulk_connect" | "bulk_disconnect" | "bulk_remove" | "settings" | "pause_reconnects" | "resume_reconnects" | "try_now" | "simulate" | "unknown";
+
+export type AuditAgentDto = { id: number, name: string, 
+/**
+ * Its part of a bulk action's outcome; empty for a single action.
+ */
+outcome: string, };
+
+export type AuditEntryDto = { id: number, at: number, osUser: string, action: AuditActionDto, agents: Array<AuditAgentDto>, outcome: string, detail: string, };
+
+export type AuditQueryDto = { agent?: number, action?: AuditActionDto, since?: number, until?: number, 
+/**
+ * At most this many, newest first (1 to 5,000).
+ */
+limit: number, };
 
 export type CloseAction = "ask" | "keep_running" | "quit";
 

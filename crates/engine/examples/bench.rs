@@ -365,7 +365,8 @@ async fn drive_transitions(db: &Path, window: Duration) -> TransitionRun {
         .list()
         .into_iter()
         .map(|view| {
-            let (sup, stop, id) = (sup.clone(), stop.clone(), view.record.id);
+            // The lifecycle's transitions are measured: a script's clicks are no operator's (B-3).
+            let (sup, stop, id) = (sup.unaudited(), stop.clone(), view.record.id);
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 while !stop.load(Ordering::Relaxed) {

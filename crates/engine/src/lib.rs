@@ -22,6 +22,7 @@
 //! - [`error`]: the typed errors of every command, each with a stable kind.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod clock;
 pub mod connector;
 pub mod error;

@@ -33,6 +33,11 @@ pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimA
     let sim = simulator(engine)?;
     let id = AgentId(id.0);
     let view = engine.supervisor.view(id).ok_or(EngineError::UnknownAgent(id))?;
+    let what = match action.0 {
+        SimAction::Scan => "simulated a QR scan".to_owned(),
+        SimAction::Drop { code } => format!("simulated a close with code {code}"),
+        SimAction::Silent => "simulated a silent connection".to_owned(),
+    };
     let done = match action.0 {
         SimAction::Scan => sim.scan(id),
         SimAction::Drop { code } => {
@@ -44,6 +49,8 @@ pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimA
         }
         SimAction::Silent => sim.go_silent(id, view.record.status == Status::Connected),
     };
+    let outcome = if done { "done" } else { "refused: no open connection" };
+    engine.supervisor.audit_simulation(&[id], &what, outcome).await;
     if !done {
         return Err(IpcError::new("no_connection", "This agent has no open connection to act on."));
     }
@@ -59,7 +66,8 @@ const LONGEST_SIMULATED_OUTAGE_MINUTES: u32 = 120;
 /// can again. Zero ends a simulated outage at once.
 #[tauri::command]
 pub async fn simulate_unreachable(state: State<'_, AppState>, minutes: Arg<u32>) -> Result<(), IpcError> {
-    let sim = simulator(state.engine().await?)?;
+    let engine = state.engine().await?;
+    let (sim, supervisor) = (simulator(engine)?, &engine.supervisor);
     let minutes = minutes.0;
     if minutes > LONGEST_SIMULATED_OUTAGE_MINUTES {
         return Err(IpcError::new(
@@ -67,23 +75,31 @@ pub async fn simulate_unreachable(state: State<'_, AppState>, minutes: Arg<u32>)
             format!("a simulated outage lasts 0 to {LONGEST_SIMULATED_OUTAGE_MINUTES} minutes, got {minutes}"),
         ));
     }
-    // A new outage replaces a running one's end.
-    let mut ending = state.simulated_outage_end.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(old) = ending.take() {
-        old.abort();
+    {
+        // A new outage replaces a running one's end.
+        let mut ending = state.simulated_outage_end.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(old) = ending.take() {
+            old.abort();
+        }
+        if minutes == 0 {
+            sim.cut_off(false);
+        } else {
+            tracing::info!(minutes, "demo: WhatsApp unreachable");
+            sim.cut_off(true);
+            let sim = sim.clone();
+            *ending = Some(tauri::async_runtime::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
+                tracing::info!("demo: WhatsApp reachable again");
+                sim.cut_off(false);
+            }));
+        }
     }
-    if minutes == 0 {
-        sim.cut_off(false);
-        return Ok(());
-    }
-    tracing::info!(minutes, "demo: WhatsApp unreachable");
-    sim.cut_off(true);
-    let sim = sim.clone();
-    *ending = Some(tauri::async_runtime::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(u64::from(minutes) * 60)).await;
-        tracing::info!("demo: WhatsApp reachable again");
-        sim.cut_off(false);
-    }));
+    let what = if minutes == 0 {
+        "ended the simulated outage".to_owned()
+    } else {
+        format!("WhatsApp unreachable for {minutes} min")
+    };
+    supervisor.audit_simulation(&[], &what, "done").await;
     Ok(())
 }
 
@@ -123,7 +139,8 @@ pub async fn simulate_churn(
             ),
         ));
     }
-    let supervisor = &engine.supervisor;
+    // Audited below as the one simulation it is, not as thousands of clicks (B-3).
+    let supervisor = &engine.supervisor.unaudited();
     let mut last_status: HashMap<AgentId, Status> = HashMap::new();
     for &id in &ids {
         let view = supervisor.view(AgentId(id)).ok_or(EngineError::UnknownAgent(AgentId(id)))?;
@@ -167,6 +184,9 @@ pub async fn simulate_churn(
     for id in connected {
         supervisor.disconnect(id).await?;
     }
+    let what = format!("churn: {} agents, {rate} status changes a second for {seconds} s", ids.len());
+    let outcome = format!("{} clicks, {} status changes", calls.len(), changes.len());
+    engine.supervisor.audit_simulation(&[], &what, &outcome).await;
     Ok(ChurnDto { calls, changes, elapsed_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX) })
 }
 

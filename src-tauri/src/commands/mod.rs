@@ -6,4 +6,5 @@ pub mod demo;
 pub mod desktop;
 pub mod events;
 pub mod fleet;
+pub mod operators;
 pub mod settings;

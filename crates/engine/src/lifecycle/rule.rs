@@ -76,6 +76,9 @@ rules! {
     H3 = "H-3", "New links and user connects within 24 hours above their settings warn of a ban risk.";
     H4 = "H-4", "The header sums up the fleet; needs attention is a filter and an order.";
     H5 = "H-5", "History older than history_days is pruned.";
+    B1 = "B-1", "Bulk actions admit each agent by its own rules and start paced; one summary answers.";
+    B2 = "B-2", "The scan queue walks a person through every selected agent that needs a QR.";
+    B3 = "B-3", "Every operator action is kept in the audit log, with its user, agents and outcome.";
 }
 
 impl Rule {

@@ -6,6 +6,7 @@
 //! that groups concurrent commits into one transaction.
 
 mod agents;
+mod audit;
 pub use agents::agent_name_key;
 mod history;
 mod outages;
@@ -30,6 +31,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../../migrations/0003_unlinks.sql")),
     M::up(include_str!("../../../../migrations/0004_outages.sql")),
     M::up(include_str!("../../../../migrations/0005_pause.sql")),
+    M::up(include_str!("../../../../migrations/0006_audit.sql")),
 ];
 
 /// The schema version this build writes and understands.

@@ -56,6 +56,8 @@ enum Wake {
     ConnectTimeout,
     /// A cooldown or ban ends: what Connect would do changes (A-3…A-5).
     BlockEnds,
+    /// A bulk connect's start slot has come (B-1, R-5).
+    QueuedConnect,
     /// A mark of H-2 or H-3 changes by time alone: the view is published anew.
     MarksChange,
 }
@@ -63,6 +65,9 @@ enum Wake {
 /// A request to an agent's task, with the channel for its answer.
 pub(super) enum Command {
     Connect(oneshot::Sender<Result<Decision, EngineError>>),
+    /// A person's connect as part of a bulk action (B-1): admitted now by
+    /// the A-rules, started at a start slot shared with automatic starts.
+    QueueConnect(oneshot::Sender<Result<Decision, EngineError>>),
     Disconnect(oneshot::Sender<Result<(), EngineError>>),
     PairCode(String, oneshot::Sender<Result<(), EngineError>>),
     /// The new name is committed already; the task updates its view.
@@ -100,6 +105,11 @@ pub(super) struct AgentTask {
     /// connector (R-5's second gate): when, and whether it resumes. It
     /// belongs to the live attempt and goes with it (a disconnect, R-6).
     held_start: Option<(Instant, bool)>,
+    /// A bulk connect admitted and waiting for its start slot (B-1, R-5).
+    queued_connect: Option<Instant>,
+    /// The connect being applied is a bulk one: its start takes a turn at
+    /// R-5's second gate like an automatic one, though a person asked.
+    paced_start: bool,
     rng: SmallRng,
     published: Option<Arc<AgentView>>,
     /// Inputs from the world whose step could not be saved (disk full,
@@ -147,6 +157,8 @@ impl AgentTask {
             attempt_serial: 0,
             start_slot: None,
             held_start: None,
+            queued_connect: None,
+            paced_start: false,
             rng: SmallRng::seed_from_u64(seed),
             published: None,
             unsaved: VecDeque::new(),
@@ -220,7 +232,12 @@ impl AgentTask {
                 let result = self.apply(Input::Connect(Trigger::User)).await;
                 let _ = reply.send(result.map(|d| d.expect("a connect step always decides")));
             }
+            Command::QueueConnect(reply) => {
+                let _ = reply.send(self.queue_connect().await);
+            }
             Command::Disconnect(reply) => {
+                // A person's disconnect also cancels a bulk connect still waiting its turn.
+                self.queued_connect = None;
                 let _ = reply.send(self.apply(Input::Disconnect).await.map(|_| ()));
             }
             Command::PairCode(phone, reply) => match (&mut self.connection, self.agent.record.status) {
@@ -378,6 +395,16 @@ impl AgentTask {
                     tracing::warn!(agent = %id, "could not record a failed start, will retry: {err}");
                 }
             }
+            Wake::QueuedConnect => {
+                self.queued_connect = None;
+                // Decided again now by the A-rules: much may have changed while it waited.
+                self.paced_start = true;
+                let result = self.apply(Input::Connect(Trigger::User)).await;
+                self.paced_start = false;
+                if let Err(err) = result {
+                    tracing::warn!(agent = %id, "could not record a bulk connect: {err}");
+                }
+            }
             Wake::QrExpires | Wake::ConnectTimeout => {
                 if let Err(err) = self.apply(Input::DeadlinePassed).await {
                     tracing::warn!(agent = %id, "could not record an expiry, will retry: {err}");
@@ -387,6 +414,24 @@ impl AgentTask {
             // The loop publishes the view anew before it waits again.
             Wake::BlockEnds | Wake::MarksChange => {}
         }
+    }
+
+    /// B-1: a bulk connect. The A-rules decide now, as for a click: a refusal
+    /// is applied at once, exactly as a click's (its history, its answer).
+    /// An admitted one reserves a start slot shared with automatic starts
+    /// and is decided again when the slot comes. Asked twice, it keeps
+    /// its first slot.
+    async fn queue_connect(&mut self) -> Result<Decision, EngineError> {
+        let settings = *self.shared.settings.borrow();
+        let decision = lifecycle::admit(&self.agent.record, Trigger::User, self.shared.now(), &settings);
+        if !decision.is_allowed() {
+            return self.apply(Input::Connect(Trigger::User)).await.map(|d| d.expect("a connect step always decides"));
+        }
+        if self.queued_connect.is_none() {
+            self.queued_connect = Some(self.shared.slots.reserve(settings.start_rate));
+            self.publish();
+        }
+        Ok(decision)
     }
 
     /// Runs an input through the machine: commit, then effects, then publish.
@@ -455,6 +500,10 @@ impl AgentTask {
             // The attempt ended before its turn (a disconnect, R-6): it never starts.
             self.held_start = None;
         }
+        if self.agent.attempt.is_some() {
+            // Connecting already (a click, a retry): the queued bulk connect has nothing left to do.
+            self.queued_connect = None;
+        }
         self.publish();
         Ok(decision)
     }
@@ -498,8 +547,8 @@ impl AgentTask {
         match effect {
             Effect::StartConnection { resume } => {
                 let automatic = self.agent.attempt.as_ref().is_some_and(|a| a.trigger == Trigger::Auto);
-                if !automatic {
-                    // a person's click never waits.
+                if !automatic && !self.paced_start {
+                    // a person's click never waits (a bulk action's does, B-1).
                     self.start_connection(resume, queue);
                     return;
                 }
@@ -641,6 +690,7 @@ impl AgentTask {
             unlinking,
             flapping,
             ban_risk,
+            queued,
             version: _,
         } = view;
         let attempt = self.agent.attempt.as_ref();
@@ -653,6 +703,7 @@ impl AgentTask {
             && *unlinking == now.unlinking
             && *flapping == now.flapping
             && *ban_risk == now.ban_risk
+            && *queued == self.queued_connect.is_some()
     }
 
     /// Publishes the view if anything in it changed since the last one.
@@ -675,6 +726,7 @@ impl AgentTask {
             unlinking: derived.unlinking,
             flapping: derived.flapping,
             ban_risk: derived.ban_risk,
+            queued: self.queued_connect.is_some(),
             version: self.published.as_ref().map_or(0, |last| last.version + 1),
         });
         self.shared.board().insert(view.record.id, view.clone());
@@ -723,7 +775,8 @@ impl AgentTask {
         // A held start waits for its turn unless a deadline comes first: an
         // R-6 timeout then ends the attempt before it ever starts.
         let held = self.held_start.map(|(at, _)| (at, Wake::HeldStart));
-        [deadline, held].into_iter().flatten().min_by_key(|(at, _)| *at)
+        let queued = self.queued_connect.map(|at| (at, Wake::QueuedConnect));
+        [deadline, held, queued].into_iter().flatten().min_by_key(|(at, _)| *at)
     }
 }
 

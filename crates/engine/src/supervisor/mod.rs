@@ -14,6 +14,7 @@
 //! above all (F-6), and for steps of the wall clock the window must hear of.
 
 mod agent_task;
+mod bulk;
 mod clock_watch;
 mod fleet;
 mod notices;
@@ -31,15 +32,19 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::audit::{AuditAction, AuditAgent, AuditEntry, AuditFilter};
 use crate::clock::{Clock, Timeline, Timestamp};
 use crate::connector::Connector;
 use crate::error::EngineError;
 use crate::lifecycle::{
-    Agent, AgentHealth, AgentId, Decision, HistoryEntry, Settings, health, validate_name, validate_phone,
+    self as lifecycle, Agent, AgentHealth, AgentId, Decision, HistoryEntry, Rule, SettingName, Settings, health,
+    validate_name, validate_phone,
 };
 use crate::store::writer::{Writer, WriterHandle};
 use crate::store::{Store, agent_name_key};
 use agent_task::{AgentTask, Command};
+pub use bulk::{BulkAction, BulkOutcome, BulkResult};
+use bulk::{bulk_summary, decision_words, outcome};
 pub use pacer::StartPacer;
 pub use view::{AgentView, EngineEvent};
 
@@ -118,12 +123,17 @@ struct Inner {
     storage_fault: watch::Receiver<Option<String>>,
     stop: CancellationToken,
     seed: u64,
+    /// Who operates this app, for the audit log (B-3).
+    os_user: String,
 }
 
 /// The engine's front door. Clone it freely.
 #[derive(Clone)]
 pub struct Supervisor {
     inner: Arc<Inner>,
+    /// Whether this handle's operator actions go to the audit log (B-3);
+    /// see [`Supervisor::unaudited`].
+    audited: bool,
 }
 
 /// Options for [`Supervisor::start`].
@@ -195,6 +205,7 @@ impl Supervisor {
             fleet: fleet_tx,
         });
         let supervisor = Supervisor {
+            audited: true,
             inner: Arc::new(Inner {
                 shared,
                 settings_tx,
@@ -204,6 +215,7 @@ impl Supervisor {
                 storage_fault,
                 stop: CancellationToken::new(),
                 seed: options.seed,
+                os_user: crate::audit::os_user(),
             }),
         };
         supervisor
@@ -314,16 +326,24 @@ impl Supervisor {
 
     /// "Try now": the next probe of the outage starts at once, unless one
     /// runs (F-2). Nothing happens without an outage.
-    pub fn try_now(&self) {
+    pub async fn try_now(&self) {
         let _ = self.inner.shared.fleet.send(fleet::Message::Input(crate::fleet::FleetInput::TryNow));
+        let words = if self.outage().is_some() { "probing now" } else { "no outage: nothing to try" };
+        self.audit(AuditAction::TryNow, Vec::new(), words.into(), String::new()).await;
     }
 
     /// Staff pause every automatic reconnect (`true`) until they resume them
     /// (`false`): retries are held as in an outage, nothing probes, and on
     /// resume the held agents start paced by R-5 (F-2, F-3).
-    pub fn pause_reconnects(&self, paused: bool) {
+    pub async fn pause_reconnects(&self, paused: bool) {
         let input = if paused { crate::fleet::FleetInput::Pause } else { crate::fleet::FleetInput::Resume };
         let _ = self.inner.shared.fleet.send(fleet::Message::Input(input));
+        let (action, words) = if paused {
+            (AuditAction::PauseReconnects, "automatic reconnects paused")
+        } else {
+            (AuditAction::ResumeReconnects, "automatic reconnects resumed")
+        };
+        self.audit(action, Vec::new(), words.into(), String::new()).await;
     }
 
     /// Every agent's current view, by id.
@@ -355,6 +375,14 @@ impl Supervisor {
 
     /// Adds a cleanly disconnected agent.
     pub async fn add(&self, raw_name: &str) -> Result<AgentView, EngineError> {
+        let result = self.add_agent(raw_name).await;
+        let agents = result.as_ref().map_or_else(|_| Vec::new(), |view| vec![self.touched(view.record.id)]);
+        let detail = if result.is_err() { format!("name “{}”", raw_name.trim()) } else { String::new() };
+        self.audit(AuditAction::Add, agents, outcome(&result, |_| "added".into()), detail).await;
+        result
+    }
+
+    async fn add_agent(&self, raw_name: &str) -> Result<AgentView, EngineError> {
         let name = validate_name(raw_name)?;
         let key = agent_name_key(&name);
         let mut registry = self.live_registry().await?;
@@ -394,6 +422,14 @@ impl Supervisor {
 
     /// Gives an agent a new name, unique regardless of case; its status is untouched.
     pub async fn rename(&self, id: AgentId, raw_name: &str) -> Result<AgentView, EngineError> {
+        let before = self.touched(id);
+        let result = self.rename_agent(id, raw_name).await;
+        let detail = format!("“{}” → “{}”", before.name, raw_name.trim());
+        self.audit(AuditAction::Rename, vec![before], outcome(&result, |_| "renamed".into()), detail).await;
+        result
+    }
+
+    async fn rename_agent(&self, id: AgentId, raw_name: &str) -> Result<AgentView, EngineError> {
         let name = validate_name(raw_name)?;
         let key = agent_name_key(&name);
         let mut registry = self.live_registry().await?;
@@ -415,6 +451,13 @@ impl Supervisor {
     /// the phone (D-1): logged out on the open link, or by an unlink job
     /// saved with the deletion.
     pub async fn remove(&self, id: AgentId) -> Result<(), EngineError> {
+        let agent = self.touched(id);
+        let result = self.remove_agent(id).await;
+        self.audit(AuditAction::Remove, vec![agent], outcome(&result, |()| "removed".into()), String::new()).await;
+        result
+    }
+
+    async fn remove_agent(&self, id: AgentId) -> Result<(), EngineError> {
         let mut registry = self.live_registry().await?;
         let handle = registry.get(&id).ok_or(EngineError::UnknownAgent(id))?;
         let (reply, answer) = oneshot::channel();
@@ -448,18 +491,77 @@ impl Supervisor {
 
     /// A user's connect request; the decision says why it was allowed or not.
     pub async fn connect(&self, id: AgentId) -> Result<Decision, EngineError> {
-        self.ask(id, Command::Connect).await?
+        let agent = self.touched(id);
+        let result = self.ask(id, Command::Connect).await.and_then(|answer| answer);
+        self.audit(AuditAction::Connect, vec![agent], outcome(&result, decision_words), String::new()).await;
+        result
     }
 
     /// A manual disconnect (D-1).
     pub async fn disconnect(&self, id: AgentId) -> Result<(), EngineError> {
-        self.ask(id, Command::Disconnect).await?
+        let agent = self.touched(id);
+        let result = self.ask(id, Command::Disconnect).await.and_then(|answer| answer);
+        self.audit(AuditAction::Disconnect, vec![agent], outcome(&result, |()| "disconnected".into()), String::new())
+            .await;
+        result
     }
 
-    /// Asks for a pairing code for linking by phone number, while a QR is shown.
+    /// Asks for a pairing code for linking by phone number, while a QR
+    /// is shown. The audit log keeps that a code was asked for, never the number.
     pub async fn request_pair_code(&self, id: AgentId, phone: &str) -> Result<(), EngineError> {
-        let digits = validate_phone(phone)?;
-        self.ask(id, |reply| Command::PairCode(digits, reply)).await?
+        let agent = self.touched(id);
+        let result = match validate_phone(phone) {
+            Ok(digits) => self.ask(id, |reply| Command::PairCode(digits, reply)).await.and_then(|answer| answer),
+            Err(err) => Err(err.into()),
+        };
+        self.audit(
+            AuditAction::PairCode,
+            vec![agent],
+            outcome(&result, |()| "pairing code shown".into()),
+            String::new(),
+        )
+        .await;
+        result
+    }
+
+    /// B-1: Connect, Disconnect or Remove on a selection. Each agent is
+    /// decided by its own rules, one after another in the order given (an id
+    /// named twice counts once); the answer lists what became of each, for
+    /// the window's one summary. Bulk connects start at R-5's pace, in turn
+    /// with automatic starts: the answer comes at once, the starts follow.
+    pub async fn bulk(&self, action: BulkAction, ids: &[AgentId]) -> Vec<BulkOutcome> {
+        let mut seen = std::collections::HashSet::new();
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for &id in ids.iter().filter(|id| seen.insert(**id)) {
+            let before = self.view(id);
+            let result = match (action, &before) {
+                (_, None) => BulkResult::Unknown,
+                (BulkAction::Connect, Some(_)) => match self.ask(id, Command::QueueConnect).await.and_then(|a| a) {
+                    Ok(decision) if decision.is_allowed() => BulkResult::Queued,
+                    Ok(decision) => BulkResult::Blocked(decision),
+                    Err(err) => BulkResult::from_error(&err),
+                },
+                (BulkAction::Disconnect, Some(view)) if view.record.status == lifecycle::Status::Disconnected => {
+                    BulkResult::AlreadyDisconnected
+                }
+                (BulkAction::Disconnect, Some(_)) => match self.ask(id, Command::Disconnect).await.and_then(|a| a) {
+                    Ok(()) => BulkResult::Disconnected,
+                    Err(err) => BulkResult::from_error(&err),
+                },
+                (BulkAction::Remove, Some(_)) => match self.remove_agent(id).await {
+                    Ok(()) => BulkResult::Removed,
+                    Err(err) => BulkResult::from_error(&err),
+                },
+            };
+            let name = before.map_or_else(|| format!("agent {id}"), |view| view.record.name);
+            outcomes.push(BulkOutcome { agent: id, name, result });
+        }
+        let agents = outcomes
+            .iter()
+            .map(|o| AuditAgent { id: o.agent, name: o.name.clone(), outcome: o.result.words() })
+            .collect();
+        self.audit(action.audited(), agents, bulk_summary(&outcomes), format!("{} selected", ids.len())).await;
+        outcomes
     }
 
     /// The newest `limit` history entries of an agent, newest first (O-2).
@@ -484,11 +586,77 @@ impl Supervisor {
     /// Validates and saves settings changes by key; nothing changes on error.
     pub async fn update_settings(&self, changes: Vec<(String, i64)>) -> Result<Settings, EngineError> {
         let _one_at_a_time = self.inner.settings_save.lock().await;
-        let next = self.settings().with_changes(changes.iter().map(|(k, v)| (k.as_str(), *v)))?;
+        let before = self.settings();
+        let result = self.save_settings(before, &changes).await;
+        let detail = match &result {
+            // What really changed, old and new.
+            Ok(after) => SettingName::ALL
+                .into_iter()
+                .filter(|name| before.get(*name) != after.get(*name))
+                .map(|name| format!("{} {} → {}", name.key(), before.get(name), after.get(name)))
+                .collect::<Vec<_>>()
+                .join("; "),
+            // What was asked, for a refusal.
+            Err(_) => changes.iter().map(|(key, value)| format!("{key} → {value}")).collect::<Vec<_>>().join("; "),
+        };
+        self.audit(AuditAction::Settings, Vec::new(), outcome(&result, |_| "saved".into()), detail).await;
+        result
+    }
+
+    async fn save_settings(&self, before: Settings, changes: &[(String, i64)]) -> Result<Settings, EngineError> {
+        let next = before.with_changes(changes.iter().map(|(k, v)| (k.as_str(), *v)))?;
         self.inner.shared.writer.call(move |store| store.save_settings(&next)).await?;
         self.inner.settings_tx.send_replace(next);
         tracing::info!(?next, "settings changed");
         Ok(next)
+    }
+
+    /// The newest entries of the audit log that match `filter` (B-3).
+    pub async fn audit_log(&self, filter: AuditFilter) -> Result<Vec<AuditEntry>, EngineError> {
+        Ok(self.inner.shared.writer.call(move |store| store.audit(&filter)).await?)
+    }
+
+    /// Appends a simulated action of demo mode to the audit log (B-3): the
+    /// simulated WhatsApp is the shell's, not a command of the engine's, so
+    /// the shell says what it did (`what`) and what came of it (`outcome`).
+    pub async fn audit_simulation(&self, agents: &[AgentId], what: &str, outcome: &str) {
+        let touched = agents.iter().map(|id| self.touched(*id)).collect();
+        self.audit(AuditAction::Simulate, touched, outcome.to_owned(), what.to_owned()).await;
+    }
+
+    /// A handle on the same engine whose actions are not audited one by one:
+    /// for the demo's churn, thousands of simulated clicks that the shell
+    /// audits as the one simulation they are ([`Supervisor::audit_simulation`]).
+    #[must_use]
+    pub fn unaudited(&self) -> Supervisor {
+        Supervisor { inner: self.inner.clone(), audited: false }
+    }
+
+    /// Appends an entry to the audit log, after its action. Its failure fails
+    /// nothing (the action happened): it is logged with the whole entry.
+    async fn audit(&self, action: AuditAction, agents: Vec<AuditAgent>, outcome: String, detail: String) {
+        if !self.audited {
+            return;
+        }
+        let entry = AuditEntry {
+            id: 0,
+            at: self.now(),
+            os_user: self.inner.os_user.clone(),
+            action: Some(action),
+            agents,
+            outcome,
+            detail,
+        };
+        let saved = entry.clone();
+        if let Err(err) = self.inner.shared.writer.call(move |store| store.append_audit(&saved)).await {
+            tracing::error!(rule = %Rule::B3, ?entry, "could not save an audit entry: {err}");
+        }
+    }
+
+    /// An agent as the audit log names it, before the action changes it.
+    fn touched(&self, id: AgentId) -> AuditAgent {
+        let name = self.view(id).map_or_else(|| format!("agent {id}"), |view| view.record.name);
+        AuditAgent { id, name, outcome: String::new() }
     }
 
     async fn ask<T>(&self, id: AgentId, command: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, EngineError> {

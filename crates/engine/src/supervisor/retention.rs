@@ -33,26 +33,20 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         let days = shared.settings.borrow().history_days;
         let kept_ms = i64::from(days) * 24 * 60 * 60 * 1_000;
         let before = Timestamp(shared.now().as_millis().saturating_sub(kept_ms));
-        let mut pruned = 0;
-        loop {
-            match shared.writer.call(move |store| store.prune_history(before, BATCH)).await {
-                Ok(n) => {
-                    pruned += n;
-                    if n < BATCH as usize {
-                        break;
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(rule = %Rule::H5, "could not prune the history, trying again in an hour: {err}");
-                    break;
-                }
-            }
-            if stop.is_cancelled() {
-                return;
-            }
-            // Let the agents' commits in between batches.
-            tokio::task::yield_now().await;
-        }
+        let Some(history) =
+            prune_in_batches(&shared, &stop, Rule::H5, "history", move |store| store.prune_history(before, BATCH))
+                .await
+        else {
+            return;
+        };
+        // The audit log (B-3) is kept as long as the history it explains.
+        let Some(audit) =
+            prune_in_batches(&shared, &stop, Rule::B3, "audit log", move |store| store.prune_audit(before, BATCH))
+                .await
+        else {
+            return;
+        };
+        let mut pruned = history + audit;
         match shared.writer.call(move |store| store.prune_outages(before)).await {
             Ok(n) => pruned += n,
             Err(err) => tracing::warn!(rule = %Rule::H5, "could not prune old outages, trying again in an hour: {err}"),
@@ -60,5 +54,37 @@ pub(super) async fn run(shared: Arc<Shared>, stop: CancellationToken) {
         if pruned > 0 {
             tracing::info!(rule = %Rule::H5, pruned, days, "pruned history older than the retention");
         }
+    }
+}
+
+/// Runs `prune` until a batch comes back short; returns how many went, or
+/// `None` when the engine stops meanwhile. A failure is logged and ends this
+/// pass: the next pass, an hour later, tries again.
+async fn prune_in_batches(
+    shared: &Shared,
+    stop: &CancellationToken,
+    rule: Rule,
+    what: &str,
+    prune: impl Fn(&mut crate::store::Store) -> Result<usize, crate::store::StoreError> + Clone + Send + 'static,
+) -> Option<usize> {
+    let mut pruned = 0;
+    loop {
+        match shared.writer.call(prune.clone()).await {
+            Ok(n) => {
+                pruned += n;
+                if n < BATCH as usize {
+                    return Some(pruned);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(rule = %rule, "could not prune the {what}, trying again in an hour: {err}");
+                return Some(pruned);
+            }
+        }
+        if stop.is_cancelled() {
+            return None;
+        }
+        // Let the agents' commits in between batches.
+        tokio::task::yield_now().await;
     }
 }

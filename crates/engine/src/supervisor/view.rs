@@ -27,6 +27,8 @@ pub struct AgentView {
     /// Its new links or user connects within 24 h are above their settings
     /// (H-3); `None` while neither is.
     pub ban_risk: Option<crate::lifecycle::BanRisk>,
+    /// A bulk connect admitted it and it waits for its start slot (B-1, R-5).
+    pub queued: bool,
     /// Incremented at every publication of this agent: the UI drops older ones.
     pub version: u64,
 }
