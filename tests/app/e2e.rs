@@ -17,27 +17,27 @@ use switchboard_engine::lifecycle::Rule;
 use switchboard_tests::webdriver::{self, PATIENCE, PrivateBus, invoke, start_driver, start_driver_with_env};
 
 /// The tests take turns: two windows at once would only compete for two cores.
-static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static ONE_WINDOW_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-async fn open_app(driver: &webdriver::Driver, data_dir: &Path) -> Client {
+pub(crate) async fn open_app(driver: &webdriver::Driver, data_dir: &Path) -> Client {
     let args = ["--demo", "--data-dir", data_dir.to_str().unwrap()];
     let client = driver.open(Path::new(env!("CARGO_BIN_EXE_switchboard-under-test")), &args).await;
     client.wait().at_most(PATIENCE).for_element(Locator::Css("header.top")).await.expect("the panel renders");
     client
 }
 
-struct Shots {
+pub(crate) struct Shots {
     dir: PathBuf,
 }
 
 impl Shots {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-output/e2e");
         std::fs::create_dir_all(&dir).unwrap();
         Shots { dir }
     }
 
-    async fn take(&self, client: &Client, name: &str) {
+    pub(crate) async fn take(&self, client: &Client, name: &str) {
         eprintln!("e2e: {name}");
         let png = client.screenshot().await.expect("a screenshot");
         assert_eq!(&png[..4], b"\x89PNG");
@@ -46,7 +46,7 @@ impl Shots {
 }
 
 /// Reads an attribute of the first match of `css`, waiting until it satisfies `ok`.
-async fn wait_attr(client: &Client, css: &str, attr: &str, ok: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn wait_attr(client: &Client, css: &str, attr: &str, ok: impl Fn(&str) -> bool) -> String {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         if let Ok(el) = client.find(Locator::Css(css)).await {
@@ -76,16 +76,16 @@ async fn wait_status(client: &Client, status: &str) {
 
 /// The element's `textContent`. (WebDriver's visible-text algorithm returns
 /// "" for ellipsized one-line elements in WebKitWebDriver; tried here.)
-async fn text(client: &Client, css: &str) -> String {
+pub(crate) async fn text(client: &Client, css: &str) -> String {
     let el = client.find(Locator::Css(css)).await.unwrap();
     el.prop("textContent").await.unwrap().unwrap_or_default()
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     client.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
 }
 
-fn decode_qr(data_url: &str) -> String {
+pub(crate) fn decode_qr(data_url: &str) -> String {
     let b64 = data_url.strip_prefix("data:image/png;base64,").expect("a PNG data URL");
     let png = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
     let image = image::load_from_memory(&png).unwrap().to_luma8();
@@ -193,7 +193,7 @@ async fn e2e_seed_flows_in_the_real_window_and_a_restart_keeps_the_deadline() {
 }
 
 /// Waits until `count`, a JavaScript expression the page evaluates, is `expected`.
-async fn wait_count(client: &Client, count: &str, expected: u64) {
+pub(crate) async fn wait_count(client: &Client, count: &str, expected: u64) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let n = client.execute(&format!("return {count};"), vec![]).await.unwrap();
@@ -207,7 +207,7 @@ async fn wait_count(client: &Client, count: &str, expected: u64) {
 
 /// Waits until the agent's row shows `status`, scrolling the list to it: the
 /// list holds only the rows on screen, as a person would scroll to a row.
-async fn wait_row_status(client: &Client, id: i64, status: &str) {
+pub(crate) async fn wait_row_status(client: &Client, id: i64, status: &str) {
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         reveal_row(client, id).await;
@@ -223,7 +223,7 @@ async fn wait_row_status(client: &Client, id: i64, status: &str) {
 }
 
 /// Scrolls the list, half a screen at a time from the top, until the agent's row is in the page.
-async fn reveal_row(client: &Client, id: i64) {
+pub(crate) async fn reveal_row(client: &Client, id: i64) {
     client
         .execute(
             "const [id] = arguments; const list = document.querySelector('section.list'); \

@@ -4,6 +4,10 @@
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type {
   AgentDto,
+  AuditEntryDto,
+  AuditQueryDto,
+  BulkActionDto,
+  BulkOutcomeDto,
   CloseAction,
   DecisionDto,
   DesktopDto,
@@ -50,6 +54,12 @@ export interface Backend {
   answerClose(keepRunning: boolean, remember: boolean): Promise<void>;
   /** Quit: every connection closes without logging out (P-4). */
   quit(): Promise<void>;
+  /** Connect, Disconnect or Remove on a selection: what became of each agent (B-1). */
+  bulkAction(action: BulkActionDto, ids: number[]): Promise<BulkOutcomeDto[]>;
+  /** The newest audit entries that match the query (B-3). */
+  auditLog(query: AuditQueryDto): Promise<AuditEntryDto[]>;
+  /** Asks where to save `contents` with the system's save dialog; the file written, or null if cancelled (B-3). */
+  saveCsv(fileName: string, contents: string): Promise<string | null>;
 }
 
 /** Every failure the backend reports has this shape; anything else is wrapped into it. */
@@ -98,4 +108,7 @@ export const tauriBackend: Backend = {
   setCloseAction: (action) => call("set_close_action", { action }),
   answerClose: (keepRunning, remember) => call("answer_close", { keepRunning, remember }),
   quit: () => call("quit_app"),
+  bulkAction: (action, ids) => call("bulk_action", { action, ids }),
+  auditLog: (query) => call("audit_log", { query }),
+  saveCsv: (fileName, contents) => call("save_csv", { fileName, contents }),
 };

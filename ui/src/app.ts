@@ -2,15 +2,19 @@
 // detail panel. Wires the store to the views and the views to the backend.
 
 import { asIpcError, type Backend } from "./api";
-import type { AgentDto, Snapshot, StatusDto, UiEvent } from "./bindings";
+import type { AgentDto, BulkActionDto, Snapshot, StatusDto, UiEvent } from "./bindings";
+import { timelineCsv } from "./csv";
 import { ALL_STATUSES, banRiskText, blockedText, STATUS_LABELS } from "./format";
+import { needsQr, Selection, summarize } from "./selection";
 import { AgentStore, type Change } from "./store";
 import { Ticker } from "./ticker";
+import { auditDialog } from "./views/audit";
 import { DetailPanel } from "./views/detail";
 import { closeQuestionDialog, confirmDialog, nameDialog, numberDialog, settingsDialog } from "./views/dialogs";
 import { h, setHidden, setText } from "./views/dom";
 import { AgentList, type Density, type Filter, type Order } from "./views/list";
 import { OutageBanner } from "./views/outage";
+import { ScanQueue } from "./views/scanqueue";
 
 export class App {
   readonly store = new AgentStore();
@@ -19,6 +23,13 @@ export class App {
   private detail!: DetailPanel;
   private outageBanner!: OutageBanner;
   private outage: Snapshot["outage"] = null;
+  private demo = false;
+  /** The agents picked for a bulk action (B-1). */
+  readonly selection = new Selection();
+  private readonly selectionCount = h("span", { class: "selection-count", role: "status" }, "None selected");
+  private readonly bulkButtons: HTMLButtonElement[] = [];
+  /** The scan queue while it is open (B-2). */
+  private queue: ScanQueue | null = null;
   private readonly attentionCount = h("span", { class: "count" }, "0");
   private readonly outagesLastWeek = h("span", { class: "outages-week", attrs: { title: "Outages that began in the last 7 days" } });
   private readonly counts = new Map<StatusDto | "all", { chip: HTMLElement; count: HTMLElement }>();
@@ -101,10 +112,17 @@ export class App {
 
   private build(snapshot: Snapshot): void {
     const demo = snapshot.mode === "demo";
+    this.demo = demo;
     this.list = new AgentList(
-      { select: (id) => this.select(id), connect: (id) => this.connect(id), disconnect: (id) => this.disconnect(id) },
+      {
+        select: (id) => this.select(id),
+        connect: (id) => this.connect(id),
+        disconnect: (id) => this.disconnect(id),
+        pick: (id, range) => this.pick(id, range),
+      },
       this.ticker,
       this.engineNow,
+      this.selection,
     );
     this.detail = new DetailPanel(
       {
@@ -115,6 +133,7 @@ export class App {
         remove: (a) => this.removeDialog(a),
         connect: (id) => this.connect(id),
         disconnect: (id) => this.disconnect(id),
+        exportTimeline: (a) => this.exportTimeline(a),
       },
       this.ticker,
       this.engineNow,
@@ -218,6 +237,7 @@ export class App {
         demo
           ? h("button", { type: "button", class: "simulate-outage", onclick: () => this.simulateOutageDialog() }, "Simulate outage")
           : null,
+        h("button", { type: "button", class: "audit-button", onclick: () => this.auditLog() }, "Audit log"),
         h("button", { type: "button", class: "settings-button", onclick: () => this.settings() }, "Settings"),
       ),
     );
@@ -233,6 +253,7 @@ export class App {
     this.root.replaceChildren(
       header,
       this.banners,
+      this.selectionBar(),
       h("main", { class: "body" }, this.list.el, this.detail.el),
       this.toastEl,
       this.announcer,
@@ -296,6 +317,11 @@ export class App {
     for (const event of this.pending.values()) changes.push(...this.store.apply(event));
     this.pending.clear();
     if (changes.length === 0) return;
+    for (const change of changes) {
+      if (change.kind === "remove") this.selection.forget(change.agent.id);
+      else this.queue?.update(change.agent);
+    }
+    if (changes.some((c) => c.kind === "remove")) this.showSelection();
     this.list.render(changes);
     this.updateCounts();
     const selected = this.detail.selectedId;
@@ -485,6 +511,160 @@ export class App {
       el.remove();
     });
     this.banners.append(el);
+  }
+
+  /**
+   * The bar over the list (B-1): how many agents are picked, "Select all
+   * shown", and the actions on them; "Link phones…" opens the scan queue
+   * (B-2) for the picked agents that need a QR, or for every such agent.
+   */
+  private selectionBar(): HTMLElement {
+    const action = (label: string, cls: string, run: () => void) => {
+      const button = h("button", { type: "button", class: cls, onclick: run, disabled: true }, label);
+      this.bulkButtons.push(button);
+      return button;
+    };
+    const bar = h(
+      "div",
+      { class: "selection-bar", role: "toolbar", attrs: { "aria-label": "Selected agents" } },
+      h("button", { type: "button", class: "select-all", onclick: () => this.pickAllShown() }, "Select all shown"),
+      this.selectionCount,
+      action("Connect", "bulk-connect", () => void this.bulk("connect")),
+      action("Disconnect", "bulk-disconnect", () => void this.bulk("disconnect")),
+      action("Remove…", "bulk-remove danger", () => this.bulkRemove()),
+      action("Clear selection", "clear-selection", () => {
+        this.selection.clear();
+        this.showSelection();
+      }),
+      h("button", { type: "button", class: "scan-queue-button", onclick: () => this.openScanQueue() }, "Link phones…"),
+    );
+    // Ctrl+A in the list picks every agent the filter shows, as in a file manager.
+    this.list.el.addEventListener("keydown", (e) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === "a" && (e.target as HTMLElement).matches("li.row")) {
+        e.preventDefault();
+        this.pickAllShown();
+      }
+    });
+    return bar;
+  }
+
+  private pick(id: number, range: boolean): void {
+    if (range) this.selection.range(id, this.list.shownIds);
+    else this.selection.toggle(id);
+    this.showSelection();
+  }
+
+  private pickAllShown(): void {
+    this.selection.pickAll(this.list.shownIds);
+    this.showSelection();
+  }
+
+  private showSelection(): void {
+    const n = this.selection.size;
+    setText(this.selectionCount, n === 0 ? "None selected" : n === 1 ? "1 agent selected" : `${n} agents selected`);
+    for (const button of this.bulkButtons) button.disabled = n === 0;
+    this.list.showPicks();
+  }
+
+  /** B-1: each agent decided by its own rules; one summary answers, with "Show them" per group. */
+  private async bulk(action: BulkActionDto): Promise<void> {
+    const ids = this.selection.inOrder(this.list.shownIds);
+    if (ids.length === 0) return;
+    try {
+      const outcomes = await this.backend.bulkAction(action, ids);
+      if (action === "remove") {
+        this.selection.clear();
+        this.showSelection();
+      }
+      this.bulkBanner(`${{ connect: "Connect", disconnect: "Disconnect", remove: "Remove" }[action]} on ${ids.length} agents`, outcomes);
+    } catch (err) {
+      this.toast(asIpcError(err).message);
+    }
+  }
+
+  private bulkRemove(): void {
+    const n = this.selection.size;
+    confirmDialog(
+      `Remove ${n} ${n === 1 ? "agent" : "agents"}?`,
+      `Remove ${n === 1 ? "the selected agent" : `all ${n} selected agents`}? Their devices are unlinked from the phones; their credentials and timelines are deleted.`,
+      n === 1 ? "Remove 1 agent" : `Remove ${n} agents`,
+      () => this.bulk("remove"),
+    );
+  }
+
+  /** One banner for a bulk action's answer: a count per outcome, each with the button that shows exactly those agents. */
+  private bulkBanner(title: string, outcomes: Parameters<typeof summarize>[0]): void {
+    const groups = summarize(outcomes);
+    const dismiss = h("button", { type: "button", class: "dismiss", attrs: { "aria-label": "Dismiss" } }, "Dismiss");
+    const parts = groups.map((group) => {
+      const ids = new Set(group.ids);
+      const show = h("button", { type: "button", class: "show", dataset: { kind: group.kind } }, "Show them");
+      show.addEventListener("click", () => {
+        const showing = this.filter.ids === ids;
+        this.setFilter({ ...this.filter, ids: showing ? null : ids });
+        for (const other of el.querySelectorAll<HTMLElement>("button.show")) setText(other, "Show them");
+        setText(show, showing ? "Show them" : "Show all agents");
+      });
+      return h("span", { class: "group", dataset: { kind: group.kind } }, h("span", { class: "group-text" }, group.text), show);
+    });
+    const el = h(
+      "div",
+      { class: "banner info bulk-summary", role: "status" },
+      h("span", { class: "text" }, `${title}: `, ...parts),
+      dismiss,
+    );
+    dismiss.addEventListener("click", () => {
+      if (this.filter.ids !== null && groups.some((g) => g.ids.length > 0)) this.setFilter({ ...this.filter, ids: null });
+      el.remove();
+    });
+    this.banners.append(el);
+  }
+
+  /** B-2: the picked agents that need a QR, in the list's order, or every such agent when none is picked. */
+  private openScanQueue(): void {
+    const from = this.selection.size > 0 ? this.selection.inOrder(this.list.shownIds) : [...this.store.agents.keys()].sort((a, b) => a - b);
+    const ids = from.filter((id) => {
+      const agent = this.store.agents.get(id);
+      return agent !== undefined && needsQr(agent);
+    });
+    if (ids.length === 0) {
+      this.toast(this.selection.size > 0 ? "No selected agent needs a QR: they are linked already." : "No agent needs a QR.");
+      return;
+    }
+    const tick = () => this.queue?.tick();
+    this.queue = new ScanQueue(ids, {
+      backend: this.backend,
+      demo: this.demo,
+      agent: (id) => this.store.agents.get(id),
+      now: this.engineNow,
+      toast: (m) => this.toast(m),
+      onClose: () => {
+        this.queue = null;
+        this.ticker.remove(tick);
+      },
+    });
+    // A blocked agent's time left counts down while the queue shows it.
+    this.ticker.add(tick);
+  }
+
+  private auditLog(): void {
+    auditDialog({ backend: this.backend, agents: () => [...this.store.agents.values()], toast: (m) => this.toast(m) });
+  }
+
+  /** B-3: an agent's whole timeline (the newest 1,000 entries) to a CSV file the person chooses. */
+  private async exportTimeline(agent: AgentDto): Promise<void> {
+    try {
+      const entries = await this.backend.history(agent.id, 1000);
+      const name =
+        agent.name
+          .replace(/[\\/\p{Cc}]/gu, "_")
+          .replace(/^\.+/, "")
+          .slice(0, 120) || `agent ${agent.id}`;
+      const saved = await this.backend.saveCsv(`${name} timeline.csv`, timelineCsv(entries));
+      if (saved !== null) this.toast(`Saved ${entries.length} entries to ${saved}`);
+    } catch (err) {
+      this.toast(asIpcError(err).message);
+    }
   }
 
   toast(message: string): void {

@@ -80,7 +80,9 @@ export function countdownOf(agent: AgentDto): Countdown | null {
 export function statusLine(agent: AgentDto, now: number): string {
   const countdown = countdownOf(agent);
   // An old device still leaving the phone (D-1) is worth a glance, whatever the status.
-  const reason = agent.unlinking ? `${agent.reason} · unlinking from the phone…` : agent.reason;
+  const said = agent.unlinking ? `${agent.reason} · unlinking from the phone…` : agent.reason;
+  // A bulk connect admitted it; it starts at its turn (B-1, R-5).
+  const reason = agent.queued ? `waiting its turn to connect · ${said}` : said;
   if (!countdown) return reason;
   return `${countdown.label} ${formatCountdown(countdown.until - now)} · ${reason}`;
 }

@@ -3,7 +3,11 @@
 import type { Backend } from "../src/api";
 import type {
   AgentDto,
+  AuditEntryDto,
+  AuditQueryDto,
   BlockKindDto,
+  BulkActionDto,
+  BulkOutcomeDto,
   CloseAction,
   DecisionDto,
   DesktopDto,
@@ -43,6 +47,7 @@ export function agent(id: number, status: StatusDto, extra: Partial<AgentDto> = 
     heldSince: null,
     flapping: false,
     banRisk: null,
+    queued: false,
     connect: { allowed: true, rule: "A-2", block: null, reason: "clean manual disconnect — cooldown bypassed", until: null },
     version: 0,
     ...extra,
@@ -172,6 +177,29 @@ export class FakeBackend implements Backend {
   }
   async quit(): Promise<void> {
     this.calls.push("quit");
+  }
+  /** What a bulk action answers; by default every agent gets `bulkKind`. */
+  bulkKind: BulkOutcomeDto["outcome"] = "connecting";
+  bulkAnswer: ((ids: number[]) => BulkOutcomeDto[]) | null = null;
+  async bulkAction(action: BulkActionDto, ids: number[]): Promise<BulkOutcomeDto[]> {
+    this.calls.push(`bulk ${action} ${ids.join(",")}`);
+    return this.bulkAnswer
+      ? this.bulkAnswer(ids)
+      : ids.map((id) => ({ id, name: `Agent ${id}`, outcome: this.bulkKind, reason: "", until: null }));
+  }
+  auditEntries: AuditEntryDto[] = [];
+  auditQueries: AuditQueryDto[] = [];
+  async auditLog(query: AuditQueryDto): Promise<AuditEntryDto[]> {
+    this.auditQueries.push(query);
+    return this.auditEntries;
+  }
+  /** The exports saved, by file name; `saveAs` null: the person cancelled. */
+  saved: { fileName: string; contents: string }[] = [];
+  saveAs: string | null = "/home/staff/export.csv";
+  async saveCsv(fileName: string, contents: string): Promise<string | null> {
+    this.calls.push(`save ${fileName}`);
+    if (this.saveAs !== null) this.saved.push({ fileName, contents });
+    return this.saveAs;
   }
 }
 

@@ -30,6 +30,8 @@ export interface DetailHost {
   demo: boolean;
   toast(message: string): void;
   rename(agent: AgentDto): void;
+  /** Saves the agent's timeline as CSV where the person chooses (B-3). */
+  exportTimeline(agent: AgentDto): void;
   remove(agent: AgentDto): void;
   connect(id: number): void;
   disconnect(id: number): void;
@@ -212,7 +214,14 @@ class AgentDetail {
     ];
     if (this.host.demo) this.nodes.push(this.simulateActions());
     this.nodes.push(h("section", { class: "health-figures" }, h("h3", {}, "Health"), this.health));
-    this.nodes.push(h("section", { class: "timeline" }, h("h3", {}, "Timeline"), this.history));
+    const exportTimeline = h(
+      "button",
+      { type: "button", class: "export-timeline", onclick: () => this.host.exportTimeline(this.agent) },
+      "Export CSV…",
+    );
+    this.nodes.push(
+      h("section", { class: "timeline" }, h("div", { class: "timeline-head" }, h("h3", {}, "Timeline"), exportTimeline), this.history),
+    );
     this.update(agent);
   }
 

@@ -20,17 +20,27 @@ function focusables(within: HTMLElement): HTMLElement[] {
  * where it was, so a keyboard user goes on from the same place.
  */
 function modal(title: string, ...content: Node[]): { root: HTMLElement; close(): void } {
+  return openModal(title, content);
+}
+
+/**
+ * [`modal`] with a class of its own (`wide`: the audit log, the scan queue)
+ * and `onClose`, run however it closes: a button, Escape.
+ */
+export function openModal(title: string, content: Node[], onClose?: () => void, kind = ""): { root: HTMLElement; close(): void } {
   const dialog = h(
     "div",
-    { class: "modal", role: "dialog", attrs: { "aria-modal": "true", "aria-label": title } },
+    { class: `modal ${kind}`.trim(), role: "dialog", attrs: { "aria-modal": "true", "aria-label": title } },
     h("h2", {}, title),
     ...content,
   );
   const root = h("div", { class: "modal-backdrop" }, dialog);
   const returnTo = document.activeElement instanceof HTMLElement ? document.activeElement : null;
   const close = () => {
+    if (!root.isConnected) return;
     root.remove();
     document.removeEventListener("keydown", onKey);
+    onClose?.();
     if (returnTo?.isConnected) returnTo.focus();
   };
   const onKey = (e: KeyboardEvent) => {

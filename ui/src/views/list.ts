@@ -6,6 +6,7 @@
 
 import type { AgentDto, StatusDto } from "../bindings";
 import { ALL_STATUSES, attentionRank } from "../format";
+import type { Selection } from "../selection";
 import type { Change } from "../store";
 import type { Ticker } from "../ticker";
 import { h, setAttr } from "./dom";
@@ -57,6 +58,8 @@ export class AgentList {
     private readonly actions: RowActions,
     private readonly ticker: Ticker,
     private readonly clock: () => number = Date.now,
+    /** The agents picked for a bulk action (B-1): each row's check box shows it. */
+    private readonly selection: Selection | null = null,
   ) {
     this.list = h("ul", { class: "rows", attrs: { "aria-label": "Agents" } });
     this.list.style.setProperty("--row-height", `${this.rowHeight}px`);
@@ -135,6 +138,16 @@ export class AgentList {
     if (id !== null) this.reveal(id);
     this.rows.get(id ?? -1)?.el.classList.add("selected");
     this.updateTabStop();
+  }
+
+  /** Redraws the check boxes of the rows in the page after the selection changed (B-1). */
+  showPicks(): void {
+    for (const row of this.rows.values()) row.setPicked(this.selection?.has(row.id) ?? false);
+  }
+
+  /** The ids of every agent the filter shows, in the list's order. */
+  get shownIds(): readonly number[] {
+    return this.shown;
   }
 
   /** How many agents the filter shows (most of them not in the page). */
@@ -233,6 +246,7 @@ export class AgentList {
       if (!row) {
         row = new AgentRow(this.agents.get(id) as AgentDto, this.actions, now);
         row.el.classList.toggle("selected", id === this.selected);
+        row.setPicked(this.selection?.has(id) ?? false);
         this.rows.set(id, row);
         this.track(row);
       }

@@ -9,6 +9,8 @@ export const ROW_HEIGHT = 58;
 
 export interface RowActions {
   select(id: number): void;
+  /** Picks or unpicks the agent for a bulk action; `range`: from the last one picked (Shift) (B-1). */
+  pick(id: number, range: boolean): void;
   connect(id: number): void;
   disconnect(id: number): void;
 }
@@ -23,6 +25,8 @@ export class AgentRow {
   private readonly flapMark = h("span", { class: "mark flapping", hidden: true }, "flapping");
   private readonly riskMark = h("span", { class: "mark ban-risk", hidden: true }, "ban risk");
   private readonly line: HTMLElement;
+  /** Picks the agent for a bulk action (B-1); not a Tab stop: Space on the row does the same. */
+  private readonly pickBox: HTMLInputElement;
   private readonly bar: HTMLElement;
   private readonly fill: HTMLElement;
   private readonly connectButton: HTMLButtonElement;
@@ -44,6 +48,14 @@ export class AgentRow {
     this.bar = h("div", { class: "bar", hidden: true }, this.fill);
     this.connectButton = h("button", { class: "connect", type: "button" }, "Connect");
     this.disconnectButton = h("button", { class: "disconnect", type: "button" }, "Disconnect");
+    this.pickBox = h("input", { class: "pick", attrs: { type: "checkbox", tabindex: "-1" } });
+    this.pickBox.addEventListener("click", (e) => {
+      // Not `preventDefault`: WebKit would then set the box back after this
+      // handler, over what the selection drew. The click toggles the box as
+      // the selection toggles the agent (a range gives it the same state).
+      e.stopPropagation();
+      this.actions.pick(this.agent.id, (e as MouseEvent).shiftKey);
+    });
     this.connectButton.addEventListener("click", (e) => {
       e.stopPropagation();
       this.actions.connect(this.agent.id);
@@ -55,13 +67,20 @@ export class AgentRow {
     this.el = h(
       "li",
       { class: "row", dataset: { id: String(agent.id) }, attrs: { tabindex: "-1" } },
+      this.pickBox,
       h("div", { class: "who" }, h("div", { class: "title" }, this.name, this.badge, this.flapMark, this.riskMark), this.phone),
       h("div", { class: "what" }, this.line, this.bar),
       h("div", { class: "actions" }, this.connectButton, this.disconnectButton),
     );
     this.el.addEventListener("click", () => this.actions.select(this.agent.id));
     this.el.addEventListener("keydown", (e) => {
+      if (e.target !== this.el) return;
       if (e.key === "Enter") this.actions.select(this.agent.id);
+      if (e.key === " ") {
+        // Space picks the row for a bulk action, Shift+Space the range to it (B-1).
+        e.preventDefault();
+        this.actions.pick(this.agent.id, e.shiftKey);
+      }
     });
     this.update(agent, now);
   }
@@ -83,6 +102,12 @@ export class AgentRow {
     setAttr(this.el, "aria-setsize", String(total));
   }
 
+  /** Draws whether the agent is picked for a bulk action (B-1). */
+  setPicked(picked: boolean): void {
+    if (this.pickBox.checked !== picked) this.pickBox.checked = picked;
+    this.el.classList.toggle("picked", picked);
+  }
+
   /** The one row of the list that Tab reaches; the others are reached with the arrows. */
   setTabStop(stop: boolean): void {
     setAttr(this.el, "tabindex", stop ? "0" : "-1");
@@ -97,6 +122,7 @@ export class AgentRow {
     this.agent = agent;
     setText(this.name, agent.name);
     setAttr(this.name, "title", agent.name);
+    setAttr(this.pickBox, "aria-label", `Select ${agent.name}`);
     setText(this.phone, agent.phone ?? "not linked");
     setAttr(this.badge, "class", `badge status-${agent.status}`);
     setText(this.badge, STATUS_LABELS[agent.status]);
@@ -108,7 +134,8 @@ export class AgentRow {
     // Connect follows the engine's decision, never a guess of the UI's own;
     // its tooltip, which counts down, is drawn by tick().
     this.connectButton.disabled = !agent.connect.allowed;
-    this.disconnectButton.disabled = agent.status === "disconnected";
+    // A bulk connect waiting its turn is cancelled by Disconnect (B-1).
+    this.disconnectButton.disabled = agent.status === "disconnected" && !agent.queued;
     setAttr(this.disconnectButton, "title", "Disconnect, unlink the device and delete its credentials");
     this.tick(now);
   }
