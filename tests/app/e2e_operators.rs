@@ -116,7 +116,10 @@ async fn e2e_b1_b2_b3_bulk_connect_the_scan_queue_and_the_audit_log() {
         let progress = text(&client, ".scan-queue .queue-progress").await;
         assert_eq!(progress, format!("{linked} of 5 linked"));
         // A QR a phone could scan: large, and it decodes.
-        let png = wait_attr(&client, ".scan-queue img.queue-qr:not([hidden])", "src", |src| src.starts_with("data:image/png")).await;
+        let png = wait_attr(&client, ".scan-queue img.queue-qr:not([hidden])", "src", |src| {
+            src.starts_with("data:image/png")
+        })
+        .await;
         assert!(crate::e2e::decode_qr(&png).starts_with("sim-qr-"), "the simulated QR's text");
         if linked == 0 {
             shots.take(&client, "32-scan-queue").await;
@@ -136,7 +139,10 @@ async fn e2e_b1_b2_b3_bulk_connect_the_scan_queue_and_the_audit_log() {
     wait_attr(&client, ".modal.audit tbody tr", "data-action", |_| true).await;
     let actions: Vec<String> = serde_json::from_value(
         client
-            .execute("return [...document.querySelectorAll('.modal.audit tbody tr')].map((r) => r.dataset.action);", vec![])
+            .execute(
+                "return [...document.querySelectorAll('.modal.audit tbody tr')].map((r) => r.dataset.action);",
+                vec![],
+            )
             .await
             .unwrap(),
     )
@@ -172,7 +178,11 @@ async fn wait_until_text(client: &Client, css: &str, expected: &str) {
         if text(client, css).await == expected {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "{css} never said “{expected}”; it says “{}”", text(client, css).await);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{css} never said “{expected}”; it says “{}”",
+            text(client, css).await
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

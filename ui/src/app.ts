@@ -529,7 +529,7 @@ export class App {
       { class: "selection-bar", role: "toolbar", attrs: { "aria-label": "Selected agents" } },
       h("button", { type: "button", class: "select-all", onclick: () => this.pickAllShown() }, "Select all shown"),
       this.selectionCount,
-      action("Connect", "bulk-connect", () => void this.bulk("connect")),
+      action("Connect", "bulk-connect", () => this.bulkConnect()),
       action("Disconnect", "bulk-disconnect", () => void this.bulk("disconnect")),
       action("Remove…", "bulk-remove danger", () => this.bulkRemove()),
       action("Clear selection", "clear-selection", () => {
@@ -580,6 +580,21 @@ export class App {
     } catch (err) {
       this.toast(asIpcError(err).message);
     }
+  }
+
+  /** H-3 holds for a bulk connect too: never blocked, but the person decides knowing how many are at risk. */
+  private bulkConnect(): void {
+    const atRisk = this.selection.inOrder(this.list.shownIds).filter((id) => this.store.agents.get(id)?.banRisk != null).length;
+    if (atRisk === 0) {
+      void this.bulk("connect");
+      return;
+    }
+    confirmDialog(
+      "Connect anyway?",
+      `${atRisk === 1 ? "1 selected agent was" : `${atRisk} selected agents were`} linked or connected by hand more often in 24 hours than the ban-risk settings allow. Connect all ${this.selection.size} anyway?`,
+      "Connect",
+      () => this.bulk("connect"),
+    );
   }
 
   private bulkRemove(): void {

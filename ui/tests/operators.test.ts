@@ -161,6 +161,20 @@ describe("the selection (B-1)", () => {
     expect(find(root, ".selection-count").textContent).toBe("None selected");
   });
 
+  it("asks before a bulk connect when selected agents are at ban risk, naming how many (H-3)", async () => {
+    const risky = { pairings: 4, connects: 0, pairingsOver: true, connectsOver: false };
+    const backend = new FakeBackend(snapshot([agent(1, "disconnected", { banRisk: risky }), agent(2, "disconnected")]));
+    await start(backend);
+    button("Select all shown").click();
+    button("Connect", find(root, ".selection-bar")).click();
+    const dialog = find(document.body, ".modal");
+    expect(dialog.textContent).toContain("1 selected agent was linked or connected by hand more often");
+    expect(backend.calls.some((c) => c.startsWith("bulk"))).toBe(false);
+    button("Connect", dialog).click();
+    await flush();
+    expect(backend.calls).toContain("bulk connect 1,2");
+  });
+
   it("says when an agent waits its turn to connect after a bulk connect (R-5)", async () => {
     const backend = new FakeBackend(snapshot([agent(1, "disconnected", { queued: true, version: 1 })]));
     await start(backend);

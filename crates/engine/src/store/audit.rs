@@ -2,7 +2,7 @@
 
 use rusqlite::params;
 
-use super::{Store, StoreError};
+use super::{Pruned, Store, StoreError};
 use crate::audit::{AuditAction, AuditAgent, AuditEntry, AuditFilter};
 use crate::clock::Timestamp;
 use crate::lifecycle::AgentId;
@@ -82,12 +82,6 @@ impl Store {
     /// Deletes at most `batch` of the oldest entries written before `before`
     /// (H-5, B-3), with their agents; returns how many went.
     pub(crate) fn prune_audit(&mut self, before: Timestamp, batch: u32) -> Result<usize, StoreError> {
-        let tx = self.write_transaction()?;
-        let deleted = tx.execute(
-            "DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ?1 ORDER BY id LIMIT ?2)",
-            params![before.0, batch],
-        )?;
-        tx.commit()?;
-        Ok(deleted)
+        self.prune_oldest(Pruned::Audit, before, batch)
     }
 }

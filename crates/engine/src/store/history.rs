@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use rusqlite::{CachedStatement, Connection, OptionalExtension, Row, params};
 
-use super::{Store, StoreError};
+use super::{Pruned, Store, StoreError};
 use crate::clock::Timestamp;
 use crate::lifecycle::{AgentId, CloseCode, HealthHistory, HistoryEntry, Rule, Status, Trigger};
 
@@ -126,14 +126,6 @@ impl Store {
     /// (H-5); returns how many went. Small batches keep each transaction
     /// short, so agents' commits queue behind none for long.
     pub(crate) fn prune_history(&mut self, before: Timestamp, batch: u32) -> Result<usize, StoreError> {
-        let tx = self.write_transaction()?;
-        // Ids grow with time, so the oldest rows are found at the start of the
-        // primary key without an index on `at`.
-        let deleted = tx.execute(
-            "DELETE FROM history WHERE id IN (SELECT id FROM history WHERE at < ?1 ORDER BY id LIMIT ?2)",
-            params![before.0, batch],
-        )?;
-        tx.commit()?;
-        Ok(deleted)
+        self.prune_oldest(Pruned::History, before, batch)
     }
 }

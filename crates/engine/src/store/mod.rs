@@ -22,6 +22,7 @@ use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 use thiserror::Error;
 
+use crate::clock::Timestamp;
 use crate::lifecycle::{AgentRecord, HistoryEntry};
 
 /// Every migration, in order. Adding one: a new numbered file and a line here.
@@ -83,6 +84,13 @@ pub enum StoreError {
     /// The writer task has stopped (shutdown, or it panicked), so nothing more is saved.
     #[error("the database writer has stopped")]
     WriterGone,
+}
+
+/// The tables pruned by age (H-5): rows with an `at` and ids that grow with time.
+#[derive(Debug, Clone, Copy)]
+enum Pruned {
+    History,
+    Audit,
 }
 
 /// One status change: the agent's new row (if it changed), its history
@@ -165,6 +173,24 @@ impl Store {
     /// gets "database is locked" at once instead (tried here).
     fn write_transaction(&mut self) -> rusqlite::Result<rusqlite::Transaction<'_>> {
         self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+    }
+
+    /// Deletes at most `batch` of the oldest rows of `table` written before
+    /// `before` (H-5), in one short transaction; returns how many went.
+    fn prune_oldest(&mut self, table: Pruned, before: Timestamp, batch: u32) -> Result<usize, StoreError> {
+        let table = match table {
+            Pruned::History => "history",
+            Pruned::Audit => "audit",
+        };
+        let tx = self.write_transaction()?;
+        // Ids grow with time, so the oldest rows are found at the start of the
+        // primary key without an index on `at`.
+        let deleted = tx.execute(
+            &format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE at < ?1 ORDER BY id LIMIT ?2)"),
+            rusqlite::params![before.0, batch],
+        )?;
+        tx.commit()?;
+        Ok(deleted)
     }
 
     /// The raw SQLite connection, for tests and benchmarks that inspect or tamper with rows.
