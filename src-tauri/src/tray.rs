@@ -120,8 +120,7 @@ fn toggle_pause<R: Runtime>(app: &AppHandle<R>) {
     let Some(engine) = state.started_engine() else { return };
     let paused = engine.supervisor.outage().is_some_and(|outage| outage.paused);
     tracing::info!(pause = !paused, "automatic reconnects paused or resumed from the tray");
-    let supervisor = engine.supervisor.clone();
-    tauri::async_runtime::spawn(async move { supervisor.pause_reconnects(!paused).await });
+    engine.supervisor.pause_reconnects(!paused);
 }
 
 /// Brings the window back (the tray's "Show", a second launch).

@@ -166,13 +166,13 @@ async fn b3_every_operator_action_is_audited_with_user_agents_and_outcome() {
     assert!(w.sup.request_pair_code(id, "12").await.is_err());
     w.sup.disconnect(id).await.unwrap();
     w.sup.update_settings(vec![("start_rate_per_s".into(), 10), ("backoff_base_ms".into(), 3_000)]).await.unwrap();
-    w.sup.pause_reconnects(true).await;
-    w.sup.pause_reconnects(false).await;
-    w.sup.try_now().await;
+    w.sup.pause_reconnects(true);
+    w.sup.pause_reconnects(false);
+    w.sup.try_now();
     let other = w.add("Support 2").await;
     w.sup.bulk(BulkAction::Connect, &[id, other]).await;
     w.sup.bulk(BulkAction::Disconnect, &[id, other]).await;
-    w.sup.audit_simulation(&[other], "simulated a QR scan", "done").await;
+    w.sup.audit_simulation(&[other], "simulated a QR scan", "done");
     w.sup.bulk(BulkAction::Remove, &[id, other]).await;
 
     let all = w.sup.audit_log(AuditFilter { limit: 100, ..AuditFilter::default() }).await.unwrap();

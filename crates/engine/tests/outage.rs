@@ -183,11 +183,11 @@ async fn f2_try_now_probes_at_once_and_a_click_is_a_probe() {
     // Let the probes back off to a long wait.
     w.pass(5 * MINUTE).await;
     let before = w.sim.stats().starts.len();
-    w.sup.try_now().await;
+    w.sup.try_now();
     w.sup.settle().await;
     assert_eq!(w.sim.stats().starts.len(), before + 1, "one probe, at once");
-    w.sup.try_now().await;
-    w.sup.try_now().await;
+    w.sup.try_now();
+    w.sup.try_now();
     w.sup.settle().await;
     assert!(w.sim.stats().starts.len() <= before + 3);
     // The probes' attempts count for A-5 like any other.
@@ -240,7 +240,7 @@ async fn f3_a_thousand_agents_come_back_from_a_ten_minute_outage_paced() {
 async fn f2_f3_staff_pause_holds_every_reconnect_until_they_resume() {
     let mut w = World::new().await;
     let ids = linked_fleet(&w, 4).await;
-    w.sup.pause_reconnects(true).await;
+    w.sup.pause_reconnects(true);
     w.sup.settle().await;
     let outage = w.sup.outage().expect("the pause is an outage of staff's own");
     assert!(outage.paused && outage.next_probe_at.is_none(), "{outage:?}");
@@ -271,7 +271,7 @@ async fn f2_f3_staff_pause_holds_every_reconnect_until_they_resume() {
     w.pass(5 * MINUTE).await;
     assert_eq!(starts_since(&w, before), [], "and still nothing starts by itself");
 
-    w.sup.pause_reconnects(false).await;
+    w.sup.pause_reconnects(false);
     w.sup.settle().await;
     assert!(w.sup.outage().is_none());
     pass_until(&w, MINUTE, |w| count(w, &ids, Status::Connected) == ids.len()).await;

@@ -10,13 +10,13 @@ use crate::state::AppState;
 /// happens without an outage.
 #[tauri::command]
 pub async fn try_now(state: State<'_, AppState>) -> Result<(), IpcError> {
-    state.engine().await?.supervisor.try_now().await;
+    state.engine().await?.supervisor.try_now();
     Ok(())
 }
 
 /// Pauses every automatic reconnect (`true`) until resumed (`false`).
 #[tauri::command]
 pub async fn pause_reconnects(state: State<'_, AppState>, paused: crate::args::Arg<bool>) -> Result<(), IpcError> {
-    state.engine().await?.supervisor.pause_reconnects(paused.0).await;
+    state.engine().await?.supervisor.pause_reconnects(paused.0);
     Ok(())
 }

@@ -94,6 +94,13 @@ impl WriterHandle {
         answer.await.map_err(|_| StoreError::WriterGone)?
     }
 
+    /// Queues `f` to run on the store, in queue order with the commits,
+    /// without waiting for it: what it must do on failure, it does itself.
+    pub fn queue(&self, f: impl FnOnce(&mut Store) + Send + 'static) -> Result<(), StoreError> {
+        let call: Call = Box::new(f);
+        self.tx.send(Op::Call(call)).map_err(|_| StoreError::WriterGone)
+    }
+
     /// Runs `f` on the store, in queue order with the commits.
     pub async fn call<T: Send + 'static>(
         &self,

@@ -326,16 +326,16 @@ impl Supervisor {
 
     /// "Try now": the next probe of the outage starts at once, unless one
     /// runs (F-2). Nothing happens without an outage.
-    pub async fn try_now(&self) {
+    pub fn try_now(&self) {
         let _ = self.inner.shared.fleet.send(fleet::Message::Input(crate::fleet::FleetInput::TryNow));
         let words = if self.outage().is_some() { "probing now" } else { "no outage: nothing to try" };
-        self.audit(AuditAction::TryNow, Vec::new(), words.into(), String::new()).await;
+        self.audit(AuditAction::TryNow, Vec::new(), words.into(), String::new());
     }
 
     /// Staff pause every automatic reconnect (`true`) until they resume them
     /// (`false`): retries are held as in an outage, nothing probes, and on
     /// resume the held agents start paced by R-5 (F-2, F-3).
-    pub async fn pause_reconnects(&self, paused: bool) {
+    pub fn pause_reconnects(&self, paused: bool) {
         let input = if paused { crate::fleet::FleetInput::Pause } else { crate::fleet::FleetInput::Resume };
         let _ = self.inner.shared.fleet.send(fleet::Message::Input(input));
         let (action, words) = if paused {
@@ -343,7 +343,7 @@ impl Supervisor {
         } else {
             (AuditAction::ResumeReconnects, "automatic reconnects resumed")
         };
-        self.audit(action, Vec::new(), words.into(), String::new()).await;
+        self.audit(action, Vec::new(), words.into(), String::new());
     }
 
     /// Every agent's current view, by id.
@@ -378,7 +378,7 @@ impl Supervisor {
         let result = self.add_agent(raw_name).await;
         let agents = result.as_ref().map_or_else(|_| Vec::new(), |view| vec![self.touched(view.record.id)]);
         let detail = if result.is_err() { format!("name “{}”", raw_name.trim()) } else { String::new() };
-        self.audit(AuditAction::Add, agents, outcome(&result, |_| "added".into()), detail).await;
+        self.audit(AuditAction::Add, agents, outcome(&result, |_| "added".into()), detail);
         result
     }
 
@@ -425,7 +425,7 @@ impl Supervisor {
         let before = self.touched(id);
         let result = self.rename_agent(id, raw_name).await;
         let detail = format!("“{}” → “{}”", before.name, raw_name.trim());
-        self.audit(AuditAction::Rename, vec![before], outcome(&result, |_| "renamed".into()), detail).await;
+        self.audit(AuditAction::Rename, vec![before], outcome(&result, |_| "renamed".into()), detail);
         result
     }
 
@@ -453,7 +453,7 @@ impl Supervisor {
     pub async fn remove(&self, id: AgentId) -> Result<(), EngineError> {
         let agent = self.touched(id);
         let result = self.remove_agent(id).await;
-        self.audit(AuditAction::Remove, vec![agent], outcome(&result, |()| "removed".into()), String::new()).await;
+        self.audit(AuditAction::Remove, vec![agent], outcome(&result, |()| "removed".into()), String::new());
         result
     }
 
@@ -493,7 +493,7 @@ impl Supervisor {
     pub async fn connect(&self, id: AgentId) -> Result<Decision, EngineError> {
         let agent = self.touched(id);
         let result = self.ask(id, Command::Connect).await.and_then(|answer| answer);
-        self.audit(AuditAction::Connect, vec![agent], outcome(&result, decision_words), String::new()).await;
+        self.audit(AuditAction::Connect, vec![agent], outcome(&result, decision_words), String::new());
         result
     }
 
@@ -501,8 +501,7 @@ impl Supervisor {
     pub async fn disconnect(&self, id: AgentId) -> Result<(), EngineError> {
         let agent = self.touched(id);
         let result = self.ask(id, Command::Disconnect).await.and_then(|answer| answer);
-        self.audit(AuditAction::Disconnect, vec![agent], outcome(&result, |()| "disconnected".into()), String::new())
-            .await;
+        self.audit(AuditAction::Disconnect, vec![agent], outcome(&result, |()| "disconnected".into()), String::new());
         result
     }
 
@@ -519,8 +518,7 @@ impl Supervisor {
             vec![agent],
             outcome(&result, |()| "pairing code shown".into()),
             String::new(),
-        )
-        .await;
+        );
         result
     }
 
@@ -560,7 +558,7 @@ impl Supervisor {
             .iter()
             .map(|o| AuditAgent { id: o.agent, name: o.name.clone(), outcome: o.result.words() })
             .collect();
-        self.audit(action.audited(), agents, bulk_summary(&outcomes), format!("{} selected", ids.len())).await;
+        self.audit(action.audited(), agents, bulk_summary(&outcomes), format!("{} selected", ids.len()));
         outcomes
     }
 
@@ -599,7 +597,7 @@ impl Supervisor {
             // What was asked, for a refusal.
             Err(_) => changes.iter().map(|(key, value)| format!("{key} → {value}")).collect::<Vec<_>>().join("; "),
         };
-        self.audit(AuditAction::Settings, Vec::new(), outcome(&result, |_| "saved".into()), detail).await;
+        self.audit(AuditAction::Settings, Vec::new(), outcome(&result, |_| "saved".into()), detail);
         result
     }
 
@@ -619,9 +617,9 @@ impl Supervisor {
     /// Appends a simulated action of demo mode to the audit log (B-3): the
     /// simulated WhatsApp is the shell's, not a command of the engine's, so
     /// the shell says what it did (`what`) and what came of it (`outcome`).
-    pub async fn audit_simulation(&self, agents: &[AgentId], what: &str, outcome: &str) {
+    pub fn audit_simulation(&self, agents: &[AgentId], what: &str, outcome: &str) {
         let touched = agents.iter().map(|id| self.touched(*id)).collect();
-        self.audit(AuditAction::Simulate, touched, outcome.to_owned(), what.to_owned()).await;
+        self.audit(AuditAction::Simulate, touched, outcome.to_owned(), what.to_owned());
     }
 
     /// A handle on the same engine whose actions are not audited one by one:
@@ -632,9 +630,10 @@ impl Supervisor {
         Supervisor { inner: self.inner.clone(), audited: false }
     }
 
-    /// Appends an entry to the audit log, after its action. Its failure fails
-    /// nothing (the action happened): it is logged with the whole entry.
-    async fn audit(&self, action: AuditAction, agents: Vec<AuditAgent>, outcome: String, detail: String) {
+    /// Appends an entry to the audit log, after its action: queued behind
+    /// the action's own commit, so the answer does not wait for it. Its
+    /// failure fails nothing (the action happened): the whole entry goes to the log.
+    fn audit(&self, action: AuditAction, agents: Vec<AuditAgent>, outcome: String, detail: String) {
         if !self.audited {
             return;
         }
@@ -647,9 +646,14 @@ impl Supervisor {
             outcome,
             detail,
         };
-        let saved = entry.clone();
-        if let Err(err) = self.inner.shared.writer.call(move |store| store.append_audit(&saved)).await {
-            tracing::error!(rule = %Rule::B3, ?entry, "could not save an audit entry: {err}");
+        let unsaved = entry.clone();
+        let queued = self.inner.shared.writer.queue(move |store| {
+            if let Err(err) = store.append_audit(&entry) {
+                tracing::error!(rule = %Rule::B3, ?entry, "could not save an audit entry: {err}");
+            }
+        });
+        if let Err(err) = queued {
+            tracing::error!(rule = %Rule::B3, entry = ?unsaved, "could not save an audit entry: {err}");
         }
     }
 
