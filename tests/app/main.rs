@@ -3,7 +3,8 @@
 //! `ipc_properties`), disk and database faults (`faults`), the generated
 //! TypeScript bindings (`bindings`), the real window through tauri-driver
 //! (`e2e`, and the operators' bulk actions, scan queue and audit log in
-//! `e2e_operators`), the kill -9 torture of the engine's database (`torture`), and
+//! `e2e_operators`; by keyboard alone, with an accessibility check, in
+//! `e2e_keyboard`), the kill -9 torture of the engine's database (`torture`), and
 //! the installed `.deb` (`package`, ignored unless asked for: it installs a
 //! system package; `scripts/test.sh` runs it as root with `--ignored`).
 //!
@@ -13,6 +14,7 @@
 mod bindings;
 mod commands;
 mod e2e;
+mod e2e_keyboard;
 mod e2e_operators;
 mod faults;
 mod ipc_properties;

@@ -524,9 +524,10 @@ export class App {
       this.bulkButtons.push(button);
       return button;
     };
+    // A labelled section: a landmark screen readers list, as the header and main are.
     const bar = h(
-      "div",
-      { class: "selection-bar", role: "toolbar", attrs: { "aria-label": "Selected agents" } },
+      "section",
+      { class: "selection-bar", attrs: { "aria-label": "Selected agents" } },
       h("button", { type: "button", class: "select-all", onclick: () => this.pickAllShown() }, "Select all shown"),
       this.selectionCount,
       action("Connect", "bulk-connect", () => this.bulkConnect()),
@@ -576,7 +577,8 @@ export class App {
         this.selection.clear();
         this.showSelection();
       }
-      this.bulkBanner(`${{ connect: "Connect", disconnect: "Disconnect", remove: "Remove" }[action]} on ${ids.length} agents`, outcomes);
+      const verb = { connect: "Connect", disconnect: "Disconnect", remove: "Remove" }[action];
+      this.bulkBanner(`${verb} on ${ids.length === 1 ? "1 agent" : `${ids.length} agents`}`, outcomes);
     } catch (err) {
       this.toast(asIpcError(err).message);
     }
