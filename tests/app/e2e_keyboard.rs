@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use fantoccini::key::Key;
 use fantoccini::Client;
+use fantoccini::key::Key;
 use serde_json::json;
 use switchboard_tests::webdriver::{PATIENCE, invoke, start_driver};
 
