@@ -121,6 +121,35 @@ fn action_value() -> impl Strategy<Value = Value> {
     ]
 }
 
+fn bulk_action_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => prop::sample::select(vec!["connect", "disconnect", "remove"]).prop_map(Value::from),
+        1 => ".{0,12}".prop_map(Value::from),
+        1 => any_json(),
+    ]
+}
+
+/// Audit queries (B-3): in range, out of range, unknown actions and fields.
+fn audit_query_value() -> impl Strategy<Value = Value> {
+    let action =
+        prop_oneof![Just(json!("connect")), Just(json!("unknown")), ".{0,12}".prop_map(Value::from), any_json(),];
+    let limit = prop_oneof![(1u32..6000).prop_map(Value::from), any::<i64>().prop_map(Value::from), any_json()];
+    prop_oneof![
+        3 => (limit, prop::option::of(action), prop::option::of(any::<i64>())).prop_map(|(limit, action, since)| {
+            let mut query = Map::new();
+            query.insert("limit".into(), limit);
+            if let Some(action) = action {
+                query.insert("action".into(), action);
+            }
+            if let Some(since) = since {
+                query.insert("since".into(), Value::from(since));
+            }
+            Value::Object(query)
+        }),
+        1 => any_json(),
+    ]
+}
+
 /// One call: a command and its body. Arguments are sometimes left out, and
 /// sometimes joined by a key no command knows.
 fn call(keys: Vec<String>) -> impl Strategy<Value = (String, Value)> {
@@ -140,6 +169,12 @@ fn call(keys: Vec<String>) -> impl Strategy<Value = (String, Value)> {
             .prop_map(|channel| ("subscribe", vec![("onEvent", channel)])),
         changes_value(keys).prop_map(|changes| ("update_settings", vec![("changes", changes)])),
         (id_value(false), action_value()).prop_map(|(id, action)| ("simulate", vec![("id", id), ("action", action)])),
+        (
+            bulk_action_value(),
+            prop_oneof![prop::collection::vec(id_value(false), 0..5).prop_map(Value::Array), any_json()]
+        )
+            .prop_map(|(action, ids)| ("bulk_action", vec![("action", action), ("ids", ids)])),
+        audit_query_value().prop_map(|query| ("audit_log", vec![("query", query)])),
     ];
     (commands, prop::bool::weighted(0.1), prop::bool::weighted(0.1)).prop_map(|((cmd, args), drop_one, extra)| {
         let mut body = Map::new();

@@ -49,11 +49,11 @@ pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimA
         }
         SimAction::Silent => sim.go_silent(id, view.record.status == Status::Connected),
     };
-    let outcome = if done { "done" } else { "refused: no open connection" };
-    engine.supervisor.audit_simulation(&[id], &what, outcome);
     if !done {
+        // Nothing happened: nothing to audit.
         return Err(IpcError::new("no_connection", "This agent has no open connection to act on."));
     }
+    engine.supervisor.audit_simulation(&[id], &what, "done").await;
     Ok(())
 }
 
@@ -99,7 +99,7 @@ pub async fn simulate_unreachable(state: State<'_, AppState>, minutes: Arg<u32>)
     } else {
         format!("WhatsApp unreachable for {minutes} min")
     };
-    supervisor.audit_simulation(&[], &what, "done");
+    supervisor.audit_simulation(&[], &what, "done").await;
     Ok(())
 }
 
@@ -186,7 +186,7 @@ pub async fn simulate_churn(
     }
     let what = format!("churn: {} agents, {rate} status changes a second for {seconds} s", ids.len());
     let outcome = format!("{} clicks, {} status changes", calls.len(), changes.len());
-    engine.supervisor.audit_simulation(&[], &what, &outcome);
+    engine.supervisor.audit_simulation(&[], &what, &outcome).await;
     Ok(ChurnDto { calls, changes, elapsed_ms: i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX) })
 }
 

@@ -111,14 +111,6 @@ pub(super) fn bulk_summary(outcomes: &[BulkOutcome]) -> String {
     groups.iter().map(|(group, count)| format!("{count} {group}")).collect::<Vec<_>>().join(", ")
 }
 
-/// A single action's outcome in the audit log: the answer's words, or the error's.
-pub(super) fn outcome<T>(result: &Result<T, EngineError>, words: impl FnOnce(&T) -> String) -> String {
-    match result {
-        Ok(value) => words(value),
-        Err(err) => format!("refused: {err}"),
-    }
-}
-
 /// A connect decision in the audit log's words.
 pub(super) fn decision_words(decision: &Decision) -> String {
     if decision.is_allowed() { "connecting".to_owned() } else { format!("blocked: {}", decision.reason) }

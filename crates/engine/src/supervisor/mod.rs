@@ -44,7 +44,7 @@ use crate::store::writer::{Writer, WriterHandle};
 use crate::store::{Store, agent_name_key};
 use agent_task::{AgentTask, Command};
 pub use bulk::{BulkAction, BulkOutcome, BulkResult};
-use bulk::{bulk_summary, decision_words, outcome};
+use bulk::{bulk_summary, decision_words};
 pub use pacer::StartPacer;
 pub use view::{AgentView, EngineEvent};
 
@@ -329,7 +329,8 @@ impl Supervisor {
     pub fn try_now(&self) {
         let _ = self.inner.shared.fleet.send(fleet::Message::Input(crate::fleet::FleetInput::TryNow));
         let words = if self.outage().is_some() { "probing now" } else { "no outage: nothing to try" };
-        self.audit(AuditAction::TryNow, Vec::new(), words.into(), String::new());
+        // Saved in the writer's order; a synchronous answer does not wait for it.
+        let _ = self.audit(AuditAction::TryNow, Vec::new(), words.into(), String::new());
     }
 
     /// Staff pause every automatic reconnect (`true`) until they resume them
@@ -343,7 +344,8 @@ impl Supervisor {
         } else {
             (AuditAction::ResumeReconnects, "automatic reconnects resumed")
         };
-        self.audit(action, Vec::new(), words.into(), String::new());
+        // Saved in the writer's order; a synchronous answer does not wait for it.
+        let _ = self.audit(action, Vec::new(), words.into(), String::new());
     }
 
     /// Every agent's current view, by id.
@@ -377,8 +379,7 @@ impl Supervisor {
     pub async fn add(&self, raw_name: &str) -> Result<AgentView, EngineError> {
         let result = self.add_agent(raw_name).await;
         let agents = result.as_ref().map_or_else(|_| Vec::new(), |view| vec![self.touched(view.record.id)]);
-        let detail = if result.is_err() { format!("name “{}”", raw_name.trim()) } else { String::new() };
-        self.audit(AuditAction::Add, agents, outcome(&result, |_| "added".into()), detail);
+        self.audit_result(AuditAction::Add, agents, &result, |_| "added".into(), String::new()).await;
         result
     }
 
@@ -425,7 +426,7 @@ impl Supervisor {
         let before = self.touched(id);
         let result = self.rename_agent(id, raw_name).await;
         let detail = format!("“{}” → “{}”", before.name, raw_name.trim());
-        self.audit(AuditAction::Rename, vec![before], outcome(&result, |_| "renamed".into()), detail);
+        self.audit_result(AuditAction::Rename, vec![before], &result, |_| "renamed".into(), detail).await;
         result
     }
 
@@ -453,7 +454,7 @@ impl Supervisor {
     pub async fn remove(&self, id: AgentId) -> Result<(), EngineError> {
         let agent = self.touched(id);
         let result = self.remove_agent(id).await;
-        self.audit(AuditAction::Remove, vec![agent], outcome(&result, |()| "removed".into()), String::new());
+        self.audit_result(AuditAction::Remove, vec![agent], &result, |()| "removed".into(), String::new()).await;
         result
     }
 
@@ -493,7 +494,7 @@ impl Supervisor {
     pub async fn connect(&self, id: AgentId) -> Result<Decision, EngineError> {
         let agent = self.touched(id);
         let result = self.ask(id, Command::Connect).await.and_then(|answer| answer);
-        self.audit(AuditAction::Connect, vec![agent], outcome(&result, decision_words), String::new());
+        self.audit_result(AuditAction::Connect, vec![agent], &result, decision_words, String::new()).await;
         result
     }
 
@@ -501,7 +502,8 @@ impl Supervisor {
     pub async fn disconnect(&self, id: AgentId) -> Result<(), EngineError> {
         let agent = self.touched(id);
         let result = self.ask(id, Command::Disconnect).await.and_then(|answer| answer);
-        self.audit(AuditAction::Disconnect, vec![agent], outcome(&result, |()| "disconnected".into()), String::new());
+        self.audit_result(AuditAction::Disconnect, vec![agent], &result, |()| "disconnected".into(), String::new())
+            .await;
         result
     }
 
@@ -513,12 +515,8 @@ impl Supervisor {
             Ok(digits) => self.ask(id, |reply| Command::PairCode(digits, reply)).await.and_then(|answer| answer),
             Err(err) => Err(err.into()),
         };
-        self.audit(
-            AuditAction::PairCode,
-            vec![agent],
-            outcome(&result, |()| "pairing code shown".into()),
-            String::new(),
-        );
+        self.audit_result(AuditAction::PairCode, vec![agent], &result, |()| "pairing code shown".into(), String::new())
+            .await;
         result
     }
 
@@ -558,7 +556,7 @@ impl Supervisor {
             .iter()
             .map(|o| AuditAgent { id: o.agent, name: o.name.clone(), outcome: o.result.words() })
             .collect();
-        self.audit(action.audited(), agents, bulk_summary(&outcomes), format!("{} selected", ids.len()));
+        self.audit(action.audited(), agents, bulk_summary(&outcomes), format!("{} selected", ids.len())).saved().await;
         outcomes
     }
 
@@ -586,18 +584,19 @@ impl Supervisor {
         let _one_at_a_time = self.inner.settings_save.lock().await;
         let before = self.settings();
         let result = self.save_settings(before, &changes).await;
-        let detail = match &result {
-            // What really changed, old and new.
-            Ok(after) => SettingName::ALL
-                .into_iter()
-                .filter(|name| before.get(*name) != after.get(*name))
-                .map(|name| format!("{} {} → {}", name.key(), before.get(name), after.get(name)))
-                .collect::<Vec<_>>()
-                .join("; "),
-            // What was asked, for a refusal.
-            Err(_) => changes.iter().map(|(key, value)| format!("{key} → {value}")).collect::<Vec<_>>().join("; "),
-        };
-        self.audit(AuditAction::Settings, Vec::new(), outcome(&result, |_| "saved".into()), detail);
+        // What really changed, old and new.
+        let detail = result.as_ref().map_or_else(
+            |_| String::new(),
+            |after| {
+                SettingName::ALL
+                    .into_iter()
+                    .filter(|name| before.get(*name) != after.get(*name))
+                    .map(|name| format!("{} {} → {}", name.key(), before.get(name), after.get(name)))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            },
+        );
+        self.audit_result(AuditAction::Settings, Vec::new(), &result, |_| "saved".into(), detail).await;
         result
     }
 
@@ -617,9 +616,9 @@ impl Supervisor {
     /// Appends a simulated action of demo mode to the audit log (B-3): the
     /// simulated WhatsApp is the shell's, not a command of the engine's, so
     /// the shell says what it did (`what`) and what came of it (`outcome`).
-    pub fn audit_simulation(&self, agents: &[AgentId], what: &str, outcome: &str) {
+    pub async fn audit_simulation(&self, agents: &[AgentId], what: &str, outcome: &str) {
         let touched = agents.iter().map(|id| self.touched(*id)).collect();
-        self.audit(AuditAction::Simulate, touched, outcome.to_owned(), what.to_owned());
+        self.audit(AuditAction::Simulate, touched, outcome.to_owned(), what.to_owned()).saved().await;
     }
 
     /// A handle on the same engine whose actions are not audited one by one:
@@ -630,12 +629,33 @@ impl Supervisor {
         Supervisor { inner: self.inner.clone(), audited: false }
     }
 
-    /// Appends an entry to the audit log, after its action: queued behind
-    /// the action's own commit, so the answer does not wait for it. Its
-    /// failure fails nothing (the action happened): the whole entry goes to the log.
-    fn audit(&self, action: AuditAction, agents: Vec<AuditAgent>, outcome: String, detail: String) {
+    /// Audits an action that was carried out: its answer, or WhatsApp's
+    /// refusal. Bad input (an invalid name, an unknown agent …) changed
+    /// nothing and is answered with an error: it writes nothing, here either.
+    async fn audit_result<T>(
+        &self,
+        action: AuditAction,
+        agents: Vec<AuditAgent>,
+        result: &Result<T, EngineError>,
+        words: impl FnOnce(&T) -> String,
+        detail: String,
+    ) {
+        let outcome = match result {
+            Ok(answer) => words(answer),
+            Err(EngineError::Connector(err)) => format!("refused by WhatsApp: {err}"),
+            Err(_) => return,
+        };
+        self.audit(action, agents, outcome, detail).saved().await;
+    }
+
+    /// Appends an entry to the audit log, after its action, in the writer's
+    /// queue behind the action's own commit. Async callers wait until it is
+    /// saved ([`Saved::saved`]), so a command's answer comes with its entry
+    /// on disk. Its failure fails nothing (the action happened): the whole
+    /// entry goes to the log.
+    fn audit(&self, action: AuditAction, agents: Vec<AuditAgent>, outcome: String, detail: String) -> Saved {
         if !self.audited {
-            return;
+            return Saved(None);
         }
         let entry = AuditEntry {
             id: 0,
@@ -647,14 +667,17 @@ impl Supervisor {
             detail,
         };
         let unsaved = entry.clone();
+        let (done, saved) = oneshot::channel();
         let queued = self.inner.shared.writer.queue(move |store| {
             if let Err(err) = store.append_audit(&entry) {
                 tracing::error!(rule = %Rule::B3, ?entry, "could not save an audit entry: {err}");
             }
+            let _ = done.send(());
         });
         if let Err(err) = queued {
             tracing::error!(rule = %Rule::B3, entry = ?unsaved, "could not save an audit entry: {err}");
         }
+        Saved(Some(saved))
     }
 
     /// An agent as the audit log names it, before the action changes it.
@@ -724,6 +747,18 @@ impl Supervisor {
             writer.stop().await;
         }
         tracing::info!("supervisor stopped");
+    }
+}
+
+/// An audit entry on its way to the database ([`Supervisor::audit`]).
+struct Saved(Option<oneshot::Receiver<()>>);
+
+impl Saved {
+    /// Once the entry is saved, or could not be (then it is in the log).
+    async fn saved(self) {
+        if let Some(saved) = self.0 {
+            let _ = saved.await;
+        }
     }
 }
 
