@@ -18,7 +18,11 @@ export class Selection {
 
   /** The picked ids, in the order given (the list's), for an action that goes in that order. */
   inOrder(order: readonly number[]): number[] {
-    return order.filter((id) => this.picked.has(id)).concat([...this.picked].filter((id) => !order.includes(id)));
+    const ordered = order.filter((id) => this.picked.has(id));
+    if (ordered.length === this.picked.size) return ordered;
+    // Picked agents the filter hides now come last; a set keeps 10,000 picks linear.
+    const shown = new Set(order);
+    return ordered.concat([...this.picked].filter((id) => !shown.has(id)));
   }
 
   toggle(id: number): void {

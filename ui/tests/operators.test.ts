@@ -67,6 +67,10 @@ describe("the selection (B-1)", () => {
     expect(s.inOrder(order)).toEqual([3]);
     s.pickAll([7, 5]);
     expect(s.inOrder(order)).toEqual([5, 3, 7]);
+    // An agent picked and then filtered out still counts, after those shown.
+    s.toggle(42);
+    expect(s.inOrder(order)).toEqual([5, 3, 7, 42]);
+    s.forget(42);
     s.forget(5);
     expect(s.size).toBe(2);
     s.clear();
