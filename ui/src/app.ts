@@ -612,9 +612,11 @@ export class App {
   /** One banner for a bulk action's answer: a count per outcome, each with the button that shows exactly those agents. */
   private bulkBanner(title: string, outcomes: Parameters<typeof summarize>[0]): void {
     const groups = summarize(outcomes);
+    const shownBy = new Set<ReadonlySet<number>>();
     const dismiss = h("button", { type: "button", class: "dismiss", attrs: { "aria-label": "Dismiss" } }, "Dismiss");
     const parts = groups.map((group) => {
       const ids = new Set(group.ids);
+      shownBy.add(ids);
       const show = h("button", { type: "button", class: "show", dataset: { kind: group.kind } }, "Show them");
       show.addEventListener("click", () => {
         const showing = this.filter.ids === ids;
@@ -631,7 +633,8 @@ export class App {
       dismiss,
     );
     dismiss.addEventListener("click", () => {
-      if (this.filter.ids !== null && groups.some((g) => g.ids.length > 0)) this.setFilter({ ...this.filter, ids: null });
+      // Only this banner's own "Show them" is undone; another banner's stays.
+      if (this.filter.ids !== null && shownBy.has(this.filter.ids)) this.setFilter({ ...this.filter, ids: null });
       el.remove();
     });
     this.banners.append(el);

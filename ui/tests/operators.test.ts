@@ -147,6 +147,11 @@ describe("the selection (B-1)", () => {
     expect([...root.querySelectorAll<HTMLElement>("li.row")].map((r) => r.dataset.id)).toEqual(["3", "6"]);
     find<HTMLButtonElement>(summary, 'button.show[data-kind="cooldown"]').click();
     expect(find(root, "ul.rows").dataset.shown).toBe("6");
+    // Dismissing the banner undoes its own "Show them", not another filter.
+    find<HTMLButtonElement>(summary, 'button.show[data-kind="connecting"]').click();
+    expect(find(root, "ul.rows").dataset.shown).toBe("4");
+    find<HTMLButtonElement>(summary, "button.dismiss").click();
+    expect(find(root, "ul.rows").dataset.shown).toBe("6");
   });
 
   it("asks before a bulk removal, naming the count, and forgets the removed agents' selection", async () => {
@@ -218,13 +223,37 @@ describe("the scan queue (B-2)", () => {
     await flush();
     expect(backend.calls).toContain("disconnect 3");
     expect(queue.textContent).toContain("Agent 4 — 3 of 3");
-    // Back returns to the skipped one; leaving stops the waiting attempt and nothing linked.
+    // Leaving stops the waiting attempt and nothing linked.
     backend.emit({ type: "agent", agent: agent(4, "qr_pending", { qrKey: "QR4", version: 1 }) });
     key(document.body, "Escape");
     await flush();
     expect(document.querySelector(".scan-queue")).toBeNull();
     expect(backend.calls).toContain("disconnect 4");
     expect(backend.calls).not.toContain("disconnect 1");
+  });
+
+  it("goes back to a skipped agent and connects it again, and Back with nothing before it stops nothing", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "disconnected"), agent(2, "disconnected"), agent(3, "disconnected")]));
+    await start(backend);
+    button("Link phones…").click();
+    await flush();
+    const queue = find(document.body, ".scan-queue");
+    backend.emit({ type: "agent", agent: agent(1, "connected", { hasCredentials: true, version: 1 }) });
+    await flush();
+    expect(queue.textContent).toContain("Agent 2 — 2 of 3");
+    backend.emit({ type: "agent", agent: agent(2, "qr_pending", { qrKey: "QR2", version: 1 }) });
+    // Agent 1 is linked: there is nothing to go back to, and agent 2 keeps its QR.
+    button("Back", queue).click();
+    expect(queue.textContent).toContain("Agent 2 — 2 of 3");
+    expect(backend.calls).not.toContain("disconnect 2");
+    button("Skip", queue).click();
+    expect(backend.calls).toContain("disconnect 2");
+    backend.emit({ type: "agent", agent: agent(2, "disconnected", { version: 2 }) });
+    await flush();
+    button("Back", queue).click();
+    await flush();
+    expect(queue.textContent).toContain("Agent 2 — 2 of 3");
+    expect(backend.calls.filter((c) => c === "connect 2")).toHaveLength(2);
   });
 
   it("takes only the selected agents that need a QR, and shows a blocked agent's countdown to skip", async () => {

@@ -119,10 +119,11 @@ export class ScanQueue {
 
   /** Steps to the next (1) or previous (-1) agent not linked yet; the one left stops waiting for a scan. */
   private go(step: 1 | -1): void {
-    this.stopWaiting();
     let next = this.index + step;
     while (next >= 0 && next < this.ids.length && (this.linked.has(this.ids[next]) || !this.host.agent(this.ids[next]))) next += step;
+    // Nothing earlier to go back to: the shown agent stays, its QR too.
     if (next < 0) return;
+    this.stopWaiting();
     this.index = next;
     this.started = null;
     this.show();
