@@ -119,6 +119,22 @@ async fn b1_a_disconnect_cancels_a_queued_bulk_connect() {
     assert_eq!(w.status(ids[3]), Status::QrPending);
     assert_eq!(w.status(ids[4]), Status::Disconnected, "the cancelled one never started");
     assert!(!w.sim.stats().starts.iter().any(|s| s.0 == ids[4]));
+
+    // A bulk Disconnect cancels the waits too, though those agents are still disconnected.
+    let more: Vec<AgentId> = {
+        let mut more = Vec::new();
+        for n in 0..4 {
+            more.push(w.add(&format!("more {n}")).await);
+        }
+        more
+    };
+    w.sup.bulk(BulkAction::Connect, &more).await;
+    w.sup.settle().await;
+    let outcomes = w.sup.bulk(BulkAction::Disconnect, &more).await;
+    assert!(outcomes[1..].iter().all(|o| o.result == BulkResult::Disconnected), "{outcomes:?}");
+    w.pass(Duration::from_secs(10)).await;
+    assert!(more[1..].iter().all(|&id| w.status(id) == Status::Disconnected && !w.view(id).queued));
+    assert!(!w.sim.stats().starts.iter().any(|s| more[1..].contains(&s.0)), "no cancelled wait started");
 }
 
 /// B-1: Disconnect on a selection disconnects the connected and leaves the

@@ -537,7 +537,10 @@ impl Supervisor {
                     Ok(decision) => BulkResult::Blocked(decision),
                     Err(err) => BulkResult::from_error(&err),
                 },
-                (BulkAction::Disconnect, Some(view)) if view.record.status == lifecycle::Status::Disconnected => {
+                // A disconnected agent still waiting its bulk connect's turn is not left alone: Disconnect cancels the wait.
+                (BulkAction::Disconnect, Some(view))
+                    if view.record.status == lifecycle::Status::Disconnected && !view.queued =>
+                {
                     BulkResult::AlreadyDisconnected
                 }
                 (BulkAction::Disconnect, Some(_)) => match self.ask(id, Command::Disconnect).await.and_then(|a| a) {
