@@ -46,9 +46,10 @@ use_shared_target_dir() {
 # needs Xvfb for a display and WebKitWebDriver; dbus-daemon gives a test a
 # session bus of its own (the single-instance check lives there). The colour
 # emoji font is what the installed package depends on too: names with emoji
-# show as emoji, not empty boxes.
+# show as emoji, not empty boxes. xdotool types into the system's save dialog
+# (a GTK window WebDriver cannot reach) in the export test.
 ensure_window_driver() {
-    ensure_apt_packages xvfb xauth webkit2gtk-driver dbus-daemon fonts-noto-color-emoji
+    ensure_apt_packages xvfb xauth webkit2gtk-driver dbus-daemon fonts-noto-color-emoji xdotool
     if ! command -v tauri-driver >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/tauri-driver" ]]; then
         echo "==> cargo install tauri-driver"
         cargo install tauri-driver --locked

@@ -1,7 +1,8 @@
 //! Operators at scale in the real window (B-1…B-3), demo mode: a bulk
 //! Connect of 50 agents with some in a cooldown and its one summary; the
 //! scan queue through 5 agents with simulated scans; the audit log after
-//! those actions. Screenshots go to `test-output/e2e/` (`30-…`).
+//! those actions, exported through the system's save dialog (typed into by
+//! `xdotool`, which `scripts/test.sh` installs). Screenshots go to `test-output/e2e/` (`30-…`).
 
 use std::time::Duration;
 
@@ -165,6 +166,17 @@ async fn e2e_b1_b2_b3_bulk_connect_the_scan_queue_and_the_audit_log() {
     let row = text(&client, ".modal.audit tbody tr").await;
     assert!(row.contains("45 connecting, 5 blocked by a cooldown"), "{row}");
     shots.take(&client, "35-audit-log-filtered").await;
+    // Export: the system's save dialog opens (a GTK window beside the web view); a
+    // person types where to save and presses Enter, here through xdotool.
+    let export = tempfile::tempdir().unwrap();
+    let target = export.path().join("audit-export.csv");
+    click(&client, ".modal.audit button.audit-export").await;
+    save_in_dialog(&target).await;
+    let csv = wait_for_file(&target).await;
+    assert!(csv.starts_with("\u{feff}time,user,action,agents,outcome,detail\r\n"), "{}", &csv[..80.min(csv.len())]);
+    assert!(csv.contains(",bulk_connect,"), "the filtered entries were exported");
+    wait_until_text(&client, ".toast", &format!("Saved 1 entry to {}", target.display())).await;
+    shots.take(&client, "36-audit-exported").await;
     // Each bulk start was decided by A-2 (a clean state) or refused by A-3 (the auth cooldown).
     let history = invoke(&client, "agent_history", json!({ "id": cooling[0], "limit": 20 })).await;
     assert!(history.as_array().unwrap().iter().any(|e| e["rule"] == Rule::A3.id()), "{history}");
@@ -184,5 +196,43 @@ async fn wait_until_text(client: &Client, css: &str, expected: &str) {
             text(client, css).await
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Types `path` into the system's save dialog and presses Enter, as a person
+/// would: the dialog is a GTK window of the app's own, found by its title.
+async fn save_in_dialog(path: &std::path::Path) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let window = loop {
+        let found =
+            std::process::Command::new("xdotool").args(["search", "--name", "^Save"]).output().expect("xdotool runs");
+        if let Some(id) = String::from_utf8_lossy(&found.stdout).lines().next_back() {
+            break id.to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the save dialog never opened");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Under Xvfb there is no window manager to give it focus: xdotool does.
+    let xdotool = |args: &[&str]| {
+        let status = std::process::Command::new("xdotool").args(args).status().expect("xdotool runs");
+        assert!(status.success(), "xdotool {args:?}");
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    xdotool(&["windowfocus", "--sync", &window]);
+    // The name field has focus: replace the suggested name with the whole path.
+    xdotool(&["key", "--clearmodifiers", "ctrl+a"]);
+    xdotool(&["type", "--delay", "20", &path.display().to_string()]);
+    xdotool(&["key", "Return"]);
+}
+
+/// The file's text once it exists.
+async fn wait_for_file(path: &std::path::Path) -> String {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return text;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{} was never written", path.display());
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

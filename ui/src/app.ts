@@ -681,7 +681,7 @@ export class App {
           .replace(/^\.+/, "")
           .slice(0, 120) || `agent ${agent.id}`;
       const saved = await this.backend.saveCsv(`${name} timeline.csv`, timelineCsv(entries));
-      if (saved !== null) this.toast(`Saved ${entries.length} entries to ${saved}`);
+      if (saved !== null) this.toast(`Saved ${entries.length === 1 ? "1 entry" : `${entries.length} entries`} to ${saved}`);
     } catch (err) {
       this.toast(asIpcError(err).message);
     }

@@ -128,7 +128,7 @@ export function auditDialog(host: AuditHost): HTMLElement {
       const entries = await host.backend.auditLog(query(EXPORTED_ENTRIES));
       const day = formatTime(Date.now()).slice(0, 10);
       const saved = await host.backend.saveCsv(`switchboard-audit-${day}.csv`, auditCsv(entries));
-      if (saved !== null) host.toast(`Saved ${entries.length} entries to ${saved}`);
+      if (saved !== null) host.toast(`Saved ${entries.length === 1 ? "1 entry" : `${entries.length} entries`} to ${saved}`);
     } catch (err) {
       host.toast(asIpcError(err).message);
     }
