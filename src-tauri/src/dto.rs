@@ -162,6 +162,8 @@ pub struct AgentDto {
     pub connect: DecisionDto,
     /// A bulk connect admitted it and it waits its turn to start (B-1, R-5).
     pub queued: bool,
+    /// WhatsApp asks this link to be confirmed with a passkey; `null` otherwise.
+    pub passkey: Option<PasskeyDto>,
     /// Grows with every publication of this agent; older ones are dropped.
     pub version: u64,
 }
@@ -193,9 +195,18 @@ impl AgentDto {
             ban_risk: view.ban_risk.map(BanRiskDto::from),
             connect: DecisionDto::from(&view.connect_preview),
             queued: view.queued,
+            passkey: view.passkey.as_ref().map(|prompt| PasskeyDto { code: prompt.code.clone() }),
             version: view.version,
         }
     }
+}
+
+/// A passkey confirmation WhatsApp asked for while linking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PasskeyDto {
+    /// The verification code to compare with the phone's, once WhatsApp sent one.
+    pub code: Option<String>,
 }
 
 /// The image of an agent's live QR, asked for by what displays it.
@@ -700,6 +711,8 @@ pub enum SimAction {
     Drop { code: u16 },
     /// The connection stops answering keep-alives.
     Silent,
+    /// WhatsApp asks for a passkey to confirm the link.
+    Passkey,
 }
 
 /// What a demo churn did (`simulate_churn`): when each call was made, for
@@ -741,6 +754,7 @@ pub fn typescript_bindings() -> String {
         format!("type RuleId = {};", rule_ids.join(" | ")),
         BlockKindDto::decl(&cfg),
         DecisionDto::decl(&cfg),
+        PasskeyDto::decl(&cfg),
         AgentDto::decl(&cfg),
         QrImageDto::decl(&cfg),
         ChurnCallDto::decl(&cfg),
@@ -820,6 +834,7 @@ pub(crate) mod test_support {
             flapping,
             ban_risk: None,
             queued: false,
+            passkey: None,
             version: 1,
         }
     }

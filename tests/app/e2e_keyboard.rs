@@ -225,6 +225,19 @@ async fn e2e_keyboard_only_and_accessibility() {
     invoke(&client, "simulate", json!({ "id": id, "action": { "action": "drop", "code": 503 } })).await;
     invoke(&client, "bulk_action", json!({ "action": "connect", "ids": [ids[2]] })).await;
     wait_row_status(&client, ids[0], "conflict").await;
+    // WhatsApp asks "Waiting desk" for a passkey; its details say what to do.
+    wait_row_status(&client, ids[1], "qr_pending").await;
+    invoke(&client, "simulate", json!({ "id": ids[1], "action": { "action": "passkey" } })).await;
+    wait_row_status(&client, ids[1], "connecting").await;
+    client
+        .execute("document.querySelector(`li.row[data-id=\"${arguments[0]}\"]`).click();", vec![json!(ids[1])])
+        .await
+        .unwrap();
+    wait_true(&client, "document.querySelector('.detail section.passkey') && !document.querySelector('.detail section.passkey').hidden")
+        .await;
+    assert!(text(&client, "li.row[data-status=\"connecting\"] .line").await.contains("passkey"));
+    axe_check(&client, "the detail panel asking for a passkey").await;
+    shots.take(&client, "21-axe-passkey").await;
     // The same bulk action from the window, for its summary banner.
     tab_to(&client, ".selection-bar button.bulk-connect", false).await;
     press(&client, Key::Enter).await;

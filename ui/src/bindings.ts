@@ -3,7 +3,7 @@
 
 export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
 
-export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-2" | "H-3" | "H-4" | "H-5" | "B-1" | "B-2" | "B-3";
+export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "Q-5" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-2" | "H-3" | "H-4" | "H-5" | "B-1" | "B-2" | "B-3";
 
 export type BlockKindDto = "in_progress" | "attempt_cooldown" | "auth_cooldown" | "ban" | "not_retrying";
 
@@ -24,6 +24,12 @@ reason: string,
  * When a blocked request would pass, in ms since the epoch.
  */
 until: number | null, };
+
+export type PasskeyDto = { 
+/**
+ * The verification code to compare with the phone's, once WhatsApp sent one.
+ */
+code: string | null, };
 
 export type AgentDto = { id: number, name: string, 
 /**
@@ -64,6 +70,10 @@ connect: DecisionDto,
  * A bulk connect admitted it and it waits its turn to start (B-1, R-5).
  */
 queued: boolean, 
+/**
+ * WhatsApp asks this link to be confirmed with a passkey (Q-5); `null` otherwise.
+ */
+passkey: PasskeyDto | null, 
 /**
  * Grows with every publication of this agent; older ones are dropped.
  */
@@ -228,7 +238,7 @@ export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed
  */
 outagesLastWeek: number, } | { "type": "close_asked" };
 
-export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" };
+export type SimAction = { "action": "scan" } | { "action": "drop", code: number, } | { "action": "silent" } | { "action": "passkey" };
 
 export type BulkActionDto = "connect" | "disconnect" | "remove";
 

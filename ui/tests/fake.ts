@@ -48,6 +48,7 @@ export function agent(id: number, status: StatusDto, extra: Partial<AgentDto> = 
     flapping: false,
     banRisk: null,
     queued: false,
+    passkey: null,
     connect: { allowed: true, rule: "A-2", block: null, reason: "clean manual disconnect — cooldown bypassed", until: null },
     version: 0,
     ...extra,

@@ -381,3 +381,23 @@ describe("the audit log and CSV exports (B-3)", () => {
     expect(find(root, ".toast").hidden).toBe(true);
   });
 });
+
+describe("passkey linking (Q-5)", () => {
+  it("shows WhatsApp's passkey request with what to do and its code, and nothing without one", async () => {
+    const backend = new FakeBackend(snapshot([agent(1, "connecting", { passkey: { code: null }, version: 1 })]));
+    await start(backend);
+    row(1).click();
+    const box = find(root, ".detail section.passkey");
+    expect(box.hidden).toBe(false);
+    expect(box.textContent).toContain("WhatsApp wants this account to confirm the new link with a passkey");
+    expect(box.textContent).toContain("try linking by phone number");
+    expect(find(box, ".passkey-code").hidden).toBe(true);
+    backend.emit({ type: "agent", agent: agent(1, "connecting", { passkey: { code: "ABCD-EFGH" }, version: 2 }) });
+    expect(find(box, ".passkey-code").textContent).toBe("Code WhatsApp sent for this link: ABCD-EFGH");
+    backend.emit({ type: "agent", agent: agent(1, "disconnected", { version: 3 }) });
+    expect(box.hidden).toBe(true);
+    // Demo mode offers to practise it.
+    button("Ask for a passkey", find(root, ".detail")).click();
+    expect(backend.calls).toContain('simulate 1 {"action":"passkey"}');
+  });
+});

@@ -61,6 +61,15 @@ pub enum ConnectorEvent {
         /// What failed, in plain words ("name resolution failed").
         detail: String,
     },
+    /// WhatsApp asks this account to confirm the link with a passkey.
+    PasskeyRequested,
+    /// The verification code of a passkey link, for the person to compare.
+    PasskeyCode(String),
+    /// The passkey link failed; the connector ends the connection.
+    PasskeyFailed {
+        /// What failed, in the library's words.
+        detail: String,
+    },
 }
 
 /// An event stamped with the attempt it belongs to, so the supervisor can

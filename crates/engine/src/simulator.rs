@@ -201,6 +201,15 @@ impl SimulatedWhatsApp {
         true
     }
 
+    /// WhatsApp asks the account to confirm the link with a passkey,
+    /// as it does for some accounts after the scan. Nothing follows: like
+    /// the real one, the attempt waits for an assertion no one can give.
+    /// Returns false when no attempt is open.
+    pub fn ask_passkey(&self, agent: AgentId) -> bool {
+        let Some((_, sink)) = self.live_sink(agent) else { return false };
+        sink.send(ConnectorEvent::PasskeyRequested)
+    }
+
     /// Opens the live attempt of `agent` now (a shortcut past the 515 restart).
     pub fn open(&self, agent: AgentId) -> bool {
         let Some((serial, sink)) = self.live_sink(agent) else { return false };

@@ -863,3 +863,29 @@ async fn f4_a_thousand_fatal_closes_at_once_are_one_notification() {
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(notes[0].0, ids[0]);
 }
+
+/// Q-5 through the agent's task: WhatsApp's passkey request shows in the
+/// view; the QR's lifetime later the attempt ends with the passkey as its
+/// reason, the connection closed and nothing retried — never a 408.
+#[tokio::test(start_paused = true)]
+async fn q5_a_passkey_request_is_shown_then_ends_the_link_with_its_reason() {
+    let w = World::new().await;
+    let id = w.add("Passkey desk").await;
+    w.sup.connect(id).await.unwrap();
+    w.sup.settle().await;
+    assert_eq!(w.status(id), Status::QrPending);
+    assert!(w.sim.ask_passkey(id));
+    w.sup.settle().await;
+    let view = w.view(id);
+    assert_eq!((view.record.status, view.qr.as_deref()), (Status::Connecting, None));
+    assert_eq!(view.passkey, Some(switchboard_engine::lifecycle::PasskeyPrompt::default()));
+    w.pass(Duration::from_secs(3 * 60 + 1)).await;
+    let view = w.view(id);
+    assert_eq!(view.record.status, Status::Disconnected);
+    assert!(view.record.reason.contains("wanted a passkey"), "{}", view.record.reason);
+    assert_eq!(view.record.last_code, None);
+    assert!(!w.sim.is_live(id), "the connection was closed");
+    let starts = w.sim.stats().starts.iter().filter(|s| s.0 == id).count();
+    w.pass(Duration::from_secs(120)).await;
+    assert_eq!(w.sim.stats().starts.iter().filter(|s| s.0 == id).count(), starts, "nothing retried");
+}

@@ -12,6 +12,9 @@
 //! |----------------------------------------------|-----------------------------------------|
 //! | `PairingQrCode`                              | `Qr`                              |
 //! | `PairingCode`                                | `PairCode`                        |
+//! | `PairPasskeyRequest`                         | `PasskeyRequested`                |
+//! | `PairPasskeyConfirmation`                    | `PasskeyCode` with its code       |
+//! | `PairPasskeyError`                           | `PasskeyFailed` with its words; the attempt is ended from our side (Q-5) |
 //! | `PairSuccess`                                | `Scanned`; an end with no word → 515 (Q-3) |
 //! | `Connected`                                  | `Opened` with the linked number         |
 //! | `LoggedOut` (logged out, unknown logout)     | close 401                               |
@@ -77,6 +80,17 @@ impl Observer {
         match event {
             Event::PairingQrCode(qr) => return Some(ConnectorEvent::Qr(qr.code.clone())),
             Event::PairingCode(code) => return Some(ConnectorEvent::PairCode(code.code.clone())),
+            // no passkey authenticator is registered (a desktop app cannot
+            // sign for WhatsApp's web origin), so a request waits for nothing;
+            // the engine shows it and ends it with its reason.
+            Event::PairPasskeyRequest(_) => return Some(ConnectorEvent::PasskeyRequested),
+            Event::PairPasskeyConfirmation(confirmation) => {
+                return Some(ConnectorEvent::PasskeyCode(confirmation.code.clone()));
+            }
+            Event::PairPasskeyError(error) => {
+                self.must_end = true;
+                return Some(ConnectorEvent::PasskeyFailed { detail: error.error.clone() });
+            }
             Event::PairSuccess(success) => {
                 self.paired = true;
                 self.phone = phone_of(&success.id.user);

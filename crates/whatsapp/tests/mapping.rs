@@ -9,8 +9,8 @@ use switchboard_whatsapp::mapping::{Observer, failure_code};
 use whatsapp_rust::chrono;
 use whatsapp_rust::types::events::{
     ClientOutdated, ConnectFailure, ConnectFailureReason, Connected, Disconnected, Event, LoggedOut, PairError,
-    PairSuccess, PairingCode, PairingQrCode, PairingQrCodesExhausted, StreamError, StreamReplaced, TempBanReason,
-    TemporaryBan,
+    PairPasskeyConfirmation, PairPasskeyError, PairPasskeyRequest, PairSuccess, PairingCode, PairingQrCode,
+    PairingQrCodesExhausted, StreamError, StreamReplaced, TempBanReason, TemporaryBan,
 };
 use whatsapp_rust::wacore::net::DisconnectReason;
 use whatsapp_rust::{Jid, Server};
@@ -187,6 +187,32 @@ fn q1_q4_qr_codes_and_pairing_codes_are_passed_on_at_once() {
             ConnectorEvent::PairCode("ABCD1234".into())
         ]
     );
+}
+
+/// Q-5: each passkey event of the library, built synthetically, becomes
+/// its engine event; an error also ends the attempt from our side.
+#[test]
+fn q5_passkey_events_are_passed_on_and_an_error_ends_the_attempt() {
+    let request = Event::PairPasskeyRequest(
+        PairPasskeyRequest::builder()
+            .request_options_json(r#"{"challenge":"AAAA","rpId":"web.whatsapp.com"}"#.into())
+            .build(),
+    );
+    let confirmation = Event::PairPasskeyConfirmation(
+        PairPasskeyConfirmation::builder().code("ABCD-EFGH".into()).skip_handoff_ux(false).build(),
+    );
+    let mut observer = Observer::new();
+    assert_eq!(observer.observe(&request, no_number), Some(ConnectorEvent::PasskeyRequested));
+    assert_eq!(observer.observe(&confirmation, no_number), Some(ConnectorEvent::PasskeyCode("ABCD-EFGH".into())));
+    assert!(!observer.must_end());
+    let error = Event::PairPasskeyError(
+        PairPasskeyError::builder().error("assertion rejected".into()).continuation(true).build(),
+    );
+    assert_eq!(
+        observer.observe(&error, no_number),
+        Some(ConnectorEvent::PasskeyFailed { detail: "assertion rejected".into() })
+    );
+    assert!(observer.must_end(), "the library keeps the socket open after a failed link");
 }
 
 #[test]

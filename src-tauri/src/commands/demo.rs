@@ -37,6 +37,7 @@ pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimA
         SimAction::Scan => "simulated a QR scan".to_owned(),
         SimAction::Drop { code } => format!("simulated a close with code {code}"),
         SimAction::Silent => "simulated a silent connection".to_owned(),
+        SimAction::Passkey => "simulated a passkey request".to_owned(),
     };
     let done = match action.0 {
         SimAction::Scan => sim.scan(id),
@@ -48,6 +49,7 @@ pub async fn simulate(state: State<'_, AppState>, id: Arg<i64>, action: Arg<SimA
             sim.drop_with(id, CloseCode(code), None)
         }
         SimAction::Silent => sim.go_silent(id, view.record.status == Status::Connected),
+        SimAction::Passkey => sim.ask_passkey(id),
     };
     if !done {
         // Nothing happened: nothing to audit.

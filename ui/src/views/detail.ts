@@ -171,6 +171,9 @@ class AgentDetail {
   private readonly pairing: HTMLFormElement;
   private readonly pairCode: HTMLElement;
   private readonly pairCodeValue = h("strong", {});
+  /** What the person does when WhatsApp asks for a passkey (Q-5). */
+  private readonly passkey: HTMLElement;
+  private readonly passkeyCode = h("p", { class: "passkey-code", hidden: true });
   private readonly history = h("ol", { class: "history" }, h("li", { class: "hint" }, "Loading…"));
   private readonly health = h("ul", { class: "health" }, h("li", { class: "hint" }, "Loading…"));
   /** The timeline on screen, so an unchanged one is not redrawn. */
@@ -197,6 +200,22 @@ class AgentDetail {
     );
     this.pairCode = h("p", { class: "pair-code", hidden: true }, "Enter this code on the phone: ", this.pairCodeValue);
     this.pairing = this.pairingForm();
+    this.passkey = h(
+      "section",
+      { class: "passkey", role: "note", hidden: true },
+      h("h3", {}, "WhatsApp asks for a passkey"),
+      h(
+        "p",
+        {},
+        "WhatsApp wants this account to confirm the new link with a passkey. A passkey can only be confirmed on WhatsApp's own web page, so Switchboard cannot finish this link.",
+      ),
+      h(
+        "p",
+        {},
+        "On the phone, cancel the request. Then try linking by phone number instead (Connect, then “Or link with a phone number”). If WhatsApp asks for a passkey there too, link the account once in WhatsApp Web in a browser, where the passkey can be confirmed, and try again here.",
+      ),
+      this.passkeyCode,
+    );
     this.nodes = [
       h("header", {}, this.name, this.badge),
       this.phone,
@@ -211,6 +230,7 @@ class AgentDetail {
       ),
       this.qr,
       this.pairing,
+      this.passkey,
     ];
     if (this.host.demo) this.nodes.push(this.simulateActions());
     this.nodes.push(h("section", { class: "health-figures" }, h("h3", {}, "Health"), this.health));
@@ -244,6 +264,10 @@ class AgentDetail {
     setHidden(this.qr, agent.qrKey === null);
     setHidden(this.pairing, agent.qrKey === null);
     if (agent.qrKey !== this.qrAsked) this.loadQr(agent.qrKey);
+    setHidden(this.passkey, agent.passkey === null);
+    const code = agent.passkey?.code ?? null;
+    setHidden(this.passkeyCode, code === null);
+    setText(this.passkeyCode, code === null ? "" : `Code WhatsApp sent for this link: ${code}`);
     setHidden(this.pairCode, agent.pairCode === null);
     setText(this.pairCodeValue, agent.pairCode ?? "");
   }
@@ -360,6 +384,7 @@ class AgentDetail {
         select,
         h("button", { type: "button", class: "sim-drop", onclick: () => act({ action: "drop", code: Number(select.value) })() }, "Drop"),
         h("button", { type: "button", class: "sim-silent", onclick: act({ action: "silent" }) }, "Go silent"),
+        h("button", { type: "button", class: "sim-passkey", onclick: act({ action: "passkey" }) }, "Ask for a passkey"),
       ),
     );
   }

@@ -180,6 +180,15 @@ pub struct Attempt {
     pub scanned: bool,
     /// When the attempt is closed as a 408 unless it reaches a QR or opens.
     pub connect_deadline: Option<Timestamp>,
+    /// WhatsApp asked this account to confirm the link with a passkey.
+    pub passkey: Option<PasskeyPrompt>,
+}
+
+/// A passkey confirmation WhatsApp asked for during linking.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PasskeyPrompt {
+    /// The verification code WhatsApp sent for the person to compare, once it came.
+    pub code: Option<String>,
 }
 
 /// An agent as the state machine sees it.

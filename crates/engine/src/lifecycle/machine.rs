@@ -9,7 +9,7 @@ use rand::Rng;
 use std::time::Duration;
 
 use super::admission::{Decision, Verdict, admit};
-use super::agent::UnlinkPlan;
+use super::agent::{PasskeyPrompt, UnlinkPlan};
 use super::{Agent, AgentRecord, Attempt, CloseClass, CloseCode, Rule, Settings, Status, Trigger, backoff, classify};
 use crate::clock::Timestamp;
 
@@ -17,6 +17,14 @@ use crate::clock::Timestamp;
 pub const OUTAGE_WAIT: &str = "waiting for WhatsApp to be reachable again (outage)";
 /// What a held agent waits for while staff paused automatic reconnects (F-2).
 pub const PAUSED_WAIT: &str = "automatic reconnects paused: waiting for staff to resume them";
+
+/// What the row says while WhatsApp waits for a passkey.
+pub const PASSKEY_ASKED: &str =
+    "WhatsApp asks this account to confirm the link with a passkey, which Switchboard cannot do";
+
+/// What to do instead when a link needs a passkey.
+pub const PASSKEY_ADVICE: &str =
+    "try linking by phone number, or link the account once in WhatsApp Web in a browser, then try again";
 
 /// The timeline's words when an unlink job begins (D-1).
 pub const UNLINKING: &str = "unlinking from the phone…";
@@ -58,6 +66,15 @@ pub enum Input {
     },
     /// A stored deadline may have passed: QR expiry or connect timeout.
     DeadlinePassed,
+    /// WhatsApp asks this account to confirm the link with a passkey.
+    PasskeyRequested,
+    /// The verification code of a passkey link.
+    PasskeyCode(String),
+    /// The passkey link failed, in WhatsApp's or the library's words.
+    PasskeyFailed {
+        /// What failed.
+        detail: String,
+    },
     /// WhatsApp cannot be reached from this machine at all: the network
     /// failed before any WhatsApp handshake (F-1). Recoverable; it tells
     /// the fleet at once that this is an outage.
@@ -222,6 +239,27 @@ pub fn step(
         }
         Input::Scanned => m.scanned(),
         Input::Opened { phone } => m.opened(phone),
+        Input::Closed { .. } | Input::QrExhausted if m.agent.has_live_connection() && m.passkey_asked() => {
+            // the link waited for a passkey; however it ends now, that is why.
+            m.agent.attempt.as_mut().expect("live").live = false;
+            m.passkey_ended(None, Trigger::Connector);
+        }
+        Input::DeadlinePassed if m.agent.has_live_connection() && m.passkey_asked() && m.passkey_deadline_passed() => {
+            m.close_live(false);
+            m.passkey_ended(None, Trigger::Timer);
+        }
+        Input::PasskeyRequested => m.passkey_requested(),
+        Input::PasskeyCode(code) => {
+            if let Some(prompt) = m.agent.attempt.as_mut().filter(|a| a.live).and_then(|a| a.passkey.as_mut()) {
+                prompt.code = Some(code);
+            }
+        }
+        Input::PasskeyFailed { detail } => {
+            if m.agent.has_live_connection() && m.passkey_asked() {
+                m.close_live(false);
+                m.passkey_ended(Some(&detail), Trigger::Connector);
+            }
+        }
         Input::Closed { code, until } => {
             if m.agent.has_live_connection() {
                 m.agent.attempt.as_mut().expect("live").live = false;
@@ -381,6 +419,7 @@ impl<R: Rng> Machine<'_, R> {
             pair_code: None,
             scanned: false,
             connect_deadline: Some(now.plus(self.settings.connect_timeout)),
+            passkey: None,
         });
         self.transition(Status::Connecting, None, decision.reason.clone(), trigger, decision.rule);
         self.effects.push(Effect::StartConnection { resume });
@@ -422,8 +461,11 @@ impl<R: Rng> Machine<'_, R> {
             self.closed(CloseCode::LOGGED_OUT, None, Trigger::Connector, Some(Rule::R4));
             return;
         }
-        if attempt.scanned || !matches!(self.agent.record.status, Status::Connecting | Status::QrPending) {
-            // A late code, after the scan or on an open link: nothing to scan.
+        if attempt.scanned
+            || attempt.passkey.is_some()
+            || !matches!(self.agent.record.status, Status::Connecting | Status::QrPending)
+        {
+            // A late code, after the scan, during a passkey request or on an open link: nothing to scan.
             return;
         }
         attempt.qr = Some(code);
@@ -691,6 +733,49 @@ impl<R: Rng> Machine<'_, R> {
             self.close_live(false);
             self.closed(CloseCode::TIMED_OUT, None, Trigger::Timer, Some(Rule::R6));
         }
+    }
+
+    /// Whether WhatsApp asked this attempt for a passkey.
+    fn passkey_asked(&self) -> bool {
+        self.agent.attempt.as_ref().is_some_and(|a| a.passkey.is_some())
+    }
+
+    /// Whether the passkey's time to be confirmed has passed.
+    fn passkey_deadline_passed(&self) -> bool {
+        self.agent.attempt.as_ref().and_then(|a| a.connect_deadline).is_some_and(|t| t <= self.now)
+    }
+
+    /// WhatsApp asks this account to confirm the link with a passkey.
+    /// The QR is done with; the person gets the QR's lifetime to act.
+    fn passkey_requested(&mut self) {
+        let now = self.now;
+        let lifetime = self.settings.qr_lifetime;
+        let Some(attempt) = self.agent.attempt.as_mut().filter(|a| a.live) else { return };
+        if attempt.passkey.is_some() || !matches!(self.agent.record.status, Status::Connecting | Status::QrPending) {
+            return;
+        }
+        attempt.passkey = Some(PasskeyPrompt::default());
+        attempt.qr = None;
+        attempt.pair_code = None;
+        attempt.connect_deadline = Some(now.plus(lifetime));
+        self.record().qr_expires_at = None;
+        self.transition(Status::Connecting, None, PASSKEY_ASKED.into(), Trigger::Connector, Rule::Q5);
+    }
+
+    /// a link that needed a passkey ended without one: a clean state, as
+    /// after an expired QR, with the reason in words (never a 408).
+    fn passkey_ended(&mut self, detail: Option<&str>, trigger: Trigger) {
+        self.effects.push(Effect::ForgetCredentials);
+        self.agent.attempt = None;
+        self.record().has_credentials = false;
+        let reason = match detail {
+            Some(detail) => format!("passkey linking failed: {detail} — {PASSKEY_ADVICE}"),
+            None => {
+                format!("WhatsApp wanted a passkey for this link, which Switchboard cannot confirm — {PASSKEY_ADVICE}")
+            }
+        };
+        self.transition(Status::Disconnected, None, reason, trigger, Rule::Q5);
+        self.record().clean_disconnect = true;
     }
 
     /// an unscanned QR ends the attempt in a clean state (the connection is already closed).

@@ -407,6 +407,73 @@ fn q2_qr_codes_exhausted_by_whatsapp_is_a_qr_expiry() {
     assert_eq!(h.agent.record.last_code, Some(CloseCode::CONNECTION_CLOSED));
 }
 
+/// a passkey request is its own visible state of the attempt; its
+/// code is shown; when the QR's lifetime passes without a link, the attempt
+/// ends in a clean state saying why, never as a 408 to retry.
+#[test]
+fn q5_a_passkey_request_is_shown_and_ends_with_its_reason_not_a_408() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    let step = h.feed(Input::PasskeyRequested).clone();
+    assert_eq!(h.status(), Status::Connecting);
+    assert_eq!(h.agent.record.reason, machine::PASSKEY_ASKED);
+    assert_eq!(step.history.last().unwrap().rule, Some(Rule::Q5));
+    let attempt = h.agent.attempt.clone().unwrap();
+    assert_eq!((attempt.qr, attempt.passkey), (None, Some(PasskeyPrompt::default())));
+    // A QR that still rotates in does not bring the QR back.
+    h.feed(Input::Qr("qr-2".into()));
+    assert_eq!((h.status(), h.agent.attempt.as_ref().unwrap().qr.as_deref()), (Status::Connecting, None));
+    h.feed(Input::PasskeyCode("ABCD-EFGH".into()));
+    assert_eq!(h.agent.attempt.as_ref().unwrap().passkey.as_ref().unwrap().code.as_deref(), Some("ABCD-EFGH"));
+    // R-6's 30 s pass: the person has the QR's lifetime (3 min) for the phone.
+    h.advance(31 * SEC);
+    h.feed(Input::DeadlinePassed);
+    assert_eq!(h.status(), Status::Connecting);
+    h.advance(3 * MIN);
+    let step = h.feed(Input::DeadlinePassed).clone();
+    assert_eq!(h.status(), Status::Disconnected);
+    assert_eq!(h.agent.record.last_code, None, "not a 408");
+    assert!(h.agent.record.reason.contains("wanted a passkey"), "{}", h.agent.record.reason);
+    assert_eq!(step.effects, [Effect::CloseConnection { logout: false }, Effect::ForgetCredentials]);
+    assert_eq!(step.history.last().unwrap().rule, Some(Rule::Q5));
+    // A clean state: Connect works again at once.
+    assert_eq!(h.feed(Input::Connect(Trigger::User)).decision.as_ref().unwrap().rule, Rule::A2);
+}
+
+/// the library's passkey error ends the attempt at once with its words;
+/// a close that follows a passkey request keeps the passkey as the reason.
+#[test]
+fn q5_a_passkey_error_or_a_close_after_the_request_ends_with_the_passkey_reason() {
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    h.feed(Input::PasskeyRequested);
+    let step = h.feed(Input::PasskeyFailed { detail: "assertion rejected".into() }).clone();
+    assert_eq!(h.status(), Status::Disconnected);
+    assert!(
+        h.agent.record.reason.starts_with("passkey linking failed: assertion rejected"),
+        "{}",
+        h.agent.record.reason
+    );
+    assert_eq!(step.effects, [Effect::CloseConnection { logout: false }, Effect::ForgetCredentials]);
+
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    h.feed(Input::PasskeyRequested);
+    h.close(408);
+    assert_eq!(h.status(), Status::Disconnected, "not reconnecting after a 408");
+    assert!(h.agent.record.reason.contains("wanted a passkey"));
+
+    // Without a request, a passkey error changes nothing.
+    let mut h = Harness::new();
+    h.feed(Input::Connect(Trigger::User));
+    h.feed(Input::Qr("qr-1".into()));
+    h.feed(Input::PasskeyFailed { detail: "stray".into() });
+    assert_eq!(h.status(), Status::QrPending);
+}
+
 ///
 #[test]
 fn q3_515_after_a_scan_restarts_after_backoff_base_to_finish_pairing() {

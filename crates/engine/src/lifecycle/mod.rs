@@ -30,7 +30,7 @@ pub mod status;
 mod machine_tests;
 
 pub use admission::{BlockKind, Decision, Verdict, admit};
-pub use agent::{Agent, AgentId, AgentRecord, Attempt, Trigger, UnlinkPlan};
+pub use agent::{Agent, AgentId, AgentRecord, Attempt, PasskeyPrompt, Trigger, UnlinkPlan};
 pub use classify::{Classification, CloseClass, CloseCode, classify};
 pub use health::{AgentHealth, BanRisk, Flapping, HealthHistory, Uptime};
 pub use machine::{Effect, FleetNews, HistoryEntry, Input, Situation, Step, step};

@@ -56,6 +56,7 @@ rules! {
     Q2 = "Q-2", "An unscanned QR expires into a clean state.";
     Q3 = "Q-3", "A 515 keeps an unscanned QR, or restarts to finish a pairing.";
     Q4 = "Q-4", "Linking by phone number with a pairing code.";
+    Q5 = "Q-5", "A link WhatsApp gates with a passkey is shown as such and ends with that reason, never a 408.";
     P1 = "P-1", "Every change is committed with its history before anyone is told.";
     P2 = "P-2", "Cooldowns and retry times survive restarts.";
     P3 = "P-3", "Start-up resumes linked agents and ends every attempt.";

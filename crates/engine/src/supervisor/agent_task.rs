@@ -316,6 +316,9 @@ impl AgentTask {
         let input = match tagged.event {
             ConnectorEvent::Qr(code) => Input::Qr(code),
             ConnectorEvent::PairCode(code) => Input::PairCode(code),
+            ConnectorEvent::PasskeyRequested => Input::PasskeyRequested,
+            ConnectorEvent::PasskeyCode(code) => Input::PasskeyCode(code),
+            ConnectorEvent::PasskeyFailed { detail } => Input::PasskeyFailed { detail },
             ConnectorEvent::Scanned => Input::Scanned,
             ConnectorEvent::Opened { phone } => Input::Opened { phone },
             ConnectorEvent::Closed { code, banned_for } => {
@@ -691,6 +694,7 @@ impl AgentTask {
             flapping,
             ban_risk,
             queued,
+            passkey,
             version: _,
         } = view;
         let attempt = self.agent.attempt.as_ref();
@@ -704,6 +708,7 @@ impl AgentTask {
             && *flapping == now.flapping
             && *ban_risk == now.ban_risk
             && *queued == self.queued_connect.is_some()
+            && passkey.as_ref() == attempt.and_then(|a| a.passkey.as_ref())
     }
 
     /// Publishes the view if anything in it changed since the last one.
@@ -727,6 +732,7 @@ impl AgentTask {
             flapping: derived.flapping,
             ban_risk: derived.ban_risk,
             queued: self.queued_connect.is_some(),
+            passkey: attempt.and_then(|a| a.passkey.clone()),
             version: self.published.as_ref().map_or(0, |last| last.version + 1),
         });
         self.shared.board().insert(view.record.id, view.clone());

@@ -29,6 +29,8 @@ pub struct AgentView {
     pub ban_risk: Option<crate::lifecycle::BanRisk>,
     /// A bulk connect admitted it and it waits for its start slot (B-1, R-5).
     pub queued: bool,
+    /// WhatsApp asks this link to be confirmed with a passkey; not persisted.
+    pub passkey: Option<crate::lifecycle::PasskeyPrompt>,
     /// Incremented at every publication of this agent: the UI drops older ones.
     pub version: u64,
 }
