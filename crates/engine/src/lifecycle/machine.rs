@@ -765,31 +765,28 @@ impl<R: Rng> Machine<'_, R> {
     /// a link that needed a passkey ended without one: a clean state, as
     /// after an expired QR, with the reason in words (never a 408).
     fn passkey_ended(&mut self, detail: Option<&str>, trigger: Trigger) {
-        self.effects.push(Effect::ForgetCredentials);
-        self.agent.attempt = None;
-        self.record().has_credentials = false;
         let reason = match detail {
             Some(detail) => format!("passkey linking failed: {detail} — {PASSKEY_ADVICE}"),
             None => {
                 format!("WhatsApp wanted a passkey for this link, which Switchboard cannot confirm — {PASSKEY_ADVICE}")
             }
         };
-        self.transition(Status::Disconnected, None, reason, trigger, Rule::Q5);
-        self.record().clean_disconnect = true;
+        self.unlinked_attempt_ended(reason, trigger, Rule::Q5);
     }
 
     /// an unscanned QR ends the attempt in a clean state (the connection is already closed).
     fn qr_expired(&mut self, trigger: Trigger) {
+        self.unlinked_attempt_ended("QR expired — click Connect for a new one".into(), trigger, Rule::Q2);
+    }
+
+    /// An attempt that linked nothing ends in a clean state: the half-made
+    /// pairing is forgotten, and Connect is allowed at once. Its
+    /// connection is closed already.
+    fn unlinked_attempt_ended(&mut self, reason: String, trigger: Trigger, rule: Rule) {
         self.effects.push(Effect::ForgetCredentials);
         self.agent.attempt = None;
         self.record().has_credentials = false;
-        self.transition(
-            Status::Disconnected,
-            None,
-            "QR expired — click Connect for a new one".into(),
-            trigger,
-            Rule::Q2,
-        );
+        self.transition(Status::Disconnected, None, reason, trigger, rule);
         self.record().clean_disconnect = true;
     }
 
