@@ -10,7 +10,7 @@ use switchboard_engine::clock::SystemClock;
 use switchboard_engine::connector::Connector;
 use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::supervisor::{Options, Supervisor};
-use switchboard_whatsapp::WhatsAppConnector;
+use switchboard_whatsapp::{ServerOptions, WhatsAppConnector};
 
 use crate::desktop::Preferences;
 use crate::dto::UiEvent;
@@ -175,7 +175,9 @@ async fn start_engine(config: &Config) -> Result<Engine, IpcError> {
     let mode = if config.demo {
         Mode::Demo(SimulatedWhatsApp::new())
     } else {
-        Mode::Real(WhatsAppConnector::new(config.credentials_dir()))
+        // The fleet's WhatsApp Web version is kept in the app database (F-7).
+        let server = ServerOptions { database: Some(config.database()), ..ServerOptions::default() };
+        Mode::Real(WhatsAppConnector::with_server(config.credentials_dir(), server))
     };
     let connector: Arc<dyn Connector> = match mode.clone() {
         Mode::Demo(simulated) => Arc::new(simulated),

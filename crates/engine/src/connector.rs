@@ -115,6 +115,9 @@ pub struct StartRequest {
     pub agent: AgentId,
     /// Use the saved credentials (no QR). False starts a fresh pairing.
     pub resume: bool,
+    /// The agent's name now: a new link carries it to the phone's list of
+    /// linked devices (WhatsApp takes it only at pairing).
+    pub name: String,
 }
 
 /// Why a connector could not do what the engine asked.

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
+use switchboard_engine::clock::SystemClock;
 use switchboard_engine::connector::{
     Connection, Connector, ConnectorError, ConnectorEvent, EventSink, PairCodeRequest, StartRequest, UnlinkJob,
     UnlinkRequest,
@@ -26,6 +27,7 @@ use switchboard_engine::lifecycle::{AgentId, CloseClass, CloseCode, Rule, classi
 use tokio::sync::{Notify, watch};
 use tokio_util::task::TaskTracker;
 use whatsapp_rust::bot::{Bot, BotBuilderError};
+use whatsapp_rust::http::UreqHttpClient;
 use whatsapp_rust::pair_code::{PairCodeOptions, PairCodeRejection, PairError};
 use whatsapp_rust::store::error::StoreError;
 use whatsapp_rust::store::{SqliteStore, SqliteStoreConfig};
@@ -35,11 +37,13 @@ use whatsapp_rust::wacore::iq::keepalive::KeepaliveSpec;
 use whatsapp_rust::wacore::iq::spec::IqSpec;
 use whatsapp_rust::wacore::protocol::keepalive::KEEP_ALIVE_RESPONSE_DEADLINE;
 use whatsapp_rust::wacore::store::DevicePropsOverride;
+use whatsapp_rust::waproto::whatsapp::device_props::PlatformType;
 use whatsapp_rust::{Client, IqError};
 
 use crate::mapping::Observer;
 use crate::store_files::{StoreFiles, StoreProblem, plain};
 use crate::transport::WatchedDial;
+use crate::version::{FleetVersion, VersionStatus, WHATSAPP_WEB_VERSION_URL};
 
 /// How long a logout may take to reach WhatsApp before the client is closed anyway.
 const LOGOUT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -66,6 +70,10 @@ pub struct ServerOptions {
     pub url: Option<String>,
     /// A fixed WhatsApp Web version instead of asking WhatsApp for the current one.
     pub version: Option<(u32, u32, u32)>,
+    /// Where the fleet's version is asked (F-7) instead of WhatsApp Web's own page.
+    pub version_url: Option<String>,
+    /// The app database, which keeps the fleet's version across restarts (F-7).
+    pub database: Option<std::path::PathBuf>,
 }
 
 /// The real connector. Cheap to clone; clones share the running clients.
@@ -77,6 +85,8 @@ pub struct WhatsAppConnector {
 struct Inner {
     files: StoreFiles,
     server: ServerOptions,
+    /// The one source of the version every client announces (F-7).
+    version: Arc<FleetVersion>,
     slots: Mutex<HashMap<AgentId, Arc<StoreSlot>>>,
     tasks: TaskTracker,
 }
@@ -88,14 +98,26 @@ impl WhatsAppConnector {
     }
 
     pub fn with_server(root: impl Into<std::path::PathBuf>, server: ServerOptions) -> Self {
+        let version = FleetVersion::new(
+            server.version_url.clone().unwrap_or_else(|| WHATSAPP_WEB_VERSION_URL.to_owned()),
+            Arc::new(UreqHttpClient::new()),
+            server.database.clone(),
+            Arc::new(SystemClock),
+        );
         WhatsAppConnector {
             inner: Arc::new(Inner {
                 files: StoreFiles::new(root),
                 server,
+                version,
                 slots: Mutex::new(HashMap::new()),
                 tasks: TaskTracker::new(),
             }),
         }
+    }
+
+    /// The fleet's WhatsApp Web version and how it was obtained (F-7).
+    pub async fn version_status(&self) -> VersionStatus {
+        self.inner.version.status().await
     }
 
     /// The stores' files (for the app's data-directory checks and tests).
@@ -388,6 +410,35 @@ struct Started {
     end_now: Arc<Notify>,
 }
 
+/// The longest device name sent to WhatsApp, in characters. WhatsApp
+/// publishes no limit; this keeps the phone's list to one line and leaves
+/// room for the start of any agent name (at most
+/// [`MAX_NAME_CHARS`](switchboard_engine::lifecycle::MAX_NAME_CHARS)) to tell links apart.
+pub const MAX_DEVICE_NAME_CHARS: usize = 50;
+
+/// The name the phone lists for an agent's link: "Switchboard – <agent
+/// name>", cut to [`MAX_DEVICE_NAME_CHARS`] with an ellipsis.
+pub fn device_name(agent_name: &str) -> String {
+    let full = format!("Switchboard – {}", agent_name.trim());
+    if full.chars().count() <= MAX_DEVICE_NAME_CHARS {
+        return full;
+    }
+    let mut cut: String = full.chars().take(MAX_DEVICE_NAME_CHARS - 1).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+/// The device properties of a new link (ARCHITECTURE.md, "The name on the
+/// phone"). The platform is DESKTOP: with the library's default (UNKNOWN)
+/// the phone shows a generic "Other device" and drops the name. QR pairing
+/// sends the OS field as given; the pairing-code path turns it into a real
+/// OS name itself, since WhatsApp refuses a brand there, and we leave that
+/// to the library.
+pub fn device_props(agent_name: &str) -> DevicePropsOverride {
+    DevicePropsOverride::new().with_os(device_name(agent_name)).with_platform_type(PlatformType::DESKTOP)
+}
+
 /// A passing fault of the credentials file's directory or file.
 fn io_fault(what: &str, err: &std::io::Error) -> StoreProblem {
     StoreProblem::Unavailable(format!("cannot {what} the credentials file: {}", plain(err)))
@@ -408,7 +459,7 @@ async fn build_attempt_client(
         inner.files.delete(agent).map_err(|err| io_fault("clear", &err))?;
     }
     let path = inner.files.prepare(agent).map_err(|err| io_fault("create", &err))?;
-    build_client(inner, &path, sink, attempt).await
+    build_client(inner, &path, sink, attempt, &device_props(&request.name)).await
 }
 
 /// Builds a client on the store at `path`, its events going to `sink`.
@@ -417,6 +468,7 @@ async fn build_client(
     path: &std::path::Path,
     sink: &EventSink,
     attempt: &Arc<AttemptShared>,
+    device: &DevicePropsOverride,
 ) -> Result<Started, StoreProblem> {
     let config = SqliteStoreConfig { cache_size_kib: STORE_PAGE_CACHE_KIB, ..SqliteStoreConfig::default() };
     let store = SqliteStore::with_config(&path.to_string_lossy(), config).await.map_err(|err| library_fault(&err))?;
@@ -433,16 +485,20 @@ async fn build_client(
         .with_event_handler(recorder)
         // The panel reads no chats: do not download the account's history.
         .skip_history_sync()
-        // The name the phone lists under "Linked devices".
-        .with_device_props(DevicePropsOverride::new().with_os("Switchboard"));
+        // What the phone lists under "Linked devices" (sent only at pairing).
+        .with_device_props(device.clone());
     let mut dial = TokioWebSocketTransportFactory::new();
     if let Some(url) = &inner.server.url {
         dial = dial.with_url(url.clone());
     }
     builder = builder.with_transport_factory(WatchedDial::new(dial, observer.clone()));
-    if let Some(version) = inner.server.version {
-        builder = builder.with_version(version);
-    }
+    // Always a version from outside, so the library never fetches one per
+    // store (and never fails a connect on that fetch): F-7.
+    let version = match inner.server.version {
+        Some(fixed) => fixed,
+        None => inner.version.current().await,
+    };
+    builder = builder.with_version(version);
     let bot = builder.build().await.map_err(|err| match err {
         BotBuilderError::Store(err) => library_fault(&err),
         other => StoreProblem::Unavailable(format!("cannot start the WhatsApp client: {other}")),
@@ -579,7 +635,8 @@ async fn unlink_set_aside(inner: &Inner, job: UnlinkJob) -> Result<(), String> {
     let sink = EventSink::new(job.agent, 0, tx);
     let attempt = Arc::new(AttemptShared::default());
     let Started { bot, client, observer, end_now: _ } =
-        build_client(inner, &path, &sink, &attempt).await.map_err(|problem| problem.detail().to_owned())?;
+        // Set-aside credentials are linked already: WhatsApp takes no device properties from them.
+        build_client(inner, &path, &sink, &attempt, &DevicePropsOverride::new()).await.map_err(|problem| problem.detail().to_owned())?;
     let run = bot.run();
     tokio::pin!(run);
     // Until the link opens (log out on it) or the connection ends (say why).
@@ -637,5 +694,41 @@ mod tests {
         assert!(!link_answered::<()>(&Err(IqError::Timeout)));
         assert!(!link_answered::<()>(&Err(IqError::NotConnected)));
         assert!(!link_answered::<()>(&Err(IqError::InternalChannelClosed)));
+    }
+
+    /// Issue 16, part 2: a new link is a desktop named after its agent, so
+    /// the phone's "Linked devices" shows "Switchboard – Sales desk", not
+    /// "Other device"; a long name is cut with an ellipsis, never mid-way
+    /// through a character.
+    #[test]
+    fn a_new_link_is_a_desktop_named_after_its_agent() {
+        let props = device_props("  Sales desk ");
+        assert_eq!(props.os.as_deref(), Some("Switchboard – Sales desk"));
+        assert_eq!(props.platform_type, Some(PlatformType::DESKTOP));
+
+        let long = "Ünïcode support queue — night shift, second floor, west wing 😀😀";
+        let name = device_name(long);
+        assert_eq!(name.chars().count(), MAX_DEVICE_NAME_CHARS);
+        assert!(name.starts_with("Switchboard – Ünïcode support queue"), "{name}");
+        assert!(name.ends_with('…'), "{name}");
+        assert_eq!(device_name(&"x".repeat(36)).chars().count(), MAX_DEVICE_NAME_CHARS, "fits whole");
+        assert!(!device_name(&"x".repeat(36)).ends_with('…'));
+    }
+
+    /// The pairing-code path sends no brand where WhatsApp wants an OS name:
+    /// the library turns the desktop platform into its Electron client and
+    /// the OS into a real one (a brand there is refused with bad-request).
+    #[test]
+    fn the_pairing_code_path_sends_a_real_os_name() {
+        use whatsapp_rust::wacore::companion_reg::CompanionWebClientType;
+        use whatsapp_rust::wacore::pair_code::resolve_companion_platform;
+        use whatsapp_rust::wacore::store::Device;
+        let mut device = Device::new();
+        device.set_device_props(device_props("Sales desk"));
+        let options = PairCodeOptions { phone_number: "15551234567".into(), ..Default::default() };
+        let (client, display) = resolve_companion_platform(&options, &device.device_props);
+        assert_eq!(client, CompanionWebClientType::Electron);
+        assert!(!display.contains("Switchboard") && !display.contains("Sales"), "{display}");
+        assert!(display.contains("Linux"), "{display}");
     }
 }

@@ -12,6 +12,7 @@ pub mod connector;
 pub mod mapping;
 pub mod store_files;
 pub mod transport;
+pub mod version;
 
 pub use connector::{ServerOptions, WhatsAppConnector};
 

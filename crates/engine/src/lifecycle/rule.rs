@@ -72,6 +72,7 @@ rules! {
     F4 = "F-4", "Fatal notices close together are told as one.";
     F5 = "F-5", "Elapsed time counts suspend and ignores wall-clock steps; no wait outlasts its setting.";
     F6 = "F-6", "After a wake or a gap, connected links are checked at once and reconnects are paced.";
+    F7 = "F-7", "One WhatsApp Web version for the whole fleet, fetched at most once a day and kept; a failed fetch fails no connection.";
     H1 = "H-1", "Each agent's health figures are computed from its history.";
     H2 = "H-2", "An agent that keeps dropping is marked flapping and retries after the longest delay.";
     H3 = "H-3", "New links and user connects within 24 hours above their settings warn of a ban risk.";

@@ -8,6 +8,7 @@
 mod agents;
 mod audit;
 pub use agents::agent_name_key;
+pub mod client_version;
 mod history;
 mod outages;
 pub use outages::OutageRow;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../../migrations/0004_outages.sql")),
     M::up(include_str!("../../../../migrations/0005_pause.sql")),
     M::up(include_str!("../../../../migrations/0006_audit.sql")),
+    M::up(include_str!("../../../../migrations/0007_client_version.sql")),
 ];
 
 /// The schema version this build writes and understands.

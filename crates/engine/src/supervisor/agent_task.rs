@@ -605,7 +605,8 @@ impl AgentTask {
         // D-2: a new serial at the real start, so only this connection's events count.
         self.attempt_serial += 1;
         let sink = EventSink::new(id, self.attempt_serial, self.events_tx.clone());
-        match self.shared.connector.start(StartRequest { agent: id, resume }, sink) {
+        let request = StartRequest { agent: id, resume, name: self.agent.record.name.clone() };
+        match self.shared.connector.start(request, sink) {
             Ok(connection) => self.connection = Some(connection),
             Err(err) => {
                 tracing::warn!(agent = %id, "could not start a connection: {err}");

@@ -90,7 +90,7 @@ async fn linked_agent(url: &str, status: &str) -> Setup {
     let db = dir.path().join("switchboard.db");
     let connector = WhatsAppConnector::with_server(
         dir.path().join("whatsapp"),
-        ServerOptions { url: Some(url.to_owned()), version: Some(VERSION) },
+        ServerOptions { url: Some(url.to_owned()), version: Some(VERSION), ..ServerOptions::default() },
     );
     let options = || Options { clock: Arc::new(SystemClock), connector: Arc::new(connector.clone()), seed: 7 };
     let sup = Supervisor::start(&db, options()).await.unwrap();
