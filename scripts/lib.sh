@@ -22,13 +22,14 @@ ensure_apt_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
-# What a Tauri 2 build needs (SETUP.md), plus a C compiler for SQLite, and
-# Node.js for the UI when the machine has none.
+# What a Tauri 2 build needs (SETUP.md), plus a C compiler for SQLite,
+# OpenSSL's headers for SQLCipher (the credentials' encryption links the
+# system's libcrypto), and Node.js for the UI when the machine has none.
 ensure_build_packages() {
     # libayatana-appindicator3-1: the tray icon's library, loaded at run time
     # (the .deb depends on it; installed here, the installed-package test
     # resolves that without a download).
-    local packages=(build-essential pkg-config libwebkit2gtk-4.1-dev libayatana-appindicator3-1)
+    local packages=(build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-1)
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         packages+=(nodejs npm)
     fi
@@ -47,9 +48,11 @@ use_shared_target_dir() {
 # session bus of its own (the single-instance check lives there). The colour
 # emoji font is what the installed package depends on too: names with emoji
 # show as emoji, not empty boxes. xdotool types into the system's save dialog
-# (a GTK window WebDriver cannot reach) in the export test.
+# (a GTK window WebDriver cannot reach) in the export test. The keyring test
+# starts GNOME's keyring daemon in a D-Bus session of its own (dbus-run-session,
+# from dbus-daemon).
 ensure_window_driver() {
-    ensure_apt_packages xvfb xauth webkit2gtk-driver dbus-daemon fonts-noto-color-emoji xdotool
+    ensure_apt_packages xvfb xauth webkit2gtk-driver dbus-daemon gnome-keyring fonts-noto-color-emoji xdotool
     if ! command -v tauri-driver >/dev/null 2>&1 && [[ ! -x "$HOME/.cargo/bin/tauri-driver" ]]; then
         echo "==> cargo install tauri-driver"
         cargo install tauri-driver --locked

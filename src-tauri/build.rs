@@ -4,6 +4,9 @@
 /// Every IPC command; keep in step with `src/commands/` and the capability file.
 const COMMANDS: &[&str] = &[
     "subscribe",
+    "credentials_state",
+    "unlock_credentials",
+    "choose_credentials_protection",
     "add_agent",
     "rename_agent",
     "remove_agent",

@@ -15,6 +15,7 @@ use switchboard_engine::lifecycle::{
     Verdict, settings::Unit,
 };
 use switchboard_engine::supervisor::{AgentView, BulkAction, BulkOutcome, BulkResult};
+use switchboard_whatsapp::protection::Protection;
 use ts_rs::TS;
 
 use crate::display::mask_phone;
@@ -430,6 +431,58 @@ pub struct Snapshot {
     pub outage: Option<OutageDto>,
     /// Outages that began in the last 7 days (H-4).
     pub outages_last_week: u32,
+    /// Warnings that last while their cause does, each a banner: the
+    /// credentials kept unencrypted (P-7), a WhatsApp Web version that could
+    /// not be renewed (F-7).
+    pub notices: Vec<String>,
+}
+
+/// How the WhatsApp credentials are kept (P-7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtectionDto {
+    /// Encrypted, the key in the desktop keyring.
+    Keyring,
+    /// Encrypted, the key under the person's passphrase.
+    Passphrase,
+    /// Plain files, as the person chose.
+    Unencrypted,
+    /// Demo mode keeps no credentials.
+    NotNeeded,
+}
+
+impl From<Protection> for ProtectionDto {
+    fn from(protection: Protection) -> Self {
+        match protection {
+            Protection::Keyring => ProtectionDto::Keyring,
+            Protection::Passphrase => ProtectionDto::Passphrase,
+            Protection::Unencrypted => ProtectionDto::Unencrypted,
+        }
+    }
+}
+
+/// Where the credentials stand at start; the window asks before it subscribes.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum CredentialsStateDto {
+    /// Open: the engine starts (or has started).
+    Ready { protection: ProtectionDto },
+    /// Passphrase mode: ask for it.
+    NeedsPassphrase,
+    /// The first start without a keyring: ask how to keep them.
+    NeedsChoice { keyring_problem: String },
+    /// They cannot be opened; nothing was changed.
+    Failed { error: IpcError },
+}
+
+/// The person's choice at the first start without a keyring.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, TS)]
+#[serde(tag = "kind", rename_all = "snake_case", rename_all_fields = "camelCase")]
+pub enum ProtectionChoiceDto {
+    /// Encrypt, with the key under this passphrase.
+    Passphrase { passphrase: String },
+    /// Keep the stores unencrypted.
+    Unencrypted,
 }
 
 /// An outage in progress (F-1…F-3), for its banner.
@@ -769,6 +822,9 @@ pub fn typescript_bindings() -> String {
         SettingDto::decl(&cfg),
         SettingChange::decl(&cfg),
         ModeDto::decl(&cfg),
+        ProtectionDto::decl(&cfg),
+        CredentialsStateDto::decl(&cfg),
+        ProtectionChoiceDto::decl(&cfg),
         IpcError::decl(&cfg),
         OutageDto::decl(&cfg),
         Snapshot::decl(&cfg),

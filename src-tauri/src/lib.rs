@@ -14,6 +14,7 @@
 pub mod args;
 pub mod cli;
 pub mod commands;
+pub mod credentials;
 pub mod desktop;
 pub mod display;
 pub mod dto;
@@ -32,6 +33,9 @@ use crate::state::{AppState, DesktopState};
 pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
     builder.invoke_handler(tauri::generate_handler![
         commands::events::subscribe,
+        commands::credentials::credentials_state,
+        commands::credentials::unlock_credentials,
+        commands::credentials::choose_credentials_protection,
         commands::agents::add_agent,
         commands::agents::rename_agent,
         commands::agents::remove_agent,

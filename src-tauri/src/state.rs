@@ -10,7 +10,11 @@ use switchboard_engine::clock::SystemClock;
 use switchboard_engine::connector::Connector;
 use switchboard_engine::simulator::SimulatedWhatsApp;
 use switchboard_engine::supervisor::{Options, Supervisor};
+use switchboard_whatsapp::protection::{DesktopKeyring, KeyVault, Protection, StoreKey, Vault, encrypt_plain_stores};
+use switchboard_whatsapp::store_files::StoreFiles;
 use switchboard_whatsapp::{ServerOptions, WhatsAppConnector};
+
+use crate::credentials::CredentialsGate;
 
 use crate::desktop::Preferences;
 use crate::dto::UiEvent;
@@ -50,6 +54,8 @@ pub enum Mode {
 pub struct Engine {
     pub supervisor: Supervisor,
     pub mode: Mode,
+    /// How the WhatsApp credentials are kept (P-7); `None` in demo mode, which has none.
+    pub protection: Option<Protection>,
 }
 
 /// How long the exit waits for WhatsApp clients to close (they flush their stores).
@@ -72,6 +78,8 @@ pub struct AppState {
     pub ui: Mutex<Option<tauri::ipc::Channel<Vec<UiEvent>>>>,
     /// Each agent's last QR image, rendered when asked for.
     pub qr_images: crate::qr::QrImages,
+    /// Real mode: the credentials' key, which the engine waits for (P-7).
+    pub credentials: Option<CredentialsGate>,
 }
 
 /// The desktop side: whether a tray shows the app, and the remembered choices.
@@ -124,7 +132,15 @@ impl AppState {
     /// launch in the background, so the engine loads its agents while the
     /// window loads its page.
     pub fn new(config: Config) -> AppState {
+        let keyring = Arc::new(DesktopKeyring::for_data_dir(&config.data_dir));
+        AppState::with_keyring(config, keyring)
+    }
+
+    /// [`AppState::new`] with the credentials' key kept in `keyring` instead of the desktop's.
+    pub fn with_keyring(config: Config, keyring: Arc<dyn KeyVault>) -> AppState {
+        let credentials = (!config.demo).then(|| CredentialsGate::new(Vault::new(config.credentials_dir()), keyring));
         AppState {
+            credentials,
             config,
             engine: tokio::sync::OnceCell::new(),
             forwarder: Mutex::new(None),
@@ -144,7 +160,11 @@ impl AppState {
     /// The running engine, once started; a failure to start is kept, not
     /// raised: the window shows it.
     pub async fn engine(&self) -> Result<&Engine, IpcError> {
-        self.engine.get_or_init(|| start_engine(&self.config)).await.as_ref().map_err(Clone::clone)
+        self.engine
+            .get_or_init(|| start_engine(&self.config, self.credentials.as_ref()))
+            .await
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// The engine if it has started, without waiting.
@@ -170,14 +190,23 @@ impl AppState {
     }
 }
 
-/// Starts the engine on the database of `config`.
-async fn start_engine(config: &Config) -> Result<Engine, IpcError> {
-    let mode = if config.demo {
-        Mode::Demo(SimulatedWhatsApp::new())
-    } else {
-        // The fleet's WhatsApp Web version is kept in the app database (F-7).
-        let server = ServerOptions { database: Some(config.database()), ..ServerOptions::default() };
-        Mode::Real(WhatsAppConnector::with_server(config.credentials_dir(), server))
+/// Starts the engine on the database of `config`. In real mode it first
+/// waits for the credentials' key (P-7) and encrypts any plain store an
+/// earlier version left, before any client opens one.
+async fn start_engine(config: &Config, credentials: Option<&CredentialsGate>) -> Result<Engine, IpcError> {
+    let (mode, protection) = match credentials {
+        None => (Mode::Demo(SimulatedWhatsApp::new()), None),
+        Some(gate) => {
+            gate.open().await;
+            let unlocked = gate.ready().await?;
+            let files = StoreFiles::with_key(config.credentials_dir(), unlocked.key.clone());
+            if let Some(key) = unlocked.key.clone() {
+                encrypt_plain_stores_at_start(files.clone(), key).await;
+            }
+            // The fleet's WhatsApp Web version is kept in the app database (F-7).
+            let server = ServerOptions { database: Some(config.database()), ..ServerOptions::default() };
+            (Mode::Real(WhatsAppConnector::with_files(files, server)), Some(unlocked.protection))
+        }
     };
     let connector: Arc<dyn Connector> = match mode.clone() {
         Mode::Demo(simulated) => Arc::new(simulated),
@@ -185,11 +214,34 @@ async fn start_engine(config: &Config) -> Result<Engine, IpcError> {
     };
     let options = Options { clock: Arc::new(SystemClock), connector, seed: rand_seed() };
     match Supervisor::start(&config.database(), options).await {
-        Ok(supervisor) => Ok(Engine { supervisor, mode }),
+        Ok(supervisor) => Ok(Engine { supervisor, mode, protection }),
         Err(err) => {
             tracing::error!("the engine could not start: {err}");
             Err(IpcError::from(err))
         }
+    }
+}
+
+/// P-7: encrypts the plain stores an earlier version left. A store that
+/// fails stays plain and is encrypted when its agent next starts.
+async fn encrypt_plain_stores_at_start(files: StoreFiles, key: StoreKey) {
+    let started = std::time::Instant::now();
+    let migration = tokio::task::spawn_blocking(move || encrypt_plain_stores(&files, &key)).await;
+    match migration {
+        Ok(Ok(migration)) => {
+            if migration.encrypted > 0 {
+                tracing::info!(
+                    "encrypted {} plain credentials stores in {:.1} s",
+                    migration.encrypted,
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            for (path, err) in migration.failed {
+                tracing::warn!("could not encrypt {} yet: {err}", path.display());
+            }
+        }
+        Ok(Err(err)) => tracing::warn!("could not list the credentials stores to encrypt them: {err}"),
+        Err(panicked) => tracing::error!("encrypting the credentials stores failed: {panicked}"),
     }
 }
 

@@ -13,7 +13,9 @@
 
 mod bindings;
 mod commands;
+mod credentials;
 mod e2e;
+mod e2e_credentials;
 mod e2e_keyboard;
 mod e2e_operators;
 mod faults;

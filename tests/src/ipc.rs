@@ -3,6 +3,7 @@
 use serde_json::Value;
 use switchboard_app::state::{AppState, Config};
 use switchboard_engine::lifecycle::Rule;
+use switchboard_whatsapp::protection::{KeyVault, Vault};
 use tauri::test::{INVOKE_KEY, MockRuntime, mock_builder, mock_context, noop_assets};
 use tauri::webview::InvokeRequest;
 use tauri::{WebviewWindow, WebviewWindowBuilder};
@@ -24,10 +25,36 @@ pub fn harness(demo: bool) -> Harness {
     h
 }
 
-/// The app on the data directory `data_dir`.
+/// The app on the data directory `data_dir`. In real mode the tests keep
+/// the credentials unencrypted, as a person without a keyring may choose
+/// (P-7), unless the data directory chose already: the choice itself is
+/// tested on its own ([`harness_waiting`]).
 pub fn harness_at(demo: bool, data_dir: std::path::PathBuf) -> Harness {
     let config = Config { demo, data_dir: data_dir.clone() };
+    if !demo {
+        let vault = Vault::new(config.credentials_dir());
+        if vault.protection().unwrap().is_none() {
+            vault.choose_unencrypted().unwrap();
+        }
+    }
     let state = tauri::async_runtime::block_on(AppState::start(config));
+    built(state, data_dir)
+}
+
+/// The real app on `data_dir` with `keyring` for the desktop's, its engine
+/// starting in the background as at launch: it waits for the window's
+/// passphrase or choice when the credentials need one (P-7).
+pub fn harness_waiting(data_dir: std::path::PathBuf, keyring: std::sync::Arc<dyn KeyVault>) -> Harness {
+    let state = AppState::with_keyring(Config { demo: false, data_dir: data_dir.clone() }, keyring);
+    let h = built(state, data_dir);
+    let handle = tauri::Manager::app_handle(&h.app).clone();
+    tauri::async_runtime::spawn(async move {
+        let _ = tauri::Manager::state::<AppState>(&handle).engine().await;
+    });
+    h
+}
+
+fn built(state: AppState, data_dir: std::path::PathBuf) -> Harness {
     let app = switchboard_app::with_commands(mock_builder())
         .plugin(tauri_plugin_notification::init())
         .manage(state)

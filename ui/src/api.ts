@@ -9,11 +9,13 @@ import type {
   BulkActionDto,
   BulkOutcomeDto,
   CloseAction,
+  CredentialsStateDto,
   DecisionDto,
   DesktopDto,
   HealthDto,
   HistoryDto,
   IpcError,
+  ProtectionChoiceDto,
   QrImageDto,
   SettingChange,
   SettingDto,
@@ -23,6 +25,12 @@ import type {
 } from "./bindings";
 
 export interface Backend {
+  /** Where the WhatsApp credentials stand (P-7): asked before subscribing, which waits for them. */
+  credentialsState(): Promise<CredentialsStateDto>;
+  /** Passphrase mode: opens the credentials; `wrong_passphrase` changes nothing. */
+  unlockCredentials(passphrase: string): Promise<void>;
+  /** The first start without a keyring: the person's choice. */
+  chooseCredentialsProtection(choice: ProtectionChoiceDto): Promise<void>;
   /** A snapshot now, then every change through `onEvent`, in order. */
   subscribe(onEvent: (event: UiEvent) => void): Promise<Snapshot>;
   addAgent(name: string): Promise<AgentDto>;
@@ -80,6 +88,9 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 }
 
 export const tauriBackend: Backend = {
+  credentialsState: () => call("credentials_state"),
+  unlockCredentials: (passphrase) => call("unlock_credentials", { passphrase }),
+  chooseCredentialsProtection: (choice) => call("choose_credentials_protection", { choice }),
   subscribe(onEvent) {
     // Events come in batches (at most about one a frame while changes pour in), in order.
     const channel = new Channel<UiEvent[]>();

@@ -2,7 +2,7 @@
 // detail panel. Wires the store to the views and the views to the backend.
 
 import { asIpcError, type Backend } from "./api";
-import type { AgentDto, BulkActionDto, Snapshot, StatusDto, UiEvent } from "./bindings";
+import type { AgentDto, BulkActionDto, CredentialsStateDto, Snapshot, StatusDto, UiEvent } from "./bindings";
 import { timelineCsv } from "./csv";
 import { ALL_STATUSES, banRiskText, blockedText, STATUS_LABELS } from "./format";
 import { needsQr, Selection, summarize } from "./selection";
@@ -15,6 +15,7 @@ import { h, setHidden, setText } from "./views/dom";
 import { AgentList, type Density, type Filter, type Order } from "./views/list";
 import { OutageBanner } from "./views/outage";
 import { ScanQueue } from "./views/scanqueue";
+import { credentialsScreen } from "./views/unlock";
 
 export class App {
   readonly store = new AgentStore();
@@ -75,6 +76,7 @@ export class App {
   }
 
   async start(): Promise<void> {
+    if (!(await this.openCredentials())) return;
     let snapshot: Snapshot;
     try {
       snapshot = await this.backend.subscribe((event) => this.onEvent(event));
@@ -104,6 +106,27 @@ export class App {
     this.early = null;
     for (const event of early) this.onEvent(event);
     this.updateCounts();
+  }
+
+  /**
+   * P-7: the engine starts once the WhatsApp credentials are open. When they
+   * wait for the person (a passphrase, or the first choice without a
+   * keyring), their screen comes first. False when they cannot be opened.
+   */
+  private async openCredentials(): Promise<boolean> {
+    let state: CredentialsStateDto;
+    try {
+      state = await this.backend.credentialsState();
+    } catch (err) {
+      this.fatal("Switchboard could not reach its engine", asIpcError(err).message);
+      return false;
+    }
+    if (state.kind === "failed") {
+      this.fatal("The WhatsApp credentials cannot be opened", state.error.message);
+      return false;
+    }
+    if (state.kind !== "ready") await credentialsScreen(this.root, this.backend, state);
+    return true;
   }
 
   private fatal(title: string, message: string): void {
@@ -250,6 +273,7 @@ export class App {
     this.banners.append(this.outageBanner.el, this.storageBanner);
     this.showStorageFault(snapshot.storageFault);
     if (snapshot.modeNote) this.banner("info", snapshot.modeNote, null);
+    for (const notice of snapshot.notices) this.banner("alert", notice, null);
     this.root.replaceChildren(
       header,
       this.banners,

@@ -3,7 +3,7 @@
 
 export type StatusDto = "disconnected" | "connecting" | "qr_pending" | "connected" | "reconnecting" | "conflict" | "failed" | "unreadable";
 
-export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "Q-5" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "H-1" | "H-2" | "H-3" | "H-4" | "H-5" | "B-1" | "B-2" | "B-3";
+export type RuleId = "L-1" | "L-2" | "L-3" | "L-4" | "A-1" | "A-2" | "A-3" | "A-4" | "A-5" | "A-6" | "A-7" | "D-1" | "D-2" | "D-3" | "R-1" | "R-2" | "R-3" | "R-4" | "R-5" | "R-6" | "Q-1" | "Q-2" | "Q-3" | "Q-4" | "Q-5" | "P-1" | "P-2" | "P-3" | "P-4" | "P-5" | "P-6" | "P-7" | "O-1" | "O-2" | "O-3" | "F-1" | "F-2" | "F-3" | "F-4" | "F-5" | "F-6" | "F-7" | "H-1" | "H-2" | "H-3" | "H-4" | "H-5" | "B-1" | "B-2" | "B-3";
 
 export type BlockKindDto = "in_progress" | "attempt_cooldown" | "auth_cooldown" | "ban" | "not_retrying";
 
@@ -164,6 +164,12 @@ export type SettingChange = { key: string, value: number, };
 
 export type ModeDto = "demo" | "real";
 
+export type ProtectionDto = "keyring" | "passphrase" | "unencrypted" | "not_needed";
+
+export type CredentialsStateDto = { "kind": "ready", protection: ProtectionDto, } | { "kind": "needs_passphrase" } | { "kind": "needs_choice", keyringProblem: string, } | { "kind": "failed", error: IpcError, };
+
+export type ProtectionChoiceDto = { "kind": "passphrase", passphrase: string, } | { "kind": "unencrypted" };
+
 export type IpcError = { 
 /**
  * Stable and machine-readable: the UI branches on it.
@@ -230,7 +236,13 @@ outage: OutageDto | null,
 /**
  * Outages that began in the last 7 days (H-4).
  */
-outagesLastWeek: number, };
+outagesLastWeek: number, 
+/**
+ * Warnings that last while their cause does, each a banner: the
+ * credentials kept unencrypted (P-7), a WhatsApp Web version that could
+ * not be renewed (F-7).
+ */
+notices: Array<string>, };
 
 export type UiEvent = { "type": "agent", agent: AgentDto, } | { "type": "removed", id: number, } | { "type": "notice", agentId: number, title: string, body: string, } | { "type": "group_notice", title: string, body: string, agentIds: Array<number>, } | { "type": "storage_fault", message: string | null, } | { "type": "resync", agents: Array<AgentDto>, } | { "type": "clock", wallAheadMs: number, } | { "type": "outage", outage: OutageDto | null, 
 /**

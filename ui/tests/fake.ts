@@ -9,10 +9,12 @@ import type {
   BulkActionDto,
   BulkOutcomeDto,
   CloseAction,
+  CredentialsStateDto,
   DecisionDto,
   DesktopDto,
   HealthDto,
   HistoryDto,
+  ProtectionChoiceDto,
   QrImageDto,
   RuleId,
   SettingChange,
@@ -202,6 +204,22 @@ export class FakeBackend implements Backend {
     if (this.saveAs !== null) this.saved.push({ fileName, contents });
     return this.saveAs;
   }
+  /** Where the credentials stand (P-7); the passphrase that opens them. */
+  credentials: CredentialsStateDto = { kind: "ready", protection: "not_needed" };
+  passphrase = "correct horse battery";
+  async credentialsState(): Promise<CredentialsStateDto> {
+    return this.credentials;
+  }
+  async unlockCredentials(passphrase: string): Promise<void> {
+    this.calls.push(`unlock ${passphrase}`);
+    if (passphrase !== this.passphrase)
+      throw { kind: "wrong_passphrase", message: "the passphrase does not open the WhatsApp credentials" };
+    this.credentials = { kind: "ready", protection: "passphrase" };
+  }
+  async chooseCredentialsProtection(choice: ProtectionChoiceDto): Promise<void> {
+    this.calls.push(`choose ${choice.kind}`);
+    this.credentials = { kind: "ready", protection: choice.kind };
+  }
 }
 
 export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): Snapshot {
@@ -220,6 +238,7 @@ export function snapshot(agents: AgentDto[], mode: Snapshot["mode"] = "demo"): S
     wallAheadMs: 0,
     outage: null,
     outagesLastWeek: 0,
+    notices: [],
   };
 }
 

@@ -550,7 +550,8 @@ async fn a4_an_unknown_stored_status_is_loaded_and_treated_conservatively() {
 async fn a_newer_database_is_refused() {
     let dir = common::temp_dir();
     let db = dir.path().join("future.db");
-    rusqlite::Connection::open(&db).unwrap().execute_batch("PRAGMA user_version = 7;").unwrap();
+    let newer = switchboard_engine::store::SCHEMA_VERSION + 1;
+    rusqlite::Connection::open(&db).unwrap().execute_batch(&format!("PRAGMA user_version = {newer};")).unwrap();
     let sim = switchboard_engine::simulator::SimulatedWhatsApp::new();
     let clock = std::sync::Arc::new(switchboard_engine::clock::TokioClock::starting_at(common::START));
     let options = switchboard_engine::supervisor::Options { clock, connector: std::sync::Arc::new(sim), seed: 1 };

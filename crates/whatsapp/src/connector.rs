@@ -29,8 +29,8 @@ use tokio_util::task::TaskTracker;
 use whatsapp_rust::bot::{Bot, BotBuilderError};
 use whatsapp_rust::http::UreqHttpClient;
 use whatsapp_rust::pair_code::{PairCodeOptions, PairCodeRejection, PairError};
+use whatsapp_rust::store::SqliteStore;
 use whatsapp_rust::store::error::StoreError;
-use whatsapp_rust::store::{SqliteStore, SqliteStoreConfig};
 use whatsapp_rust::transport::TokioWebSocketTransportFactory;
 use whatsapp_rust::types::events::{Event, EventHandler};
 use whatsapp_rust::wacore::iq::keepalive::KeepaliveSpec;
@@ -98,6 +98,11 @@ impl WhatsAppConnector {
     }
 
     pub fn with_server(root: impl Into<std::path::PathBuf>, server: ServerOptions) -> Self {
+        Self::with_files(StoreFiles::new(root), server)
+    }
+
+    /// A connector on `files`, encrypted or not (P-7).
+    pub fn with_files(files: StoreFiles, server: ServerOptions) -> Self {
         let version = FleetVersion::new(
             server.version_url.clone().unwrap_or_else(|| WHATSAPP_WEB_VERSION_URL.to_owned()),
             Arc::new(UreqHttpClient::new()),
@@ -106,7 +111,7 @@ impl WhatsAppConnector {
         );
         WhatsAppConnector {
             inner: Arc::new(Inner {
-                files: StoreFiles::new(root),
+                files,
                 server,
                 version,
                 slots: Mutex::new(HashMap::new()),
@@ -470,7 +475,7 @@ async fn build_client(
     attempt: &Arc<AttemptShared>,
     device: &DevicePropsOverride,
 ) -> Result<Started, StoreProblem> {
-    let config = SqliteStoreConfig { cache_size_kib: STORE_PAGE_CACHE_KIB, ..SqliteStoreConfig::default() };
+    let config = inner.files.store_config(STORE_PAGE_CACHE_KIB);
     let store = SqliteStore::with_config(&path.to_string_lossy(), config).await.map_err(|err| library_fault(&err))?;
     let observer = Arc::new(Mutex::new(Observer::new()));
     let end_now = Arc::new(Notify::new());

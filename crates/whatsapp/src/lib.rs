@@ -10,6 +10,7 @@
 
 pub mod connector;
 pub mod mapping;
+pub mod protection;
 pub mod store_files;
 pub mod transport;
 pub mod version;

@@ -11,6 +11,9 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use switchboard_engine::lifecycle::AgentId;
+use whatsapp_rust::store::SqliteStoreConfig;
+
+use crate::protection::{SQLITE_HEADER, StoreKey, encrypt_if_plain};
 
 const PRIVATE_DIR: u32 = 0o700;
 const PRIVATE_FILE: u32 = 0o600;
@@ -19,11 +22,60 @@ const PRIVATE_FILE: u32 = 0o600;
 #[derive(Debug, Clone)]
 pub struct StoreFiles {
     root: PathBuf,
+    /// The installation's key (P-7); `None`: plain stores.
+    key: Option<StoreKey>,
 }
 
 impl StoreFiles {
+    /// Plain stores (the unencrypted mode, tests and benchmarks).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        StoreFiles { root: root.into() }
+        StoreFiles { root: root.into(), key: None }
+    }
+
+    /// Stores encrypted with `key` (P-7), or plain with `None`.
+    pub fn with_key(root: impl Into<PathBuf>, key: Option<StoreKey>) -> Self {
+        StoreFiles { root: root.into(), key }
+    }
+
+    /// The key the stores are encrypted with, if any.
+    pub fn key(&self) -> Option<&StoreKey> {
+        self.key.as_ref()
+    }
+
+    /// The library's settings for a store: with a key, every connection is
+    /// keyed first and the key is proven before the store reads anything.
+    pub fn store_config(&self, cache_size_kib: u32) -> SqliteStoreConfig {
+        let config = SqliteStoreConfig { cache_size_kib, ..SqliteStoreConfig::default() };
+        let Some(key) = &self.key else { return config };
+        let keying = format!("PRAGMA key = \"{}\";", key.pragma_value());
+        config.with_connection_init(move |conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(&keying).execute(conn)?;
+            diesel::sql_query("SELECT count(*) FROM sqlite_master;").execute(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Every store's database file: the agents' and the unlink jobs'.
+    pub fn all_databases(&self) -> io::Result<Vec<PathBuf>> {
+        let entries = match fs::read_dir(&self.root) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            entries => entries?,
+        };
+        let mut databases = Vec::new();
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if entry.file_type()?.is_dir() && (name.starts_with("agent-") || name.starts_with("unlink-")) {
+                let database = database_in(&entry.path());
+                if database.is_file() {
+                    databases.push(database);
+                }
+            }
+        }
+        databases.sort();
+        Ok(databases)
     }
 
     pub fn root(&self) -> &Path {
@@ -82,7 +134,7 @@ impl StoreFiles {
 
     /// [`StoreFiles::check`] for the store of any directory (an unlink job's).
     pub fn check_in(&self, dir: &Path) -> Result<(), StoreProblem> {
-        check_store(&database_in(dir))
+        check_store(&database_in(dir), self.key.as_ref())
     }
 
     /// [`StoreFiles::prepare`] for the store of any directory.
@@ -164,9 +216,9 @@ fn files_in(dir: &Path) -> io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// See [`StoreFiles::check`].
-fn check_store(path: &Path) -> Result<(), StoreProblem> {
-    const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+/// See [`StoreFiles::check`]. With a key, a plain store left by an earlier
+/// version (or a crash during its migration) is encrypted first.
+fn check_store(path: &Path, key: Option<&StoreKey>) -> Result<(), StoreProblem> {
     if fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(StoreProblem::Damaged("the credentials file is a directory".into()));
     }
@@ -179,15 +231,23 @@ fn check_store(path: &Path) -> Result<(), StoreProblem> {
     if header.is_empty() {
         return Ok(()); // Created for a pairing that never got as far as saving anything.
     }
-    if header != SQLITE_HEADER {
-        return Err(StoreProblem::Damaged("the credentials file is not a SQLite database".into()));
+    match (header == SQLITE_HEADER, key) {
+        (true, Some(key)) => {
+            encrypt_if_plain(path, key)
+                .map_err(|err| StoreProblem::Unavailable(format!("cannot encrypt the credentials file: {err}")))?;
+            tracing::info!("a plain credentials store was encrypted: {}", path.display());
+        }
+        // Without a key, no header means no SQLite; with one, SQLite tells.
+        (false, None) => return Err(StoreProblem::Damaged("the credentials file is not a SQLite database".into())),
+        _ => {}
     }
-    check_content(path)
+    check_content(path, key)
 }
 
 /// Asks SQLite to read the whole store: corruption is damage, a failure to
-/// open it at all is not.
-fn check_content(path: &Path) -> Result<(), StoreProblem> {
+/// open it at all is not. The key was proven at start (P-7), so a store it
+/// does not open is damaged, like a plain file SQLite cannot read.
+fn check_content(path: &Path, key: Option<&StoreKey>) -> Result<(), StoreProblem> {
     use rusqlite::{ErrorCode, OpenFlags};
     let classify = |err: rusqlite::Error| match err.sqlite_error_code() {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
@@ -199,6 +259,9 @@ fn check_content(path: &Path) -> Result<(), StoreProblem> {
     // by a crash, and the library opens it read-write right after anyway.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = rusqlite::Connection::open_with_flags(path, flags).map_err(classify)?;
+    if let Some(key) = key {
+        key.apply(&conn).map_err(classify)?;
+    }
     let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |row| row.get(0)).map_err(classify)?;
     if verdict != "ok" {
         return Err(StoreProblem::Damaged(format!("the credentials file is damaged: {verdict}")));

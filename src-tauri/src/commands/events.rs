@@ -13,7 +13,10 @@ use tokio::time::Instant;
 use crate::args::ChannelArg;
 use crate::dto::{AgentDto, ModeDto, OutageDto, Snapshot, UiEvent, settings_dto};
 use crate::error::IpcError;
-use crate::state::{AppState, Mode, UNOFFICIAL_CLIENT_WARNING};
+use crate::state::{AppState, Config, Engine, Mode, UNOFFICIAL_CLIENT_WARNING};
+use switchboard_engine::clock::{Clock, SystemClock};
+use switchboard_whatsapp::protection::Protection;
+use switchboard_whatsapp::version::VersionStatus;
 
 /// Returns everything the UI shows, and from then on pushes every change to
 /// `on_event` in order (no polling). A new subscription replaces the old one.
@@ -41,6 +44,7 @@ pub async fn subscribe<R: Runtime>(
                 wall_ahead_ms: 0,
                 outage: None,
                 outages_last_week: 0,
+                notices: vec![],
             };
             return Ok(snapshot);
         }
@@ -70,7 +74,42 @@ pub async fn subscribe<R: Runtime>(
         wall_ahead_ms: supervisor.wall_ahead_ms(),
         outage: supervisor.outage().as_ref().map(OutageDto::from),
         outages_last_week: outages_last_week(&supervisor).await,
+        notices: notices(engine, &state.config).await,
     })
+}
+
+/// The lasting warnings (see [`Snapshot::notices`]).
+async fn notices(engine: &Engine, config: &Config) -> Vec<String> {
+    let mut notices = Vec::new();
+    if engine.protection == Some(Protection::Unencrypted) {
+        notices.push(format!(
+            "The WhatsApp credentials are stored unencrypted, as chosen at the first start: anyone who copies {} can use every linked account. README's \"Security\" section tells how to encrypt them.",
+            config.credentials_dir().display()
+        ));
+    }
+    if let Mode::Real(whatsapp) = &engine.mode
+        && let Some(notice) = version_notice(&whatsapp.version_status().await)
+    {
+        notices.push(notice);
+    }
+    notices
+}
+
+/// F-7: a word when the version could not be renewed for a while. A fetch
+/// that failed today, with a version of yesterday, is not worth a banner.
+fn version_notice(status: &VersionStatus) -> Option<String> {
+    const STALE_AFTER_MS: i64 = 3 * 24 * 60 * 60 * 1000;
+    let error = status.last_error.as_deref()?;
+    let (major, minor, build) = status.version;
+    match status.fetched_at {
+        None => Some(format!(
+            "Switchboard could not ask WhatsApp Web for its current version ({error}). Connections announce version {major}.{minor}.{build}, built into this Switchboard, which WhatsApp refuses once it is too old (\"update Switchboard\")."
+        )),
+        Some(at) if SystemClock.wall().0 - at.0 > STALE_AFTER_MS => Some(format!(
+            "Switchboard has not reached WhatsApp Web for its current version for over 3 days ({error}). Connections announce version {major}.{minor}.{build} from then, which WhatsApp refuses once it is too old."
+        )),
+        Some(_) => None,
+    }
 }
 
 /// The shortest time between two messages to the window while changes pour

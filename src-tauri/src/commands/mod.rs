@@ -2,6 +2,7 @@
 //! engine: parse arguments ([`crate::args::Arg`]), call, convert.
 
 pub mod agents;
+pub mod credentials;
 pub mod demo;
 pub mod desktop;
 pub mod events;

@@ -63,6 +63,7 @@ rules! {
     P4 = "P-4", "Shutdown closes without logging out.";
     P5 = "P-5", "A crash leaves legal statuses and consistent fields.";
     P6 = "P-6", "Credentials are private files, deleted on disconnect and fatal closes.";
+    P7 = "P-7", "Credentials are encrypted at rest with a key from the keyring or a passphrase; never a silent fallback.";
     O1 = "O-1", "Structured, masked logs for every decision.";
     O2 = "O-2", "Every agent keeps a timeline.";
     O3 = "O-3", "A dead keep-alive is a 408.";
