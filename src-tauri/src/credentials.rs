@@ -102,6 +102,11 @@ impl CredentialsGate {
         }
     }
 
+    /// Whether the start waits for the person (a passphrase, the first choice).
+    pub fn waits_for_person(&self) -> bool {
+        matches!(*self.state.borrow(), GateState::NeedsPassphrase | GateState::NeedsChoice { .. })
+    }
+
     /// Where the start stands once the installation was looked at.
     pub async fn settled(&self) -> GateState {
         let mut state = self.state.subscribe();

@@ -66,6 +66,11 @@ pub fn with_commands<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R
 /// Carries out the close rule ([`desktop::close_decision`]); returns
 /// whether the window stays (the close is prevented).
 fn on_close_requested<R: Runtime>(app: &tauri::AppHandle<R>) -> bool {
+    // On the unlock or first-choice screen (P-7) nothing runs yet: closing quits.
+    if app.state::<AppState>().credentials.as_ref().is_some_and(credentials::CredentialsGate::waits_for_person) {
+        app.exit(0);
+        return true;
+    }
     let desktop = app.state::<DesktopState>();
     let window = app.get_webview_window("main");
     match desktop::close_decision(desktop.has_tray(), &desktop.prefs()) {

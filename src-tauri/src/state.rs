@@ -178,6 +178,12 @@ impl AppState {
         if let Some(task) = self.forwarder.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take() {
             task.abort();
         }
+        // An engine that waits for the person's passphrase or first choice
+        // (P-7) has opened nothing yet: there is nothing to close, and
+        // waiting for it would keep the app from ever quitting.
+        if self.engine.get().is_none() && self.credentials.as_ref().is_some_and(CredentialsGate::waits_for_person) {
+            return;
+        }
         // A start under way finishes first, so its tasks and files are closed too.
         if let Ok(engine) = self.engine().await {
             engine.supervisor.shutdown().await;

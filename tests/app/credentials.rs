@@ -163,6 +163,23 @@ fn p7_a_keyring_opens_the_credentials_by_itself_and_a_lost_key_is_told() {
     assert_eq!(std::fs::read(&store).unwrap(), before);
 }
 
+/// Quitting (the tray's Quit, the session ending) while the window waits
+/// for the passphrase or the first choice ends the app: there is no engine
+/// to close, and none is waited for.
+#[test]
+fn p7_quitting_while_the_credentials_wait_for_the_person_does_not_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    Vault::new(dir.path().join("whatsapp")).choose_passphrase("correct horse battery").unwrap();
+    let h = harness_waiting(dir.path().to_owned(), TestKeyring::empty());
+    assert_eq!(h.invoke("credentials_state", json!({})).unwrap()["kind"], "needs_passphrase");
+    assert!(h.shutdown_within(std::time::Duration::from_secs(10)), "the shutdown waited for the passphrase");
+
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness_waiting(dir.path().to_owned(), TestKeyring::none());
+    assert_eq!(h.invoke("credentials_state", json!({})).unwrap()["kind"], "needs_choice");
+    assert!(h.shutdown_within(std::time::Duration::from_secs(10)), "the shutdown waited for the choice");
+}
+
 #[test]
 fn p7_demo_mode_has_no_credentials_to_protect() {
     let h = harness(true);

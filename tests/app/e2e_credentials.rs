@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use serde_json::json;
-use switchboard_tests::webdriver::{PATIENCE, start_driver, start_driver_with_env};
+use switchboard_tests::webdriver::{Driver, PATIENCE, start_driver, start_driver_with_env};
 use switchboard_whatsapp::protection::Vault;
 
 use crate::e2e::{ONE_WINDOW_AT_A_TIME, Shots};
@@ -27,6 +27,15 @@ async fn wait_js(client: &Client, js: &str) -> serde_json::Value {
     }
 }
 
+/// The real app on `data`, once `css` (its first screen) shows, checked for accessibility as `view`.
+async fn open_real(driver: &Driver, data: &Path, css: &str, view: &str) -> Client {
+    let app = Path::new(env!("CARGO_BIN_EXE_switchboard-under-test"));
+    let client = driver.open(app, &["--data-dir", data.to_str().unwrap()]).await;
+    client.wait().at_most(PATIENCE).for_element(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{view}"));
+    axe_check(&client, view).await;
+    client
+}
+
 async fn unlock_with(client: &Client, passphrase: &str) {
     let input = client.find(Locator::Css("input[name=passphrase]")).await.unwrap();
     input.clear().await.unwrap();
@@ -42,16 +51,8 @@ async fn e2e_p7_the_window_asks_for_the_passphrase_before_the_panel() {
     let key_db = std::fs::read(data.path().join("whatsapp/key.db")).unwrap();
     let driver = start_driver().await;
     let shots = Shots::new();
-    let app = Path::new(env!("CARGO_BIN_EXE_switchboard-under-test"));
-    let client = driver.open(app, &["--data-dir", data.path().to_str().unwrap()]).await;
-    client
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Css("main.credentials-screen"))
-        .await
-        .expect("the unlock screen");
+    let client = open_real(&driver, data.path(), "form.unlock-form", "the unlock screen").await;
     wait_js(&client, "return document.activeElement?.name === 'passphrase';").await;
-    axe_check(&client, "the unlock screen").await;
     shots.take(&client, "40-credentials-unlock").await;
 
     unlock_with(&client, "wrong horse battery").await;
@@ -87,15 +88,7 @@ async fn e2e_p7_without_a_keyring_the_first_start_asks() {
     let driver =
         start_driver_with_env(&[("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/switchboard-test-bus")]).await;
     let shots = Shots::new();
-    let app = Path::new(env!("CARGO_BIN_EXE_switchboard-under-test"));
-    let client = driver.open(app, &["--data-dir", data.path().to_str().unwrap()]).await;
-    client
-        .wait()
-        .at_most(PATIENCE)
-        .for_element(Locator::Css("form.choose-passphrase"))
-        .await
-        .expect("the choice screen");
-    axe_check(&client, "the choice screen").await;
+    let client = open_real(&driver, data.path(), "form.choose-passphrase", "the choice screen").await;
     shots.take(&client, "43-credentials-choice").await;
     for (name, value) in [("passphrase", "correct horse battery"), ("repeat", "correct horse battery")] {
         client.find(Locator::Css(&format!("input[name={name}]"))).await.unwrap().send_keys(value).await.unwrap();

@@ -78,6 +78,14 @@ impl Harness {
         tauri::test::get_ipc_response(&self.webview, request).map(|b| b.deserialize::<Value>().unwrap())
     }
 
+    /// [`Harness::shutdown`], given at most `limit`; whether it finished.
+    pub fn shutdown_within(&self, limit: std::time::Duration) -> bool {
+        use tauri::Manager;
+        tauri::async_runtime::block_on(async {
+            tokio::time::timeout(limit, self.app.state::<AppState>().shutdown()).await.is_ok()
+        })
+    }
+
     /// Closes the app as its window closing would (P-4), so its files are let go.
     pub fn shutdown(&self) {
         use tauri::Manager;

@@ -76,6 +76,14 @@ export class App {
   }
 
   async start(): Promise<void> {
+    // Ctrl+Q quits, as in other desktop apps (closing the window may only
+    // hide it), from the unlock screen too.
+    document.addEventListener("keydown", (e) => {
+      if (e.ctrlKey && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "q") {
+        e.preventDefault();
+        this.backend.quit().catch((err) => this.toast(asIpcError(err).message));
+      }
+    });
     if (!(await this.openCredentials())) return;
     let snapshot: Snapshot;
     try {
@@ -90,13 +98,6 @@ export class App {
     }
     this.wallAheadMs = snapshot.wallAheadMs;
     this.build(snapshot);
-    // Ctrl+Q quits, as in other desktop apps (closing the window may only hide it).
-    document.addEventListener("keydown", (e) => {
-      if (e.ctrlKey && !e.altKey && !e.shiftKey && e.key.toLowerCase() === "q") {
-        e.preventDefault();
-        this.backend.quit().catch((err) => this.toast(asIpcError(err).message));
-      }
-    });
     this.list.render(this.store.reset(snapshot.agents));
     this.announcedAttention = this.store.attention;
     this.outage = snapshot.outage;

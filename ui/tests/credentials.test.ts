@@ -12,6 +12,24 @@ beforeEach(() => {
   document.body.append(root);
 });
 
+function startApp(backend: FakeBackend): Promise<void> {
+  return new App(
+    backend,
+    root,
+    () => Date.now(),
+    (apply) => apply(),
+  ).start();
+}
+
+/** A panel whose credentials wait for `credentials`, started and on its first screen. */
+async function lockedApp(credentials: FakeBackend["credentials"], agents = snapshot([], "real")) {
+  const backend = new FakeBackend(agents);
+  backend.credentials = credentials;
+  const started = startApp(backend);
+  await flush();
+  return { backend, started };
+}
+
 function type(selector: string, value: string): void {
   const input = find<HTMLInputElement>(root, selector);
   input.value = value;
@@ -23,15 +41,7 @@ function submit(selector: string): void {
 
 describe("P-7: locked credentials", () => {
   it("asks for the passphrase first; a wrong one is said and the panel waits", async () => {
-    const backend = new FakeBackend(snapshot([agent(1, "connected")], "real"));
-    backend.credentials = { kind: "needs_passphrase" };
-    const started = new App(
-      backend,
-      root,
-      () => Date.now(),
-      (apply) => apply(),
-    ).start();
-    await flush();
+    const { backend, started } = await lockedApp({ kind: "needs_passphrase" }, snapshot([agent(1, "connected")], "real"));
     expect(find(root, "h1").textContent).toBe("Unlock the WhatsApp credentials");
     expect(document.activeElement).toBe(find(root, "input[name=passphrase]"));
     expect(root.querySelector("li.row")).toBeNull();
@@ -43,23 +53,20 @@ describe("P-7: locked credentials", () => {
     expect(find<HTMLInputElement>(root, "input[name=passphrase]").value).toBe("");
     expect(root.querySelector("li.row")).toBeNull();
 
+    // Ctrl+Q quits from here too: nothing runs yet.
+    document.dispatchEvent(new KeyboardEvent("keydown", { key: "q", ctrlKey: true }));
+    await flush();
+    expect(backend.calls).toContain("quit");
+
     type("input[name=passphrase]", "correct horse battery");
     submit("form.unlock-form");
     await started;
-    expect(backend.calls).toEqual(["unlock wrong horse battery", "unlock correct horse battery"]);
+    expect(backend.calls.filter((c) => c.startsWith("unlock"))).toEqual(["unlock wrong horse battery", "unlock correct horse battery"]);
     expect(root.querySelector('li.row[data-id="1"]')).not.toBeNull();
   });
 
   it("without a keyring, asks how to keep them: a passphrase typed twice, or no encryption ticked as understood", async () => {
-    const backend = new FakeBackend(snapshot([], "real"));
-    backend.credentials = { kind: "needs_choice", keyringProblem: "no Secret Service on the session bus" };
-    const started = new App(
-      backend,
-      root,
-      () => Date.now(),
-      (apply) => apply(),
-    ).start();
-    await flush();
+    const { backend, started } = await lockedApp({ kind: "needs_choice", keyringProblem: "no Secret Service on the session bus" });
     expect(find(root, "h1").textContent).toBe("Protect the WhatsApp credentials");
     expect(find(root, ".keyring-problem").textContent).toBe("no Secret Service on the session bus");
 
@@ -83,15 +90,7 @@ describe("P-7: locked credentials", () => {
   });
 
   it("a passphrase chosen and repeated opens them", async () => {
-    const backend = new FakeBackend(snapshot([], "real"));
-    backend.credentials = { kind: "needs_choice", keyringProblem: "no keyring" };
-    const started = new App(
-      backend,
-      root,
-      () => Date.now(),
-      (apply) => apply(),
-    ).start();
-    await flush();
+    const { backend, started } = await lockedApp({ kind: "needs_choice", keyringProblem: "no keyring" });
     type("input[name=passphrase]", "correct horse battery");
     type("input[name=repeat]", "correct horse battery");
     submit("form.choose-passphrase");
@@ -105,12 +104,7 @@ describe("P-7: locked credentials", () => {
       kind: "failed",
       error: { kind: "key_missing", message: "the desktop keyring has no key for these WhatsApp credentials" },
     };
-    await new App(
-      backend,
-      root,
-      () => Date.now(),
-      (apply) => apply(),
-    ).start();
+    await startApp(backend);
     expect(find(root, ".fatal h1").textContent).toBe("The WhatsApp credentials cannot be opened");
     expect(find(root, ".fatal p").textContent).toContain("no key");
     expect(root.querySelector("li.row")).toBeNull();
@@ -119,12 +113,7 @@ describe("P-7: locked credentials", () => {
   it("shows each lasting notice as a banner (unencrypted credentials, an old WhatsApp Web version)", async () => {
     const snap = snapshot([], "real");
     snap.notices = ["The WhatsApp credentials are stored unencrypted", "Switchboard could not ask WhatsApp Web"];
-    await new App(
-      new FakeBackend(snap),
-      root,
-      () => Date.now(),
-      (apply) => apply(),
-    ).start();
+    await startApp(new FakeBackend(snap));
     const banners = [...root.querySelectorAll(".banner.alert .text")].map((b) => b.textContent);
     expect(banners).toEqual(snap.notices);
   });

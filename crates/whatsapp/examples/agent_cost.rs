@@ -17,7 +17,9 @@
 //! threads (the store's open ran on them), then reads `/proc/self/fd`,
 //! `Pss` of `/proc/self/smaps_rollup`, the Rust heap (a counting allocator)
 //! and SQLite's own heap (`sqlite3_memory_used`). The cost of one agent is
-//! (value at N − value at 0) / N, the median over the runs.
+//! (value at N − value at 0) / N, the median over the runs. Each count is
+//! measured twice: with the stores encrypted (P-7, as the app runs them) and
+//! plain, so encryption's cost is a ratio taken in the same run.
 //!
 //! Usage: `cargo run -p switchboard-whatsapp --example agent_cost [-- --runs N]`
 
@@ -36,6 +38,8 @@ use report::{median, row};
 use switchboard_engine::clock::SystemClock;
 use switchboard_engine::lifecycle::Status;
 use switchboard_engine::supervisor::{Options, Supervisor};
+use switchboard_whatsapp::protection::StoreKey;
+use switchboard_whatsapp::store_files::StoreFiles;
 use switchboard_whatsapp::{ServerOptions, WhatsAppConnector};
 
 /// SQLite allocates with the C allocator, past the counting one: its page
@@ -124,7 +128,7 @@ fn main() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
         ["--serve"] => serve(),
-        ["--measure", n] => measure(n.parse().expect("a count of agents")),
+        ["--measure", n, stores] => measure(n.parse().expect("a count of agents"), *stores == "encrypted"),
         ["--runs", n] => report(n.parse().expect("a number of runs")),
         ["--quick"] => report(1),
         [] => report(3),
@@ -138,11 +142,13 @@ fn main() {
 /// Measures 0, 10 and 200 agents `runs` times and prints the table's rows.
 fn report(runs: usize) {
     let mut per_count: Vec<Vec<Sample>> = vec![Vec::new(); COUNTS.len()];
+    let mut per_count_plain: Vec<Vec<Sample>> = vec![Vec::new(); COUNTS.len()];
     let mut bases = Vec::new();
     for _ in 0..runs {
-        let base = sample_of(0);
+        let base = sample_of(0, true);
         for (i, &agents) in COUNTS.iter().enumerate() {
-            per_count[i].push(sample_of(agents).per_agent(&base, agents));
+            per_count[i].push(sample_of(agents, true).per_agent(&base, agents));
+            per_count_plain[i].push(sample_of(agents, false).per_agent(&base, agents));
         }
         bases.push(base);
     }
@@ -156,6 +162,8 @@ fn report(runs: usize) {
     let pss: Vec<f64> = per_count.iter().map(|s| of(s, |s| s.pss_bytes)).collect();
     let heap: Vec<(f64, f64)> = per_count.iter().map(|s| (of(s, |s| s.rust_heap), of(s, |s| s.sqlite_heap))).collect();
     let threads: Vec<f64> = per_count.iter().map(|s| of(s, |s| s.threads)).collect();
+    let plain_pss: Vec<f64> = per_count_plain.iter().map(|s| of(s, |s| s.pss_bytes)).collect();
+    let plain_heap: Vec<f64> = per_count_plain.iter().map(|s| of(s, |s| s.rust_heap + s.sqlite_heap)).collect();
     let runs_words = if runs == 1 { "1 run".to_owned() } else { format!("median of {runs} runs") };
     row(
         &format!("7 | file descriptors per connected agent (real connector, loopback), {counts} agents"),
@@ -167,7 +175,7 @@ fn report(runs: usize) {
         Some(fds.iter().all(|&v| v <= GOAL_DESCRIPTORS)),
     );
     row(
-        &format!("7 | memory (PSS) per connected agent, {counts} agents"),
+        &format!("7 | memory (PSS) per connected agent, encrypted stores (P-7), {counts} agents"),
         format!(
             "{} (process without agents: {:.1} MiB)",
             pss.iter().map(|v| format!("{:.0} KiB", kib(*v))).collect::<Vec<_>>().join(", "),
@@ -177,13 +185,32 @@ fn report(runs: usize) {
         Some(pss.iter().all(|&v| v <= GOAL_BYTES)),
     );
     row(
-        &format!("7 | live heap per connected agent (Rust + SQLite), {counts} agents"),
+        &format!("7 | live heap per connected agent (Rust + SQLite), encrypted stores, {counts} agents"),
         heap.iter()
             .map(|(rust, sqlite)| format!("{:.0} KiB ({:.0} + {:.0})", kib(rust + sqlite), kib(*rust), kib(*sqlite)))
             .collect::<Vec<_>>()
             .join(", "),
         "≤ 2 MiB",
         Some(heap.iter().all(|(rust, sqlite)| rust + sqlite <= GOAL_BYTES)),
+    );
+    row(
+        &format!("7 | … the same with plain stores: PSS, live heap; encrypted / plain, {counts} agents"),
+        pss.iter()
+            .zip(&plain_pss)
+            .zip(heap.iter().zip(&plain_heap))
+            .map(|((enc_pss, plain_pss), ((rust, sqlite), plain_heap))| {
+                format!(
+                    "{:.0} KiB, {:.0} KiB ({:.2}×, {:.2}×)",
+                    kib(*plain_pss),
+                    kib(*plain_heap),
+                    enc_pss / plain_pss,
+                    (rust + sqlite) / plain_heap
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        "—",
+        None,
     );
     row(
         &format!("7 | … threads per connected agent, {counts} agents"),
@@ -194,10 +221,10 @@ fn report(runs: usize) {
 }
 
 /// Runs one measurement in a process of its own.
-fn sample_of(agents: usize) -> Sample {
+fn sample_of(agents: usize, encrypted: bool) -> Sample {
     let exe = std::env::current_exe().expect("the example's own path");
     let output = Command::new(exe)
-        .args(["--measure", &agents.to_string()])
+        .args(["--measure", &agents.to_string(), if encrypted { "encrypted" } else { "plain" }])
         .stderr(Stdio::inherit())
         .output()
         .expect("the measuring process starts");
@@ -244,24 +271,25 @@ impl StandIn {
 }
 
 /// One measurement: the process with `agents` connected agents.
-fn measure(agents: usize) {
+fn measure(agents: usize, encrypted: bool) {
     if let Err(err) = switchboard_whatsapp::raise_open_file_limit() {
         eprintln!("could not raise the open-file limit: {err}");
     }
     let stand_in = StandIn::start();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let sample = rt.block_on(hold(agents, &stand_in.url, &stand_in.hellos));
+    let sample = rt.block_on(hold(agents, &stand_in.url, &stand_in.hellos, encrypted));
     drop(rt);
     stand_in.stop();
     println!("{}", sample.line());
 }
 
 /// Starts the engine on `agents` linked agents against the stand-in, samples the process once all wait in the handshake.
-async fn hold(agents: usize, url: &str, hellos: &AtomicUsize) -> Sample {
+async fn hold(agents: usize, url: &str, hellos: &AtomicUsize, encrypted: bool) -> Sample {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("switchboard.db");
-    let connector = WhatsAppConnector::with_server(
-        dir.path().join("whatsapp"),
+    let key = encrypted.then(StoreKey::generate);
+    let connector = WhatsAppConnector::with_files(
+        StoreFiles::with_key(dir.path().join("whatsapp"), key),
         ServerOptions { url: Some(url.to_owned()), version: Some(VERSION), ..ServerOptions::default() },
     );
     let options = || Options { clock: Arc::new(SystemClock), connector: Arc::new(connector.clone()), seed: 1 };

@@ -287,4 +287,22 @@ mod tests {
         batch.push(Some(agent(1, 9)));
         assert_eq!(shape(&batch), ["resync 0", "1@9"]);
     }
+
+    /// F-7: the window hears of the version only when it could not be
+    /// renewed: never fetched, or not for over three days.
+    #[test]
+    fn f7_the_version_is_told_only_when_it_could_not_be_renewed() {
+        let now = SystemClock.wall().0;
+        let status = |fetched_at: Option<i64>, last_error: Option<&str>| VersionStatus {
+            version: (2, 3000, 1_012_345_678),
+            fetched_at: fetched_at.map(switchboard_engine::clock::Timestamp),
+            last_error: last_error.map(str::to_owned),
+        };
+        assert_eq!(version_notice(&status(Some(now), None)), None);
+        assert_eq!(version_notice(&status(Some(now - 3_600_000), Some("refused"))), None, "yesterday's is fine");
+        let never = version_notice(&status(None, Some("cannot reach web.whatsapp.com"))).unwrap();
+        assert!(never.contains("cannot reach web.whatsapp.com") && never.contains("2.3000.1012345678"), "{never}");
+        let old = version_notice(&status(Some(now - 4 * 24 * 3_600_000), Some("status 503"))).unwrap();
+        assert!(old.contains("over 3 days") && old.contains("status 503"), "{old}");
+    }
 }

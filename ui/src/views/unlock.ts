@@ -31,6 +31,38 @@ function errorLine(): HTMLElement {
   return h("p", { class: "form-error", role: "alert" });
 }
 
+/** The whole screen: its title, then what it asks. */
+function screen(title: string, ...content: HTMLElement[]): HTMLElement {
+  return h(
+    "main",
+    { class: "credentials-screen", attrs: { "aria-labelledby": "credentials-title" } },
+    h("h1", { attrs: { id: "credentials-title" } }, title),
+    ...content,
+  );
+}
+
+/**
+ * Sends a form's answer: the button waits meanwhile; success opens the
+ * panel, a refusal is said under the form (`words` may put it better).
+ */
+function send(
+  answer: Promise<void>,
+  button: HTMLButtonElement,
+  error: HTMLElement,
+  opened: () => void,
+  words: (kind: string, message: string) => string = (_kind, message) => message,
+  afterRefusal: () => void = () => {},
+): void {
+  button.disabled = true;
+  error.textContent = "";
+  answer.then(opened).catch((err) => {
+    const e = asIpcError(err);
+    error.textContent = words(e.kind, e.message);
+    button.disabled = false;
+    afterRefusal();
+  });
+}
+
 /** Passphrase mode: asked at each start. A wrong one is said, and the field cleared. */
 function unlockForm(backend: Backend, opened: () => void): HTMLElement {
   const { field, input } = passwordField("Passphrase", "passphrase", "current-password");
@@ -39,24 +71,15 @@ function unlockForm(backend: Backend, opened: () => void): HTMLElement {
   const form = h("form", { class: "unlock-form" }, field, error, button);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    button.disabled = true;
-    error.textContent = "";
-    backend
-      .unlockCredentials(input.value)
-      .then(() => opened())
-      .catch((err) => {
-        const e = asIpcError(err);
-        error.textContent =
-          e.kind === "wrong_passphrase" ? "That passphrase does not open the credentials. Nothing was changed; try again." : e.message;
-        input.value = "";
-        input.focus();
-        button.disabled = false;
-      });
+    const words = (kind: string, message: string) =>
+      kind === "wrong_passphrase" ? "That passphrase does not open the credentials. Nothing was changed; try again." : message;
+    send(backend.unlockCredentials(input.value), button, error, opened, words, () => {
+      input.value = "";
+      input.focus();
+    });
   });
-  return h(
-    "main",
-    { class: "credentials-screen", attrs: { "aria-labelledby": "credentials-title" } },
-    h("h1", { attrs: { id: "credentials-title" } }, "Unlock the WhatsApp credentials"),
+  return screen(
+    "Unlock the WhatsApp credentials",
     h(
       "p",
       {},
@@ -87,14 +110,7 @@ function choiceForms(backend: Backend, keyringProblem: string, opened: () => voi
       repeat.input.focus();
       return;
     }
-    passButton.disabled = true;
-    backend
-      .chooseCredentialsProtection({ kind: "passphrase", passphrase })
-      .then(() => opened())
-      .catch((err) => {
-        passError.textContent = asIpcError(err).message;
-        passButton.disabled = false;
-      });
+    send(backend.chooseCredentialsProtection({ kind: "passphrase", passphrase }), passButton, passError, opened);
   });
 
   const understood = h("input", { attrs: { type: "checkbox", name: "understood" } });
@@ -119,20 +135,11 @@ function choiceForms(backend: Backend, keyringProblem: string, opened: () => voi
       understood.focus();
       return;
     }
-    plainButton.disabled = true;
-    backend
-      .chooseCredentialsProtection({ kind: "unencrypted" })
-      .then(() => opened())
-      .catch((err) => {
-        plainError.textContent = asIpcError(err).message;
-        plainButton.disabled = false;
-      });
+    send(backend.chooseCredentialsProtection({ kind: "unencrypted" }), plainButton, plainError, opened);
   });
 
-  return h(
-    "main",
-    { class: "credentials-screen", attrs: { "aria-labelledby": "credentials-title" } },
-    h("h1", { attrs: { id: "credentials-title" } }, "Protect the WhatsApp credentials"),
+  return screen(
+    "Protect the WhatsApp credentials",
     h(
       "p",
       {},
