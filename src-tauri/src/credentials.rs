@@ -17,9 +17,12 @@ use tokio::sync::watch;
 
 use crate::error::IpcError;
 
-/// How long the first look at the keyring may take before the person is
-/// asked instead (a keyring that never answers must not hold the app).
+/// How long the first start's look at the keyring may take before the
+/// person is asked instead (a keyring that never answers must not hold the app).
 const KEYRING_LIMIT: Duration = Duration::from_secs(20);
+/// How long a later start waits for the keyring that holds the key: a
+/// locked keyring asks for its own password meanwhile, and that takes a person.
+const KEYRING_UNLOCK_LIMIT: Duration = Duration::from_secs(300);
 
 /// Where the start stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,25 +68,24 @@ impl CredentialsGate {
     /// Looks at the installation and settles what it can without the person.
     pub async fn open(&self) {
         let (vault, keyring) = (self.vault.clone(), self.keyring.clone());
+        let first_start = matches!(self.vault.protection(), Ok(None));
+        let limit = if first_start { KEYRING_LIMIT } else { KEYRING_UNLOCK_LIMIT };
         let looked =
-            tokio::time::timeout(KEYRING_LIMIT, tokio::task::spawn_blocking(move || vault.open(keyring.as_ref())))
-                .await;
+            tokio::time::timeout(limit, tokio::task::spawn_blocking(move || vault.open(keyring.as_ref()))).await;
         let state = match looked {
             Ok(Ok(Ok(Opening::Open(unlocked)))) => GateState::Ready(unlocked),
             Ok(Ok(Ok(Opening::NeedsPassphrase))) => GateState::NeedsPassphrase,
             Ok(Ok(Ok(Opening::NeedsChoice { keyring_problem }))) => GateState::NeedsChoice { keyring_problem },
             Ok(Ok(Err(err))) => GateState::Failed(ipc_error(&err)),
             Ok(Err(panicked)) => GateState::Failed(IpcError::new("credentials_files", panicked.to_string())),
-            Err(_) => match self.vault.protection() {
-                // First start: a keyring that does not answer is no keyring.
-                Ok(None) => GateState::NeedsChoice {
-                    keyring_problem: format!("the desktop keyring did not answer within {} s", KEYRING_LIMIT.as_secs()),
-                },
-                _ => GateState::Failed(ipc_error(&ProtectionError::KeyringUnavailable(format!(
-                    "no answer within {} s",
-                    KEYRING_LIMIT.as_secs()
-                )))),
+            // First start: a keyring that does not answer is no keyring.
+            Err(_) if first_start => GateState::NeedsChoice {
+                keyring_problem: format!("the desktop keyring did not answer within {} s", limit.as_secs()),
             },
+            Err(_) => GateState::Failed(ipc_error(&ProtectionError::KeyringUnavailable(format!(
+                "no answer within {} minutes",
+                limit.as_secs() / 60
+            )))),
         };
         if let GateState::Failed(err) = &state {
             tracing::error!("the WhatsApp credentials cannot be opened: {}", err.message);

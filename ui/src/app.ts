@@ -116,11 +116,23 @@ export class App {
    */
   private async openCredentials(): Promise<boolean> {
     let state: CredentialsStateDto;
+    // A locked desktop keyring asks for its own password meanwhile: say what is waited for.
+    const waiting = setTimeout(() => {
+      this.root.replaceChildren(
+        h(
+          "main",
+          { class: "credentials-screen", role: "status" },
+          h("p", {}, "Opening the WhatsApp credentials… If the desktop keyring asks for its password, type it there."),
+        ),
+      );
+    }, 500);
     try {
       state = await this.backend.credentialsState();
     } catch (err) {
       this.fatal("Switchboard could not reach its engine", asIpcError(err).message);
       return false;
+    } finally {
+      clearTimeout(waiting);
     }
     if (state.kind === "failed") {
       this.fatal("The WhatsApp credentials cannot be opened", state.error.message);

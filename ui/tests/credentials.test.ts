@@ -1,6 +1,6 @@
 // P-7: the screen before the panel while the WhatsApp credentials are locked.
 
-import { beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it, vi } from "vitest";
 import { App } from "../src/app";
 import { agent, FakeBackend, find, flush, snapshot } from "./fake";
 
@@ -96,6 +96,27 @@ describe("P-7: locked credentials", () => {
     submit("form.choose-passphrase");
     await started;
     expect(backend.calls).toEqual(["choose passphrase"]);
+  });
+
+  it("says what it waits for while the desktop keyring takes its time, then opens the panel", async () => {
+    vi.useFakeTimers();
+    try {
+      const backend = new FakeBackend(snapshot([agent(1, "connected")], "real"));
+      let answer = () => {};
+      backend.credentialsWait = new Promise((resolve) => {
+        answer = resolve;
+      });
+      const started = startApp(backend);
+      await vi.advanceTimersByTimeAsync(100);
+      expect(root.textContent).toBe("");
+      await vi.advanceTimersByTimeAsync(500);
+      expect(find(root, "[role=status]").textContent).toContain("If the desktop keyring asks for its password");
+      answer();
+      await started;
+      expect(root.querySelector('li.row[data-id="1"]')).not.toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("credentials that cannot be opened are a fatal screen with the reason; nothing subscribes", async () => {

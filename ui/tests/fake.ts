@@ -207,7 +207,10 @@ export class FakeBackend implements Backend {
   /** Where the credentials stand (P-7); the passphrase that opens them. */
   credentials: CredentialsStateDto = { kind: "ready", protection: "not_needed" };
   passphrase = "correct horse battery";
+  /** While set, `credentialsState` answers only when it resolves (a keyring asking for its password). */
+  credentialsWait: Promise<void> | null = null;
   async credentialsState(): Promise<CredentialsStateDto> {
+    if (this.credentialsWait) await this.credentialsWait;
     return this.credentials;
   }
   async unlockCredentials(passphrase: string): Promise<void> {
