@@ -86,11 +86,15 @@ export class App {
     });
     if (!(await this.openCredentials())) return;
     let snapshot: Snapshot;
+    // The engine may still be encrypting an earlier version's stores (P-7) or loading many agents.
+    const waiting = this.sayWhileWaiting("Opening the agents…");
     try {
       snapshot = await this.backend.subscribe((event) => this.onEvent(event));
     } catch (err) {
       this.fatal("Switchboard could not reach its engine", asIpcError(err).message);
       return;
+    } finally {
+      clearTimeout(waiting);
     }
     if (snapshot.startupError) {
       this.fatal("Switchboard could not open its database", snapshot.startupError.message);
@@ -117,15 +121,7 @@ export class App {
   private async openCredentials(): Promise<boolean> {
     let state: CredentialsStateDto;
     // A locked desktop keyring asks for its own password meanwhile: say what is waited for.
-    const waiting = setTimeout(() => {
-      this.root.replaceChildren(
-        h(
-          "main",
-          { class: "credentials-screen", role: "status" },
-          h("p", {}, "Opening the WhatsApp credentials… If the desktop keyring asks for its password, type it there."),
-        ),
-      );
-    }, 500);
+    const waiting = this.sayWhileWaiting("Opening the WhatsApp credentials… If the desktop keyring asks for its password, type it there.");
     try {
       state = await this.backend.credentialsState();
     } catch (err) {
@@ -140,6 +136,13 @@ export class App {
     }
     if (state.kind !== "ready") await credentialsScreen(this.root, this.backend, state);
     return true;
+  }
+
+  /** Shows `words` in place of the panel if what is awaited takes over half a second; clear the returned timer when done. */
+  private sayWhileWaiting(words: string): ReturnType<typeof setTimeout> {
+    return setTimeout(() => {
+      this.root.replaceChildren(h("main", { class: "credentials-screen", role: "status" }, h("p", {}, words)));
+    }, 500);
   }
 
   private fatal(title: string, message: string): void {

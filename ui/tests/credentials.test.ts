@@ -98,7 +98,7 @@ describe("P-7: locked credentials", () => {
     expect(backend.calls).toEqual(["choose passphrase"]);
   });
 
-  it("says what it waits for while the desktop keyring takes its time, then opens the panel", async () => {
+  it("says what it waits for while the keyring and then the engine take their time, then opens the panel", async () => {
     vi.useFakeTimers();
     try {
       const backend = new FakeBackend(snapshot([agent(1, "connected")], "real"));
@@ -111,7 +111,15 @@ describe("P-7: locked credentials", () => {
       expect(root.textContent).toBe("");
       await vi.advanceTimersByTimeAsync(500);
       expect(find(root, "[role=status]").textContent).toContain("If the desktop keyring asks for its password");
+      // Then the engine starts (encrypting an earlier version's stores, say): that is said too.
+      let engineStarted = () => {};
+      backend.subscribeWait = new Promise((resolve) => {
+        engineStarted = resolve;
+      });
       answer();
+      await vi.advanceTimersByTimeAsync(600);
+      expect(find(root, "[role=status]").textContent).toBe("Opening the agents…");
+      engineStarted();
       await started;
       expect(root.querySelector('li.row[data-id="1"]')).not.toBeNull();
     } finally {

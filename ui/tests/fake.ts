@@ -93,7 +93,10 @@ export class FakeBackend implements Backend {
   /** The agents as last sent, for the QR images they name. */
   private readonly sent = new Map<number, AgentDto>();
 
+  /** While set, `subscribe` answers only when it resolves (an engine still starting). */
+  subscribeWait: Promise<void> | null = null;
   async subscribe(onEvent: (event: UiEvent) => void): Promise<Snapshot> {
+    if (this.subscribeWait) await this.subscribeWait;
     for (const a of this.snapshot.agents) this.sent.set(a.id, a);
     this.emit = (event) => {
       if (event.type === "agent") this.sent.set(event.agent.id, event.agent);
