@@ -25,6 +25,8 @@ const EXPECTED_KINDS: &[&str] = &[
     "invalid_phone",
     "not_pairing",
     "no_connection",
+    // P-7's commands in an app whose credentials are not waiting (demo mode).
+    "not_locked",
 ];
 
 const CASES: u32 = 10_000;
@@ -175,6 +177,15 @@ fn call(keys: Vec<String>) -> impl Strategy<Value = (String, Value)> {
         )
             .prop_map(|(action, ids)| ("bulk_action", vec![("action", action), ("ids", ids)])),
         audit_query_value().prop_map(|query| ("audit_log", vec![("query", query)])),
+        Just(("credentials_state", vec![])),
+        prop_oneof![".{0,20}".prop_map(Value::from), any_json()]
+            .prop_map(|passphrase| ("unlock_credentials", vec![("passphrase", passphrase)])),
+        prop_oneof![
+            Just(json!({"kind": "unencrypted"})),
+            ".{0,20}".prop_map(|p| json!({"kind": "passphrase", "passphrase": p})),
+            any_json(),
+        ]
+        .prop_map(|choice| ("choose_credentials_protection", vec![("choice", choice)])),
     ];
     (commands, prop::bool::weighted(0.1), prop::bool::weighted(0.1)).prop_map(|((cmd, args), drop_one, extra)| {
         let mut body = Map::new();
